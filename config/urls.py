@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/lists/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("", include("sendinglists.urls")),
+    path("", include("contacts.urls")),
+    path("", include("engagement.urls")),
+]

@@ -1,0 +1,14 @@
+from django.db import models
+
+
+class LineType(models.TextChoices):
+    MOBILE = "mobile", "Mobile"
+    LANDLINE = "landline", "Landline"
+    VOIP = "voip", "VoIP"
+    TOLL_FREE = "toll_free", "Toll-free"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ChannelKind(models.TextChoices):
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "Email"

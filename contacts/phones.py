@@ -1,0 +1,128 @@
+"""Phone number normalization: any input in, E.164 (with `+`) or a specific reason out.
+
+One function, `normalize_phone`, serves every surface (forms, API, imports, webhooks, search).
+It never raises on arbitrary text: invalid input is a `PhoneResult` with `is_valid=False` and a
+reason a person can act on.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from contacts.choices import LineType
+
+MAX_INPUT_LENGTH = 64
+DEFAULT_REGION = "US"
+
+_LINE_TYPES = {
+    PhoneNumberType.MOBILE: LineType.MOBILE,
+    PhoneNumberType.FIXED_LINE: LineType.LANDLINE,
+    PhoneNumberType.VOIP: LineType.VOIP,
+    PhoneNumberType.TOLL_FREE: LineType.TOLL_FREE,
+    # North American numbers are FIXED_LINE_OR_MOBILE in the metadata: the digits cannot tell,
+    # only a carrier lookup can, so we say "unknown" rather than guess.
+}
+
+_PARSE_ERRORS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+
+_ALLOWED_PUNCTUATION = set(" ()-./+\u00a0\t")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneResult:
+    e164: str
+    """The number in E.164 with a leading `+`; empty when invalid."""
+    line_type: str
+    is_valid: bool
+    error: str
+    """Why the input is not a valid number; empty when valid."""
+
+
+def _invalid(reason: str) -> PhoneResult:
+    return PhoneResult(e164="", line_type=LineType.UNKNOWN, is_valid=False, error=reason)
+
+
+def _region_or_none(region: str | None) -> str | None:
+    if not region:
+        return None
+    region = region.upper()
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
+def _parse(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber | None, str]:
+    try:
+        return phonenumbers.parse(text, region), ""
+    except NumberParseException as exc:
+        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and region is None:
+            return None, "no country code and no default region"
+        return None, _PARSE_ERRORS.get(exc.error_type, "not a phone number")
+
+
+@lru_cache(maxsize=65_536)
+def normalize_phone(raw: object, region: str | None = DEFAULT_REGION) -> PhoneResult:
+    """Parse any input into E.164.
+
+    Accepts `+14155551234`, seed 001's `14155551234` (digits without `+`), national formats for
+    `region` (`(415) 555-1234`, `415.555.1234`), spaces, dots, dashes, parentheses. Digits that do
+    not form a valid number for `region` are retried as an international number (`447911123456`).
+    Results are cached: imports see the same numbers again and again.
+    """
+    if raw is None:
+        return _invalid("empty")
+    text = str(raw).strip()
+    if not text:
+        return _invalid("empty")
+    if len(text) > MAX_INPUT_LENGTH:
+        return _invalid("too long")
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers maps letters to keypad digits (1-800-FLOWERS); in a contact list a letter
+        # means a wrong column or a typo, so we refuse it with a reason.
+        return _invalid("contains letters")
+    if any(not (ch.isdigit() or ch in _ALLOWED_PUNCTUATION) for ch in text):
+        return _invalid("contains characters that are not part of a phone number")
+
+    region = _region_or_none(region)
+    number, error = _parse(text, region)
+    if number is None or not phonenumbers.is_valid_number(number):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if not text.startswith("+") and len(digits) >= 8:
+            # Seed 001 sends international numbers as bare digits (14155551234, 447911123456).
+            retried, _ = _parse("+" + digits, None)
+            if retried is not None and phonenumbers.is_valid_number(retried):
+                number, error = retried, ""
+        if number is None:
+            return _invalid(error)
+        if not phonenumbers.is_valid_number(number):
+            if not phonenumbers.is_possible_number(number):
+                return _invalid("wrong number of digits")
+            where = phonenumbers.region_code_for_number(number) or region or "any country"
+            return _invalid(f"not a valid number for {where}")
+
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    line_type = _LINE_TYPES.get(phonenumbers.number_type(number), LineType.UNKNOWN)
+    return PhoneResult(e164=e164, line_type=line_type, is_valid=True, error="")
+
+
+def format_phone_for_display(e164: str, region: str | None = DEFAULT_REGION) -> str:
+    """`+14155551234` -> `(415) 555-1234` in its own region, international format elsewhere."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    if region and phonenumbers.region_code_for_number(number) == region.upper():
+        return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_search_candidates(text: str, region: str | None = DEFAULT_REGION) -> str:
+    """The E.164 form of a search box's text when it reads as a phone number, else empty."""
+    result = normalize_phone(text, region)
+    return result.e164 if result.is_valid else ""

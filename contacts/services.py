@@ -1,0 +1,182 @@
+"""Writes to contacts. Every surface (pages, API, admin, imports, webhooks) calls these."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from contacts.choices import ChannelKind
+from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, Tag
+from contacts.phones import DEFAULT_REGION, normalize_phone
+
+# Fields a caller may set on a contact; phone_number is handled separately (it is the identity).
+CONTACT_TEXT_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
+
+
+def phone_or_error(raw: object, *, region: str | None = DEFAULT_REGION, field: str = "phone_number"):
+    """The normalized PhoneResult, or a ValidationError naming the field and the reason."""
+    result = normalize_phone(raw if isinstance(raw, str) or raw is None else str(raw), region)
+    if not result.is_valid:
+        raise ValidationError({field: f"{raw!s:.40} is not a valid phone number: {result.error}."})
+    return result
+
+
+def _clean_values(values: dict) -> dict:
+    unknown = set(values) - set(CONTACT_TEXT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown contact fields: {', '.join(sorted(unknown))}.")
+    return {key: ("" if value is None else str(value).strip()) for key, value in values.items()}
+
+
+def _validate_contact(contact: Contact, fields: Iterable[str]) -> None:
+    contact.full_clean(
+        exclude=[f.name for f in Contact._meta.fields if f.name not in fields], validate_unique=False
+    )
+
+
+@transaction.atomic
+def contact_upsert(
+    *, phone_number: str, region: str | None = DEFAULT_REGION, values: dict | None = None
+) -> tuple[Contact, bool]:
+    """Find the contact by phone (any format) or create it; merge `values` without blanking.
+
+    A known value is never overwritten with a blank one: an import row with an empty email
+    leaves the stored email alone. Returns (contact, created). Safe against a concurrent insert of
+    the same number (the unique constraint decides, the loser updates).
+    """
+    phone = phone_or_error(phone_number, region=region)
+    values = {key: value for key, value in _clean_values(values or {}).items() if value}
+    contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
+    if contact is None:
+        contact = Contact(phone_number=phone.e164, line_type=phone.line_type, is_valid=True, **values)
+        _validate_contact(contact, values)
+        try:
+            with transaction.atomic():
+                contact.save()
+            return contact, True
+        except IntegrityError:
+            contact = Contact.objects.select_for_update().get(phone_number=phone.e164)
+    changed = [key for key, value in values.items() if getattr(contact, key) != value]
+    if changed:
+        for key in changed:
+            setattr(contact, key, values[key])
+        _validate_contact(contact, changed)
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact, False
+
+
+@transaction.atomic
+def contact_update(
+    *, contact: Contact, values: dict, phone_number: str | None = None, region=DEFAULT_REGION
+) -> Contact:
+    """Set exactly the given fields (an explicit edit may blank a field, unlike an upsert)."""
+    values = _clean_values(values)
+    if phone_number is not None:
+        phone = phone_or_error(phone_number, region=region)
+        if phone.e164 != contact.phone_number:
+            if Contact.objects.filter(phone_number=phone.e164).exclude(pk=contact.pk).exists():
+                raise ValidationError({"phone_number": f"Another contact already has {phone.e164}."})
+            values["phone_number"] = phone.e164
+            values["line_type"] = phone.line_type
+            values["is_valid"] = True
+    changed = [key for key, value in values.items() if getattr(contact, key) != value]
+    for key in changed:
+        setattr(contact, key, values[key])
+    if changed:
+        _validate_contact(contact, changed)
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def _tag_names(names: Iterable[str]) -> list[str]:
+    cleaned: dict[str, str] = {}
+    for name in names:
+        name = str(name).strip()
+        if not name:
+            continue
+        if len(name) > 50:
+            raise ValidationError({"tags": f"Tag {name[:20]!r}… is longer than 50 characters."})
+        cleaned.setdefault(name.lower(), name)
+    return list(cleaned.values())
+
+
+def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
+    """Tags by name, case-insensitively; missing ones are created."""
+    names = _tag_names(names)
+    existing = {
+        tag.name.lower(): tag
+        for tag in Tag.objects.annotate(lname=Lower("name")).filter(lname__in=[n.lower() for n in names])
+    }
+    tags = []
+    for name in names:
+        tag = existing.get(name.lower())
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(name=name)
+            except IntegrityError:
+                tag = Tag.objects.annotate(lname=Lower("name")).get(lname=name.lower())
+        tags.append(tag)
+    return tags
+
+
+def _check_tag_limit(count: int) -> None:
+    if count > MAX_TAGS_PER_CONTACT:
+        raise ValidationError(
+            {"tags": f"A contact can have at most {MAX_TAGS_PER_CONTACT} tags; this would give it {count}."}
+        )
+
+
+@transaction.atomic
+def contact_set_tags(*, contact: Contact, names: Iterable[str]) -> list[Tag]:
+    """Replace the contact's tags. More than five is a ValidationError and changes nothing."""
+    names = _tag_names(names)
+    _check_tag_limit(len(names))
+    tags = tags_get_or_create(names)
+    contact.tags.set(tags)
+    return tags
+
+
+@transaction.atomic
+def contact_add_tags(*, contact: Contact, names: Iterable[str]) -> list[Tag]:
+    """Add tags to the contact's current ones, keeping the limit of five."""
+    Contact.objects.select_for_update().filter(pk=contact.pk).first()  # serialize concurrent taggers
+    current = {tag.name.lower(): tag.name for tag in contact.tags.all()}
+    for name in _tag_names(names):
+        current.setdefault(name.lower(), name)
+    return contact_set_tags(contact=contact, names=current.values())
+
+
+@transaction.atomic
+def contact_channel_add(*, contact: Contact, kind: str, value: str, region=DEFAULT_REGION) -> ContactChannel:
+    """Add a way to reach the contact; phones are normalized, emails validated and lower-cased."""
+    if kind == ChannelKind.PHONE:
+        value = phone_or_error(value, region=region, field="value").e164
+    elif kind == ChannelKind.EMAIL:
+        from django.core.validators import validate_email
+
+        value = str(value).strip().lower()
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValidationError({"value": f"{value!r} is not a valid email address."}) from None
+    else:
+        raise ValidationError({"kind": f"Unknown channel kind {kind!r}; use phone or email."})
+    owner = ContactChannel.objects.filter(kind=kind, value=value).select_related("contact").first()
+    if owner is not None:
+        if owner.contact_id == contact.pk:
+            return owner
+        raise ValidationError({"value": f"{value} is already a channel of another contact."})
+    return ContactChannel.objects.create(contact=contact, kind=kind, value=value)
+
+
+def contact_mark_invalid(*, contact: Contact, line_type: str | None = None) -> None:
+    """Record that the number cannot receive messages (carrier said so)."""
+    fields = {"is_valid": False, "updated_at": timezone.now()}
+    if line_type:
+        fields["line_type"] = line_type
+    Contact.objects.filter(pk=contact.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(contact, key, value)

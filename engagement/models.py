@@ -1,0 +1,97 @@
+from decimal import Decimal
+
+from django.db import models
+
+from contacts.models import Contact
+from engagement.choices import Direction, KeywordKind, MessageStatus
+from sendinglists.models import ListContact, SendingList
+
+
+class Message(models.Model):
+    """An outbound or inbound SMS. `provider_message_id` is unique so a replayed webhook is a no-op."""
+
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    sending_list = models.ForeignKey(
+        SendingList, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    list_contact = models.ForeignKey(
+        ListContact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32)
+    body = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    error_code = models.CharField(max_length=16, blank=True)
+    keyword = models.CharField(max_length=16, choices=KeywordKind.choices, blank=True)
+    needs_review = models.BooleanField(
+        default=False, help_text="Reads like an opt-out without being a keyword; an operator decides"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    follow_up_done_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the inbound message's follow-up (reply, fan-out) ran"
+    )
+    sent_at = models.DateTimeField(help_text="The provider's timestamp (received time for inbound)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-sent_at", "-id"], name="message_contact_time"),
+            models.Index(fields=["sending_list", "direction", "sent_at"], name="message_list_direction_time"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(direction="inbound", follow_up_done_at__isnull=True),
+                name="message_follow_up_pending",
+            ),
+            models.Index(fields=["-id"], condition=models.Q(needs_review=True), name="message_needs_review"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.provider_message_id or self.pk}"
+
+
+class Click(models.Model):
+    list_contact = models.ForeignKey(ListContact, on_delete=models.CASCADE, related_name="clicks")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="clicks")
+    sending_list = models.ForeignKey(SendingList, on_delete=models.CASCADE, related_name="clicks")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="clicks"
+    )
+    url = models.URLField(max_length=2000)
+    clicked_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-clicked_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-clicked_at", "-id"], name="click_contact_time")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Conversion(models.Model):
+    list_contact = models.ForeignKey(ListContact, on_delete=models.CASCADE, related_name="conversions")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversions")
+    sending_list = models.ForeignKey(SendingList, on_delete=models.CASCADE, related_name="conversions")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversions"
+    )
+    order_id = models.CharField(max_length=100)
+    revenue = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    converted_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-converted_at", "-id"]
+        constraints = [
+            # A retried conversion webhook counts once.
+            models.UniqueConstraint(fields=["sending_list", "order_id"], name="conversion_list_order_unique"),
+            models.CheckConstraint(condition=models.Q(revenue__gte=0), name="conversion_revenue_gte_0"),
+        ]
+        indexes = [models.Index(fields=["contact", "-converted_at", "-id"], name="conversion_contact_time")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.revenue}"

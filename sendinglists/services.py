@@ -1,0 +1,523 @@
+"""Subscription services: the one home of the rules about memberships.
+
+The rule that matters most lives in `subscription_outcome`: an opted-out membership is never
+reactivated by an import or an upsert. Only `list_contact_resubscribe` (an explicit, audited act:
+an inbound START, an operator, an API call that asks for it) turns an opt-out back on.
+"""
+
+import datetime as dt
+import enum
+from collections import Counter
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.phones import normalize_phone
+from sendinglists.actors import Actor
+from sendinglists.choices import (
+    EventKind,
+    FieldType,
+    MembershipStatus,
+    SignupMethod,
+    UnsubReason,
+    status_from,
+)
+from sendinglists.customfields import custom_fields_clean
+from sendinglists.models import CustomField, ListContact, ListStatusCount, SendingList, SubscriptionEvent
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"  # already subscribed: custom fields merged
+    SKIPPED_OPTED_OUT = "skipped_opted_out"
+    SKIPPED_BLOCKED = "skipped_blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    outcome: Outcome
+    membership: ListContact | None
+    reason: str = ""
+    """Why nothing changed, in words an API consumer or operator can read."""
+
+
+def subscription_outcome(
+    *, membership_active: bool | None, contact_blocked: bool, prior_opt_out: bool
+) -> Outcome:
+    """What a subscribe request (API upsert, import row, journey) does to a membership.
+
+    `membership_active` is None when there is no membership yet. This is the single place that
+    decides; the import pipeline calls it per row, `list_contact_subscribe` per request.
+    """
+    if contact_blocked:
+        return Outcome.SKIPPED_BLOCKED
+    if membership_active is None:
+        return Outcome.SKIPPED_OPTED_OUT if prior_opt_out else Outcome.CREATED
+    return Outcome.UPDATED if membership_active else Outcome.SKIPPED_OPTED_OUT
+
+
+def skip_reason(outcome: Outcome, membership: ListContact | None) -> str:
+    if outcome == Outcome.SKIPPED_BLOCKED:
+        return "The contact is blocked and is never subscribed."
+    if outcome == Outcome.SKIPPED_OPTED_OUT:
+        label = membership.status_label if membership else "Opted-out"
+        return (
+            f"The contact opted out of this list ({label}); only the contact (START) or an explicit "
+            "resubscribe can subscribe it again."
+        )
+    return ""
+
+
+# --- counts ---------------------------------------------------------------------------------------
+
+
+def list_status_counts_add(*, sending_list_id: int, deltas: Counter) -> None:
+    """Record count changes per status (a Counter of status -> +n/-n); zero deltas write nothing."""
+    rows = [
+        ListStatusCount(sending_list_id=sending_list_id, status=status, count=count)
+        for status, count in deltas.items()
+        if count
+    ]
+    if rows:
+        ListStatusCount.objects.bulk_create(rows)
+
+
+def _count_change(
+    membership: ListContact, old: MembershipStatus | None, new: MembershipStatus | None
+) -> None:
+    deltas: Counter = Counter()
+    if old is not None:
+        deltas[old] -= 1
+    if new is not None:
+        deltas[new] += 1
+    list_status_counts_add(sending_list_id=membership.sending_list_id, deltas=deltas)
+
+
+def list_status_counts(*, sending_list_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Members per list and status: {list_id: {status: count}} (every status present, maybe 0)."""
+    counts = {list_id: dict.fromkeys(MembershipStatus.values, 0) for list_id in sending_list_ids}
+    rows = (
+        ListStatusCount.objects.filter(sending_list_id__in=sending_list_ids)
+        .values("sending_list_id", "status")
+        .annotate(total=Sum("count"))
+    )
+    for row in rows:
+        counts[row["sending_list_id"]][row["status"]] = row["total"]
+    return counts
+
+
+def list_status_counts_squash() -> int:
+    """Fold each list's count rows into one row per status; returns how many lists were squashed.
+
+    Safe to run concurrently with writers: it sums and deletes exactly the rows it read, under a
+    lock on the list row, and inserts their sum in the same transaction.
+    """
+    squashed = 0
+    list_ids = (
+        ListStatusCount.objects.filter(is_squashed=False).values_list("sending_list_id", flat=True).distinct()
+    )
+    for list_id in list(list_ids):
+        with transaction.atomic():
+            SendingList.objects.select_for_update().filter(pk=list_id).first()
+            rows = list(ListStatusCount.objects.select_for_update().filter(sending_list_id=list_id))
+            totals: Counter = Counter()
+            for row in rows:
+                totals[row.status] += row.count
+            ListStatusCount.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            ListStatusCount.objects.bulk_create(
+                ListStatusCount(sending_list_id=list_id, status=status, count=count, is_squashed=True)
+                for status, count in totals.items()
+                if count
+            )
+        squashed += 1
+    return squashed
+
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def _record_event(
+    *,
+    membership: ListContact | None,
+    contact: Contact,
+    sending_list_id: int | None,
+    kind: EventKind,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    signup_method: str = "",
+    note: str = "",
+) -> SubscriptionEvent:
+    return SubscriptionEvent.objects.create(
+        sending_list_id=sending_list_id,
+        list_contact=membership,
+        contact=contact,
+        phone_number=contact.phone_number,
+        kind=kind,
+        reason=reason,
+        signup_method=signup_method,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label[:200],
+        user=actor.user,
+        note=note,
+        occurred_at=occurred_at,
+    )
+
+
+def prior_opt_out(*, sending_list_id: int, phone_number: str) -> SubscriptionEvent | None:
+    """The opt-out that still stands for this number on this list from an earlier membership.
+
+    A contact that was deleted (API delete, admin) and comes back must not lose its opt-out.
+    # Uses index: subevent_list_phone
+    """
+    latest = (
+        SubscriptionEvent.objects.filter(
+            sending_list_id=sending_list_id,
+            phone_number=phone_number,
+            kind__in=[EventKind.OPTED_OUT, EventKind.RESUBSCRIBED, EventKind.SUBSCRIBED],
+        )
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    return latest if latest is not None and latest.kind == EventKind.OPTED_OUT else None
+
+
+# --- custom fields --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def custom_field_create(
+    *, sending_list: SendingList, key: str, label: str = "", field_type: str = FieldType.TEXT, choices=None
+) -> CustomField:
+    """Define a custom field on a list. The key is a slug; a duplicate key is a ValidationError."""
+    field = CustomField(
+        sending_list=sending_list,
+        key=key,
+        label=label or key.replace("_", " ").title(),
+        field_type=field_type,
+        choices=list(choices or []),
+    )
+    field.full_clean(exclude=["sending_list"], validate_unique=False)
+    if field_type == FieldType.CHOICE and not field.choices:
+        raise ValidationError({"choices": "A choice field needs at least one choice."})
+    if CustomField.objects.filter(sending_list=sending_list, key=key).exists():
+        raise ValidationError({"key": f"This list already has a custom field {key!r}."})
+    field.save()
+    return field
+
+
+def clean_custom_fields(*, sending_list: SendingList, values: dict | None) -> dict:
+    if not values:
+        return {}
+    return custom_fields_clean(fields=list(sending_list.custom_fields.all()), values=values)
+
+
+# --- memberships ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def list_contact_subscribe(
+    *,
+    sending_list: SendingList,
+    contact: Contact,
+    signup_method: str,
+    actor: Actor,
+    custom_fields: dict | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> SubscribeResult:
+    """Subscribe a contact to a list, or merge custom fields into an active membership.
+
+    Never reactivates an opted-out membership and never subscribes a blocked contact: those
+    come back as SKIPPED_* with a reason, and nothing changes. A new membership records a
+    SUBSCRIBED event naming the actor. Custom fields are validated against the list's fields.
+    """
+    if signup_method not in SignupMethod.values:
+        raise ValidationError({"signup_method": f"Unknown signup method {signup_method!r}."})
+    cleaned = clean_custom_fields(sending_list=sending_list, values=custom_fields)
+    now = occurred_at or timezone.now()
+    membership = (
+        ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
+    )
+    prior = None
+    if membership is None and not contact.blocked:
+        prior = prior_opt_out(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    outcome = subscription_outcome(
+        membership_active=None if membership is None else membership.active,
+        contact_blocked=contact.blocked,
+        prior_opt_out=prior is not None,
+    )
+    if outcome == Outcome.CREATED:
+        membership = ListContact(
+            sending_list=sending_list,
+            contact=contact,
+            signup_method=signup_method,
+            custom_fields=cleaned,
+            subscribed_at=now,
+            status_changed_at=now,
+        )
+        try:
+            with transaction.atomic():
+                membership.save()
+        except IntegrityError:
+            # A concurrent request created it first; decide again against the row it wrote.
+            return list_contact_subscribe(
+                sending_list=sending_list,
+                contact=contact,
+                signup_method=signup_method,
+                actor=actor,
+                custom_fields=custom_fields,
+                occurred_at=occurred_at,
+            )
+        _count_change(membership, None, MembershipStatus.ACTIVE)
+        _record_event(
+            membership=membership,
+            contact=contact,
+            sending_list_id=sending_list.pk,
+            kind=EventKind.SUBSCRIBED,
+            actor=actor,
+            occurred_at=now,
+            signup_method=signup_method,
+        )
+    elif outcome == Outcome.UPDATED:
+        merged = {**membership.custom_fields, **cleaned}
+        if merged != membership.custom_fields:
+            membership.custom_fields = merged
+            membership.save(update_fields=["custom_fields", "updated_at"])
+    elif outcome == Outcome.SKIPPED_OPTED_OUT and membership is None:
+        membership = _restore_prior_opt_out(sending_list=sending_list, contact=contact, prior=prior, now=now)
+    return SubscribeResult(outcome=outcome, membership=membership, reason=skip_reason(outcome, membership))
+
+
+def _restore_prior_opt_out(*, sending_list, contact, prior: SubscriptionEvent, now) -> ListContact:
+    """Re-create the opted-out membership of a number that was deleted and came back."""
+    membership = ListContact.objects.create(
+        sending_list=sending_list,
+        contact=contact,
+        active=False,
+        unsub_reason=prior.reason or UnsubReason.MANUAL,
+        signup_method=prior.signup_method or SignupMethod.MANUAL,
+        subscribed_at=now,
+        opted_out_at=prior.occurred_at,
+        status_changed_at=prior.occurred_at,
+    )
+    _count_change(membership, None, membership.status)
+    _record_event(
+        membership=membership,
+        contact=contact,
+        sending_list_id=sending_list.pk,
+        kind=EventKind.OPTED_OUT,
+        reason=membership.unsub_reason,
+        actor=Actor.system("opt-out history"),
+        occurred_at=now,
+        note=f"The opt-out of {prior.occurred_at:%Y-%m-%d %H:%M} UTC (event #{prior.pk}) still stands.",
+    )
+    return membership
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    changed: bool
+    membership: ListContact
+    reason: str = ""
+
+
+@transaction.atomic
+def list_contact_opt_out(
+    *,
+    membership: ListContact,
+    reason: str,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+) -> StatusChange:
+    """Opt a membership out with `reason`; idempotent (an inactive membership stays as it is).
+
+    `occurred_at` is when the opt-out happened (an inbound STOP's own timestamp): a change older
+    than the membership's latest status change (a START sent after this STOP) does not apply.
+    """
+    if reason not in UnsubReason.values:
+        raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
+    membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    now = occurred_at or timezone.now()
+    if not membership.active:
+        return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
+    if now < membership.status_changed_at:
+        return StatusChange(False, membership, "A later change already decided this membership's status.")
+    old = membership.status
+    membership.active = False
+    membership.unsub_reason = reason
+    membership.opted_out_at = now
+    membership.status_changed_at = now
+    membership.in_workflow = False
+    membership.save(
+        update_fields=[
+            "active",
+            "unsub_reason",
+            "opted_out_at",
+            "status_changed_at",
+            "in_workflow",
+            "updated_at",
+        ]
+    )
+    _count_change(membership, old, membership.status)
+    _record_event(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=EventKind.OPTED_OUT,
+        reason=reason,
+        actor=actor,
+        occurred_at=now,
+        note=note,
+    )
+    return StatusChange(True, membership)
+
+
+@transaction.atomic
+def list_contact_resubscribe(
+    *, membership: ListContact, actor: Actor, occurred_at: dt.datetime | None = None, note: str = ""
+) -> StatusChange:
+    """Explicitly turn an opted-out membership back on, recording who did it and why.
+
+    The only way back from an opt-out. Refused for a blocked contact; a resubscribe older than
+    the latest status change (a STOP sent after this START) does not apply.
+    """
+    membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    now = occurred_at or timezone.now()
+    if membership.contact.blocked:
+        return StatusChange(False, membership, "The contact is blocked; unblock it first.")
+    if membership.active:
+        return StatusChange(False, membership, "Already subscribed.")
+    if now < membership.status_changed_at:
+        return StatusChange(False, membership, "A later change already decided this membership's status.")
+    old = membership.status
+    membership.active = True
+    membership.unsub_reason = ""
+    membership.opted_out_at = None
+    membership.subscribed_at = now
+    membership.status_changed_at = now
+    membership.consecutive_failures = 0
+    membership.save(
+        update_fields=[
+            "active",
+            "unsub_reason",
+            "opted_out_at",
+            "subscribed_at",
+            "status_changed_at",
+            "consecutive_failures",
+            "updated_at",
+        ]
+    )
+    _count_change(membership, old, MembershipStatus.ACTIVE)
+    _record_event(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=EventKind.RESUBSCRIBED,
+        actor=actor,
+        occurred_at=now,
+        note=note,
+    )
+    return StatusChange(True, membership)
+
+
+@transaction.atomic
+def list_contact_update_custom_fields(
+    *, membership: ListContact, values: dict, replace: bool = False
+) -> ListContact:
+    """Merge (or with `replace`, set) custom field values; validated against the list's fields."""
+    cleaned = clean_custom_fields(sending_list=membership.sending_list, values=values)
+    membership = ListContact.objects.select_for_update().get(pk=membership.pk)
+    membership.custom_fields = cleaned if replace else {**membership.custom_fields, **cleaned}
+    membership.save(update_fields=["custom_fields", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def list_contact_delete(*, membership: ListContact, actor: Actor) -> None:
+    """Remove a membership. Its events stay (SET_NULL), so an opt-out survives the deletion."""
+    membership = ListContact.objects.select_for_update().get(pk=membership.pk)
+    _count_change(membership, membership.status, None)
+    membership.delete()
+
+
+# --- contacts (writes that record subscription events) --------------------------------------------
+
+
+@transaction.atomic
+def contact_block(*, contact: Contact, actor: Actor, note: str = "") -> bool:
+    """Block a contact: never messaged on any list. Audited; returns whether anything changed."""
+    updated = Contact.objects.filter(pk=contact.pk, blocked=False).update(
+        blocked=True, updated_at=timezone.now()
+    )
+    contact.blocked = True
+    if updated:
+        _record_event(
+            membership=None,
+            contact=contact,
+            sending_list_id=None,
+            kind=EventKind.BLOCKED,
+            actor=actor,
+            occurred_at=timezone.now(),
+            note=note,
+        )
+    return bool(updated)
+
+
+@transaction.atomic
+def contact_unblock(*, contact: Contact, actor: Actor, note: str = "") -> bool:
+    """Lift a block. Memberships keep their status; opted-out ones stay opted out."""
+    updated = Contact.objects.filter(pk=contact.pk, blocked=True).update(
+        blocked=False, updated_at=timezone.now()
+    )
+    contact.blocked = False
+    if updated:
+        _record_event(
+            membership=None,
+            contact=contact,
+            sending_list_id=None,
+            kind=EventKind.UNBLOCKED,
+            actor=actor,
+            occurred_at=timezone.now(),
+            note=note,
+        )
+    return bool(updated)
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact and its memberships; subscription events stay as evidence (SET_NULL)."""
+    for membership in ListContact.objects.select_for_update().filter(contact=contact):
+        _count_change(membership, membership.status, None)
+    contact.delete()
+
+
+# --- sending lists --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sending_list_create(
+    *, phone_number: str, name: str, default_region: str = "US", help_text: str = ""
+) -> SendingList:
+    phone = normalize_phone(phone_number, default_region)
+    if not phone.is_valid:
+        raise ValidationError(
+            {"phone_number": f"{phone_number} is not a valid sender number: {phone.error}."}
+        )
+    if SendingList.objects.filter(phone_number=phone.e164).exists():
+        raise ValidationError({"phone_number": f"A sending list already uses {phone.e164}."})
+    sending_list = SendingList(
+        phone_number=phone.e164, name=name, default_region=default_region.upper(), help_text=help_text
+    )
+    sending_list.full_clean()
+    sending_list.save()
+    return sending_list
+
+
+def membership_status(membership: ListContact) -> MembershipStatus:
+    return status_from(active=membership.active, unsub_reason=membership.unsub_reason)
