@@ -90,9 +90,17 @@ def normalize_phone(raw: object, region: str | None = DEFAULT_REGION) -> PhoneRe
         return _invalid("contains characters that are not part of a phone number")
 
     region = _region_or_none(region)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if region and not text.startswith("+") and digits == text and not digits.startswith("0"):
+        # Bare digits that begin with the region's own country code are seed 001's E.164-without-plus
+        # (`4915123456789` in DE), even where the same digits would also pass as a national number.
+        country_code = str(phonenumbers.country_code_for_region(region))
+        if digits.startswith(country_code):
+            international, _ = _parse("+" + digits, None)
+            if international is not None and phonenumbers.is_valid_number(international):
+                return _valid(international)
     number, error = _parse(text, region)
     if number is None or not phonenumbers.is_valid_number(number):
-        digits = "".join(ch for ch in text if ch.isdigit())
         if not text.startswith("+") and len(digits) >= 8:
             # Seed 001 sends international numbers as bare digits (14155551234, 447911123456).
             retried, _ = _parse("+" + digits, None)
@@ -106,6 +114,10 @@ def normalize_phone(raw: object, region: str | None = DEFAULT_REGION) -> PhoneRe
             where = phonenumbers.region_code_for_number(number) or region or "any country"
             return _invalid(f"not a valid number for {where}")
 
+    return _valid(number)
+
+
+def _valid(number: phonenumbers.PhoneNumber) -> PhoneResult:
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     line_type = _LINE_TYPES.get(phonenumbers.number_type(number), LineType.UNKNOWN)
     return PhoneResult(e164=e164, line_type=line_type, is_valid=True, error="")

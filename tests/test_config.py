@@ -1,0 +1,97 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "k3y-" + "x7Qp9v" * 10,
+    "DJANGO_ALLOWED_HOSTS": "sms.example.com",
+    "TWILIO_AUTH_TOKEN": "prod-token",
+    "WEBHOOK_SIGNING_SECRET": "prod-secret",
+}
+
+
+def run_manage(*args, env=None, unset=("DATABASE_URL", "REDIS_URL")):
+    environment = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("DJANGO_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_environment():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_without_a_secret_key_fails_fast():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "The environment variable DJANGO_SECRET_KEY is required in production." in result.stderr
+
+
+def test_a_malformed_boolean_knob_is_a_clear_error():
+    result = run_manage("check", env={"DJANGO_DEBUG": "maybe"})
+
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_embedded_default_is_sqlite_and_eager_celery():
+    code = (
+        "import django; django.setup(); from django.conf import settings; from config.celery import app; "
+        "print(settings.DATABASES['default']['ENGINE'], app.conf.task_always_eager, app.conf.broker_url)"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    environment["DJANGO_SETTINGS_MODULE"] = "config.settings"
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "memory://"]
+
+
+def test_database_and_redis_urls_switch_to_postgresql_and_a_real_broker():
+    code = (
+        "import django; django.setup(); from django.conf import settings; from config.celery import app; "
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'], "
+        "app.conf.task_always_eager, app.conf.broker_url)"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/somewhere",
+        "REDIS_URL": "redis://127.0.0.1:6379/9",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "somewhere",
+        "False",
+        "redis://127.0.0.1:6379/9",
+    ]
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
