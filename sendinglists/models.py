@@ -312,3 +312,26 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotencyKey(models.Model):
+    """The first response to an API POST sent with an `Idempotency-Key` header, per token.
+
+    The row is inserted in the same transaction as the work it guards, so a concurrent duplicate
+    waits on the unique constraint and then replays the committed response instead of acting.
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64, help_text="sha256 of method, path and body")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotencykey_token_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id}:{self.key}"
