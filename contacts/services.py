@@ -172,6 +172,12 @@ def contact_channel_add(*, contact: Contact, kind: str, value: str, region=DEFAU
     return ContactChannel.objects.create(contact=contact, kind=kind, value=value)
 
 
+def contact_channel_remove(*, contact: Contact, channel_id: int) -> bool:
+    """Remove one of the contact's channels; returns whether it existed (another contact's is untouched)."""
+    deleted, _ = ContactChannel.objects.filter(pk=channel_id, contact=contact).delete()
+    return bool(deleted)
+
+
 def contact_mark_invalid(*, contact: Contact, line_type: str | None = None) -> None:
     """Record that the number cannot receive messages (carrier said so)."""
     fields = {"is_valid": False, "updated_at": timezone.now()}
