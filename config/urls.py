@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(url="/lists/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/", include("sendinglists.api.urls")),
     path("", include("sendinglists.urls")),
     path("", include("contacts.urls")),
     path("", include("engagement.urls")),

@@ -1,0 +1,110 @@
+"""Contact serializers that need nothing from sending lists (contacts must not import them)."""
+
+import zoneinfo
+
+from django.core.validators import validate_email
+from rest_framework import serializers
+
+from contacts.choices import ChannelKind
+from contacts.models import Contact, ContactChannel
+from contacts.phones import DEFAULT_REGION, normalize_phone
+
+
+class PhoneNumberField(serializers.CharField):
+    """Any format in (`+14155551234`, seed 001's `14155551234`, `(415) 555-1234` in the region of
+    the context, default US); E.164 with `+` out. An invalid number is a 400 that says why."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault(
+            "help_text",
+            "Any common format: +14155551234, 14155551234 (digits without +), (415) 555-1234. "
+            "Returned in E.164.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        region = self.context.get("region") or DEFAULT_REGION
+        result = normalize_phone(text, region)
+        if not result.is_valid:
+            raise serializers.ValidationError(f"{text[:40]} is not a valid phone number: {result.error}.")
+        return result.e164
+
+
+def validate_timezone_name(value: str) -> str:
+    if not value:
+        return value
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise serializers.ValidationError(
+            f"{value[:64]!r} is not an IANA time zone name (e.g. America/New_York)."
+        ) from None
+    return value
+
+
+class TagNamesField(serializers.ListField):
+    """Tag names in and out; reads the (prefetched) tags of the contact."""
+
+    child = serializers.CharField(max_length=50)
+
+    def to_representation(self, data):
+        return [tag.name for tag in data.all()]
+
+
+class ContactChannelSerializer(serializers.ModelSerializer):
+    """A way to reach a contact (seed 001 v2): kind `phone` or `email`, and its value."""
+
+    class Meta:
+        model = ContactChannel
+        fields = ["id", "kind", "value", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs):
+        # Normalization (E.164, lower-cased email) happens in contact_channel_add; here only the
+        # shape, so that a bad value is a 400 naming the field before anything is written.
+        if attrs["kind"] == ChannelKind.EMAIL:
+            try:
+                validate_email(attrs["value"].strip())
+            except Exception:
+                raise serializers.ValidationError(
+                    {"value": f"{attrs['value'][:60]!r} is not a valid email address."}
+                ) from None
+        return attrs
+
+
+class ContactFieldsSerializer(serializers.ModelSerializer):
+    """The contact's own fields, shared by v1 and v2 representations."""
+
+    phone_number = PhoneNumberField()
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    timezone = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        validators=[validate_timezone_name],
+        help_text="IANA name, e.g. America/New_York",
+    )
+    tags = TagNamesField(
+        required=False,
+        help_text="At most five tag names. On create they are added; on update they replace the tags.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "phone_number",
+            "email",
+            "first_name",
+            "last_name",
+            "timezone",
+            "carrier",
+            "line_type",
+            "is_valid",
+            "blocked",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["line_type", "is_valid", "blocked", "created_at", "updated_at"]

@@ -1,0 +1,74 @@
+"""Who may do what: a token is required; read-only tokens never write; list-scoped tokens see and
+change only their sending lists and the contacts that are members of them, on every endpoint.
+
+Scoping is applied to querysets (so an object outside the scope is a 404, exactly like one that does
+not exist) and to every list id a request names (so a write outside the scope is refused).
+"""
+
+from django.db.models import Exists, OuterRef, QuerySet
+from rest_framework import exceptions, permissions
+
+from sendinglists.models import ApiToken, ListContact
+
+
+def token_of(request) -> ApiToken:
+    return request.auth
+
+
+def allowed_list_ids(request) -> list[int] | None:
+    """The sending list ids the request's token is limited to; None means every list."""
+    return getattr(request.auth, "allowed_list_ids", None)
+
+
+def is_list_scoped(request) -> bool:
+    return allowed_list_ids(request) is not None
+
+
+def list_is_allowed(request, sending_list_id: int) -> bool:
+    ids = allowed_list_ids(request)
+    return ids is None or int(sending_list_id) in ids
+
+
+def scope_lists(queryset: QuerySet, request, field: str = "pk") -> QuerySet:
+    ids = allowed_list_ids(request)
+    return queryset if ids is None else queryset.filter(**{f"{field}__in": ids})
+
+
+def scope_contacts(queryset: QuerySet, request) -> QuerySet:
+    """Contacts the token may see: all, or the members of its lists."""
+    ids = allowed_list_ids(request)
+    if ids is None:
+        return queryset
+    # Uses index: listcontact_list_contact_unique (sending_list, contact)
+    return queryset.filter(
+        Exists(ListContact.objects.filter(contact_id=OuterRef("pk"), sending_list_id__in=ids))
+    )
+
+
+def contact_has_memberships_outside_scope(request, contact) -> bool:
+    ids = allowed_list_ids(request)
+    if ids is None:
+        return False
+    return ListContact.objects.filter(contact=contact).exclude(sending_list_id__in=ids).exists()
+
+
+class HasApiToken(permissions.BasePermission):
+    """A valid token; writes only with a token that is not read-only.
+
+    Views that create things outside any list (a new sending list) set `unscoped_writes_only`.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.auth, ApiToken):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        if request.auth.read_only:
+            raise exceptions.PermissionDenied(
+                "This token is read-only: it may not create, change or delete anything."
+            )
+        if getattr(view, "unscoped_writes_only", False) and is_list_scoped(request):
+            raise exceptions.PermissionDenied(
+                "This token is limited to some sending lists: it cannot create or change sending lists."
+            )
+        return True

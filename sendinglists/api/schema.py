@@ -1,0 +1,72 @@
+"""OpenAPI: the token security scheme and the error responses every operation can give."""
+
+import re
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: `field_errors` names each field and why.",
+    "401": "No token, an unknown token or a revoked token.",
+    "403": "The token may not do this (read-only, or limited to other sending lists).",
+    "404": "No such object, or one outside the token's sending lists.",
+    "422": "The Idempotency-Key was already used with a different request.",
+    "429": "Too many requests for this token; see Retry-After.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["code", "message", "field_errors"],
+    "properties": {
+        "code": {"type": "string", "description": "Machine-readable: invalid, not_found, throttled, …"},
+        "message": {"type": "string", "description": "What went wrong, for a person."},
+        "field_errors": {
+            "type": "object",
+            "description": "Dotted field path (custom_fields.plan, contacts.3.phone_number) -> messages.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "sendinglists.api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`; create a key with `manage.py create_api_token NAME` or in the admin.",
+        }
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the shared Error schema on every API operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, description in ERROR_RESPONSES.items():
+                operation["responses"].setdefault(code, {"description": description, "content": reference})
+    return result
+
+
+class ApiAutoSchema(AutoSchema):
+    """Operation ids carry the API version (`v1_contacts_list`, `v2_contacts_list`), so v1 and v2
+    operations do not collide in generated clients."""
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        version = re.match(r"^/api/(v[0-9]+)/", self.path)
+        return f"{version.group(1)}_{operation_id}" if version else operation_id
+
+    def get_tags(self) -> list[str]:
+        version = re.match(r"^/api/(v[0-9]+)/", self.path)
+        tags = super().get_tags()
+        return [f"{tag} ({version.group(1)})" for tag in tags] if version else tags

@@ -1,0 +1,125 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from contacts.api.serializers import ContactChannelSerializer, ContactFieldsSerializer
+from sendinglists.choices import MembershipStatus
+from sendinglists.models import ListContact
+
+CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
+BULK_ITEM_STATUSES = ["ok", "error"]
+
+
+def contact_status(contact) -> str:
+    """Seed 001's contact status, over the memberships the token can see."""
+    if contact.blocked:
+        return "blocked"
+    memberships = getattr(contact, "scoped_memberships", [])
+    if any(membership.active for membership in memberships):
+        return "subscribed"
+    return "unsubscribed" if memberships else "active"
+
+
+class ContactSubscriptionSerializer(serializers.ModelSerializer):
+    """The contact's membership of one sending list, as seen on the contact."""
+
+    status = serializers.ChoiceField(choices=MembershipStatus.choices, read_only=True)
+
+    class Meta:
+        model = ListContact
+        fields = [
+            "sending_list",
+            "status",
+            "active",
+            "unsub_reason",
+            "signup_method",
+            "subscribed_at",
+            "opted_out_at",
+        ]
+        read_only_fields = fields
+
+
+class ContactSerializer(ContactFieldsSerializer):
+    """A contact (v1: integer `id`). `subscriptions` lists the memberships the token may see."""
+
+    status = serializers.SerializerMethodField(
+        help_text="blocked; subscribed (to a list); unsubscribed (on lists, subscribed to none); active (on no list)."
+    )
+    subscriptions = ContactSubscriptionSerializer(many=True, read_only=True, source="scoped_memberships")
+
+    class Meta(ContactFieldsSerializer.Meta):
+        fields = ["id", "uuid", *ContactFieldsSerializer.Meta.fields, "status", "subscriptions"]
+        read_only_fields = ["id", "uuid", *ContactFieldsSerializer.Meta.read_only_fields]
+
+    @extend_schema_field(serializers.ChoiceField(choices=CONTACT_STATUSES))
+    def get_status(self, contact) -> str:
+        return contact_status(contact)
+
+
+class ContactV2Serializer(ContactSerializer):
+    """A contact (v2: the UUID is the `id`), with its contact channels (seed 001)."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    channels = ContactChannelSerializer(
+        many=True, required=False, help_text="Other ways to reach the contact; on create they are added."
+    )
+
+    class Meta(ContactSerializer.Meta):
+        fields = ["id", *ContactFieldsSerializer.Meta.fields, "channels", "status", "subscriptions"]
+        read_only_fields = ["id", *ContactFieldsSerializer.Meta.read_only_fields]
+
+
+class TagsSerializer(serializers.Serializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), help_text="Tag names; a contact has at most five."
+    )
+
+
+class BulkContactSerializer(ContactFieldsSerializer):
+    """One item of a bulk upsert: the contact, and optionally a list to subscribe it to."""
+
+    sending_list = serializers.IntegerField(
+        required=False, help_text="Subscribe the contact to this list (default: the request's sending_list)."
+    )
+    custom_fields = serializers.DictField(required=False, help_text="Values keyed by field key or field id.")
+
+    class Meta(ContactFieldsSerializer.Meta):
+        fields = [*ContactFieldsSerializer.Meta.fields, "sending_list", "custom_fields"]
+
+
+class BulkUpsertRequestSerializer(serializers.Serializer):
+    sending_list = serializers.IntegerField(
+        required=False, help_text="Subscribe every contact to this list unless an item names its own."
+    )
+    contacts = BulkContactSerializer(many=True, help_text="1 to 1,000 contacts.")
+
+
+class BulkItemContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    phone_number = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+class BulkItemSubscriptionSerializer(serializers.Serializer):
+    sending_list = serializers.IntegerField()
+    outcome = serializers.ChoiceField(choices=["created", "updated", "skipped_opted_out", "skipped_blocked"])
+    reason = serializers.CharField(allow_blank=True)
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in the request, from 0.")
+    status = serializers.ChoiceField(choices=BULK_ITEM_STATUSES)
+    contact = BulkItemContactSerializer(allow_null=True)
+    subscription = BulkItemSubscriptionSerializer(allow_null=True)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field path -> messages, for an item with status error.",
+    )
+
+
+class BulkUpsertResponseSerializer(serializers.Serializer):
+    results = BulkItemResultSerializer(many=True)
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="ok, error, contacts_created, subscribed, updated, skipped_opted_out, skipped_blocked.",
+    )

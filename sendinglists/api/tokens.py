@@ -1,0 +1,59 @@
+"""API tokens: creation (the plain key is shown once) and revocation. Only a sha256 is stored."""
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from sendinglists.models import ApiToken, SendingList
+
+KEY_BYTES = 30  # 40 url-safe characters
+KEY_PREFIX_LENGTH = 8
+
+
+def api_token_hash(plain_key: str) -> str:
+    return hashlib.sha256(plain_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(
+    *,
+    name: str,
+    read_only: bool = False,
+    sending_lists: Iterable[SendingList] = (),
+    created_by=None,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns (token, plain_key). The plain key is never stored or shown again.
+
+    With `sending_lists`, the token sees and changes only those lists and their members; with
+    `read_only`, it may not write anywhere.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A token needs a name that says who uses it."})
+    plain_key = secrets.token_urlsafe(KEY_BYTES)
+    token = ApiToken(
+        name=name,
+        key_prefix=plain_key[:KEY_PREFIX_LENGTH],
+        key_hash=api_token_hash(plain_key),
+        read_only=read_only,
+        created_by=created_by,
+    )
+    token.full_clean()
+    token.save()
+    sending_lists = list(sending_lists)
+    if sending_lists:
+        token.sending_lists.set(sending_lists)
+    return token, plain_key
+
+
+def api_token_revoke(*, token: ApiToken) -> bool:
+    """Revoke a token at once (its next request is a 401). Returns whether it was active."""
+    now = timezone.now()
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if updated:
+        token.revoked_at = now
+    return bool(updated)

@@ -1,0 +1,93 @@
+"""The API's contact upsert: one contact (by phone, any format) merged without blanking, tags added,
+channels added, and optionally a subscription to a list. Shared by POST /contacts/, the bulk
+upsert, POST /lists/{id}/contacts/ and v2, so every surface answers the same way.
+
+It composes the foundation services (contact_upsert, contact_add_tags, contact_channel_add,
+list_contact_subscribe); the subscription rules (never reactivate an opt-out, never subscribe a
+blocked contact) stay in `list_contact_subscribe`.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from contacts.models import Contact
+from contacts.phones import DEFAULT_REGION
+from contacts.services import (
+    contact_add_tags,
+    contact_channel_add,
+    contact_set_tags,
+    contact_update,
+    contact_upsert,
+)
+from sendinglists.actors import Actor
+from sendinglists.choices import SignupMethod
+from sendinglists.models import SendingList
+from sendinglists.services import SubscribeResult, list_contact_subscribe
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    contact: Contact | None
+    """None when the token may not see the contact (see `allowed_list_ids`)."""
+    contact_created: bool
+    subscription: SubscribeResult | None
+
+
+@transaction.atomic
+def api_contact_upsert(
+    *,
+    phone_number: str,
+    values: dict,
+    actor: Actor,
+    tags: list[str] | None = None,
+    channels: list[dict] | None = None,
+    sending_list: SendingList | None = None,
+    custom_fields: dict | None = None,
+    allowed_list_ids: list[int] | None = None,
+) -> UpsertResult:
+    """Upsert a contact and, with `sending_list`, subscribe it (signup method `api`).
+
+    Atomic: a ValidationError anywhere changes nothing. With `allowed_list_ids` (a list-scoped
+    token), a contact that ends up on none of those lists (a blocked contact the token has never
+    seen) is left untouched and not returned: the token may not change what it cannot see.
+    """
+    region = sending_list.default_region if sending_list is not None else DEFAULT_REGION
+    with transaction.atomic():
+        contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
+        if tags:
+            contact_add_tags(contact=contact, names=tags)
+        for channel in channels or []:
+            contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"], region=region)
+        subscription = None
+        if sending_list is not None:
+            subscription = list_contact_subscribe(
+                sending_list=sending_list,
+                contact=contact,
+                signup_method=SignupMethod.API,
+                actor=actor,
+                custom_fields=custom_fields,
+            )
+        if allowed_list_ids is not None and (subscription is None or subscription.membership is None):
+            transaction.set_rollback(True)
+            return UpsertResult(contact=None, contact_created=False, subscription=subscription)
+    return UpsertResult(contact=contact, contact_created=created, subscription=subscription)
+
+
+@transaction.atomic
+def api_contact_update(
+    *,
+    contact: Contact,
+    values: dict,
+    phone_number: str | None = None,
+    tags: list[str] | None = None,
+    channels: list[dict] | None = None,
+) -> Contact:
+    """An explicit edit: sets exactly the given fields (may blank one), replaces the tags when
+    given, adds the given channels. Atomic: a ValidationError anywhere changes nothing."""
+    contact = contact_update(contact=contact, values=values, phone_number=phone_number)
+    if tags is not None:
+        contact_set_tags(contact=contact, names=tags)
+    for channel in channels or []:
+        contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"])
+    return contact

@@ -1,0 +1,39 @@
+"""/api/: v1 (integer ids), v2 (contact UUIDs), the OpenAPI schema and its browsable docs.
+
+Routes take an optional trailing slash (seed 001 writes `/v1/contact-fields`)."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from sendinglists.api.views.base import api_not_found
+from sendinglists.api.views.contacts import ContactV2ViewSet, ContactViewSet
+from sendinglists.api.views.lists import CustomFieldViewSet, SendingListViewSet
+from sendinglists.api.views.memberships import MembershipViewSet
+
+app_name = "api"
+
+
+class OptionalSlashRouter(SimpleRouter):
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+v1 = OptionalSlashRouter()
+v1.register("contacts", ContactViewSet, basename="contact")
+v1.register(r"lists/(?P<list_id>[0-9]+)/contacts", MembershipViewSet, basename="membership")
+v1.register("lists", SendingListViewSet, basename="sending-list")
+v1.register("contact-fields", CustomFieldViewSet, basename="contact-field")
+
+v2 = OptionalSlashRouter()
+v2.register("contacts", ContactV2ViewSet, basename="contact")
+
+urlpatterns = [
+    path("v1/", include((v1.urls, "v1"))),
+    path("v2/", include((v2.urls, "v2"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Anything else under a version is a JSON 404 (an integer contactID on v2 included).
+    re_path(r"^v[0-9]+/", api_not_found),
+]

@@ -1,0 +1,43 @@
+from django.http import JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter
+
+from sendinglists.actors import Actor
+from sendinglists.api.authentication import TokenAuthentication
+from sendinglists.api.errors import error_body
+from sendinglists.api.idempotency import HEADER, KEY_TTL
+from sendinglists.api.pagination import KeysetPagination
+from sendinglists.api.permissions import HasApiToken
+from sendinglists.api.schema import ApiAutoSchema
+from sendinglists.api.throttling import ApiTokenRateThrottle
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    name=HEADER,
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID). A retry with the same key and body returns the first response "
+        f"(header Idempotent-Replayed: true) instead of acting twice; keys are kept for {KEY_TTL}."
+    ),
+)
+
+
+class ApiViewSetMixin:
+    """Token authentication, per-token throttling, keyset pagination and filters for every endpoint."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [HasApiToken]
+    throttle_classes = [ApiTokenRateThrottle]
+    pagination_class = KeysetPagination
+    filter_backends = [DjangoFilterBackend]
+    schema = ApiAutoSchema()
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.for_token(self.request.auth)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown API paths (an integer on a v2 path included) get the JSON error shape, not a page."""
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)

@@ -1,0 +1,366 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from contacts.api.serializers import ContactChannelSerializer
+from contacts.models import Contact
+from contacts.services import contact_add_tags, contact_channel_add, contact_channel_remove, contact_set_tags
+from sendinglists.api.errors import django_validation_detail, field_errors_of
+from sendinglists.api.filters import ContactFilter
+from sendinglists.api.idempotency import idempotent
+from sendinglists.api.permissions import (
+    allowed_list_ids,
+    contact_has_memberships_outside_scope,
+    is_list_scoped,
+    scope_contacts,
+    scope_lists,
+)
+from sendinglists.api.serializers.contacts import (
+    BulkContactSerializer,
+    BulkUpsertRequestSerializer,
+    BulkUpsertResponseSerializer,
+    ContactSerializer,
+    ContactV2Serializer,
+    TagsSerializer,
+)
+from sendinglists.api.upserts import api_contact_update, api_contact_upsert
+from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.models import ListContact, SendingList
+from sendinglists.services import Outcome, contact_delete
+
+MAX_BULK_CONTACTS = 1000
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _split(validated: dict) -> tuple[dict, dict]:
+    """(values for the contact's own fields, the rest: phone_number, tags, channels, …)."""
+    data = dict(validated)
+    extras = {
+        key: data.pop(key)
+        for key in ("phone_number", "tags", "channels", "sending_list", "custom_fields")
+        if key in data
+    }
+    return data, extras
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List contacts", description="Cursor-paginated; filters combine with AND."),
+    retrieve=extend_schema(summary="Get a contact"),
+    partial_update=extend_schema(
+        summary="Update a contact", description="Sets exactly the given fields; `tags` replaces the tags."
+    ),
+    destroy=extend_schema(
+        summary="Delete a contact",
+        description="Deletes the contact and its memberships; opt-outs stay on record and apply if the number comes back.",
+    ),
+)
+class ContactViewSet(
+    ApiViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ContactSerializer
+    filterset_class = ContactFilter
+    lookup_value_regex = r"[0-9]+"
+    keyset_orderings = ["id", "created_at", "updated_at"]
+    keyset_default_ordering = "-id"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Contact.objects.none()
+        memberships = scope_lists(
+            ListContact.objects.order_by("sending_list_id"), self.request, "sending_list_id"
+        )
+        return scope_contacts(Contact.objects.all(), self.request).prefetch_related(
+            "tags", Prefetch("memberships", queryset=memberships, to_attr="scoped_memberships")
+        )
+
+    def _respond(self, contact_id: int, status_code: int = status.HTTP_200_OK) -> Response:
+        contact = self.get_queryset().get(pk=contact_id)
+        return Response(self.get_serializer(contact).data, status=status_code)
+
+    @extend_schema(
+        summary="Create (or merge into) a contact",
+        description=(
+            "Creates the contact, or when the phone number is known merges the given values into it "
+            "without blanking any (201 created / 200 merged). Tags are added. A token limited to some "
+            "lists adds contacts through POST /api/v1/lists/{id}/contacts/ or the bulk upsert instead."
+        ),
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ContactSerializer, 200: ContactSerializer},
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        if is_list_scoped(request):
+            raise exceptions.PermissionDenied(
+                "This token is limited to some sending lists: add contacts to one of them with "
+                "POST /api/v1/lists/{id}/contacts/ or the bulk upsert with sending_list."
+            )
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values, extras = _split(serializer.validated_data)
+        result = api_contact_upsert(
+            phone_number=extras["phone_number"],
+            values=values,
+            tags=extras.get("tags"),
+            channels=extras.get("channels"),
+            actor=self.actor,
+        )
+        return self._respond(
+            result.contact.pk, status.HTTP_201_CREATED if result.contact_created else status.HTTP_200_OK
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        contact = self.get_object()
+        serializer = self.get_serializer(contact, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        values, extras = _split(serializer.validated_data)
+        api_contact_update(
+            contact=contact,
+            values=values,
+            phone_number=extras.get("phone_number"),
+            tags=extras.get("tags"),
+            channels=extras.get("channels"),
+        )
+        return self._respond(contact.pk)
+
+    def destroy(self, request, *args, **kwargs):
+        contact = self.get_object()
+        if contact_has_memberships_outside_scope(request, contact):
+            raise exceptions.PermissionDenied(
+                "This contact is also on sending lists this token cannot access; remove it from yours "
+                "with DELETE /api/v1/lists/{id}/contacts/{contact_id}/ instead."
+            )
+        contact_delete(contact=contact)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], summary="A contact's tags", request=None, responses=TagsSerializer)
+    @extend_schema(
+        methods=["POST"],
+        summary="Add tags (at most five in all)",
+        request=TagsSerializer,
+        responses=TagsSerializer,
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="Replace the tags (at most five)",
+        request=TagsSerializer,
+        responses=TagsSerializer,
+    )
+    @action(detail=True, methods=["get", "post", "put"], filterset_class=None, pagination_class=None)
+    def tags(self, request, *args, **kwargs):
+        contact = self.get_object()
+        if request.method == "GET":
+            return Response({"tags": [tag.name for tag in contact.tags.all()]})
+        serializer = TagsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = contact_add_tags if request.method == "POST" else contact_set_tags
+        tags = change(contact=contact, names=serializer.validated_data["tags"])
+        return Response({"tags": sorted(tag.name for tag in tags)})
+
+    @extend_schema(
+        summary="Upsert up to 1,000 contacts",
+        description=(
+            "Each item is upserted like POST /contacts/ and, with a sending_list, subscribed "
+            "(signup method api). Every item gets a result; a bad item does not stop the others. An "
+            "opted-out membership is never reactivated: its item says skipped_opted_out, with the reason."
+        ),
+        request=BulkUpsertRequestSerializer,
+        responses=BulkUpsertResponseSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
+    @idempotent
+    def bulk(self, request, *args, **kwargs):
+        payload = request.data
+        if not isinstance(payload, dict):
+            raise serializers.ValidationError("Expected a JSON object with a `contacts` array.")
+        items = payload.get("contacts")
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK_CONTACTS:
+            raise serializers.ValidationError(
+                {"contacts": [f"Expected an array of 1 to {MAX_BULK_CONTACTS} contacts."]}
+            )
+        default_list_id = payload.get("sending_list")
+        list_ids = {default_list_id} | {item.get("sending_list") for item in items if isinstance(item, dict)}
+        int_ids = {value for value in list_ids if isinstance(value, int) and not isinstance(value, bool)}
+        lists = {
+            sending_list.pk: sending_list
+            for sending_list in scope_lists(
+                SendingList.objects.filter(pk__in=int_ids), request
+            ).prefetch_related("custom_fields")
+        }
+        if default_list_id is not None and default_list_id not in lists:
+            raise serializers.ValidationError({"sending_list": [f"No sending list {default_list_id}."]})
+        scope = allowed_list_ids(request)
+        results = [
+            self._bulk_item(index, item, default_list_id, lists, scope) for index, item in enumerate(items)
+        ]
+        counts = dict.fromkeys(
+            [
+                "ok",
+                "error",
+                "contacts_created",
+                "subscribed",
+                "updated",
+                "skipped_opted_out",
+                "skipped_blocked",
+            ],
+            0,
+        )
+        for result in results:
+            counts[result["status"]] += 1
+            if result["contact"] and result["contact"]["created"]:
+                counts["contacts_created"] += 1
+            if result["subscription"]:
+                outcome = result["subscription"]["outcome"]
+                counts["subscribed" if outcome == Outcome.CREATED else outcome] += 1
+        return Response({"results": results, "counts": counts})
+
+    def _bulk_item(self, index: int, item, default_list_id, lists: dict, scope) -> dict:
+        def error(errors: dict) -> dict:
+            return {
+                "index": index,
+                "status": "error",
+                "contact": None,
+                "subscription": None,
+                "errors": errors,
+            }
+
+        if not isinstance(item, dict):
+            return error({"non_field_errors": ["Expected a contact object."]})
+        list_id = item.get("sending_list", default_list_id)
+        sending_list = None
+        if list_id is not None:
+            sending_list = (
+                lists.get(list_id) if isinstance(list_id, int) and not isinstance(list_id, bool) else None
+            )
+            if sending_list is None:
+                return error({"sending_list": [f"No sending list {list_id}."]})
+        elif scope is not None:
+            return error(
+                {"sending_list": ["This token is limited to some sending lists: name one to subscribe to."]}
+            )
+        context = {
+            **self.get_serializer_context(),
+            "region": sending_list.default_region if sending_list else None,
+        }
+        serializer = BulkContactSerializer(data=item, context=context)
+        if not serializer.is_valid():
+            return error(field_errors_of(serializer.errors))
+        values, extras = _split(serializer.validated_data)
+        if extras.get("custom_fields") and sending_list is None:
+            return error({"custom_fields": ["Custom fields belong to a list: give sending_list."]})
+        try:
+            result = api_contact_upsert(
+                phone_number=extras["phone_number"],
+                values=values,
+                tags=extras.get("tags"),
+                sending_list=sending_list,
+                custom_fields=extras.get("custom_fields"),
+                actor=self.actor,
+                allowed_list_ids=scope,
+            )
+        except DjangoValidationError as exc:
+            return error(field_errors_of(django_validation_detail(exc)))
+        contact = result.contact
+        subscription = result.subscription
+        return {
+            "index": index,
+            "status": "ok",
+            "contact": None
+            if contact is None
+            else {
+                "id": contact.pk,
+                "uuid": str(contact.uuid),
+                "phone_number": contact.phone_number,
+                "created": result.contact_created,
+            },
+            "subscription": None
+            if subscription is None
+            else {
+                "sending_list": sending_list.pk,
+                "outcome": subscription.outcome.value,
+                "reason": subscription.reason,
+            },
+            "errors": {},
+        }
+
+
+CONTACT_ID_PARAMETER = OpenApiParameter(
+    "contactID",
+    str,
+    OpenApiParameter.PATH,
+    description="The contact's UUID (v2 identifier; not the v1 integer id).",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List contacts (v2)"),
+    retrieve=extend_schema(summary="Get a contact by UUID", parameters=[CONTACT_ID_PARAMETER]),
+    partial_update=extend_schema(
+        summary="Update a contact by UUID",
+        parameters=[CONTACT_ID_PARAMETER],
+        description="Sets exactly the given fields; `tags` replaces the tags; `channels` are added.",
+    ),
+    destroy=extend_schema(summary="Delete a contact by UUID", parameters=[CONTACT_ID_PARAMETER]),
+    tags=extend_schema(parameters=[CONTACT_ID_PARAMETER]),
+)
+class ContactV2ViewSet(ContactViewSet):
+    """v2: the contact UUID is the identifier (`contactID`); an integer id on these paths is a 404."""
+
+    serializer_class = ContactV2Serializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "contactID"
+    lookup_value_regex = UUID_PATTERN
+    bulk = None  # the bulk upsert is a v1 endpoint
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("channels")
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A contact's channels",
+        parameters=[CONTACT_ID_PARAMETER],
+        responses=ContactChannelSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a channel",
+        parameters=[CONTACT_ID_PARAMETER],
+        request=ContactChannelSerializer,
+        responses={201: ContactChannelSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, pagination_class=None)
+    def channels(self, request, *args, **kwargs):
+        contact = self.get_object()
+        if request.method == "GET":
+            return Response(ContactChannelSerializer(contact.channels.all(), many=True).data)
+        serializer = ContactChannelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        channel = contact_channel_add(
+            contact=contact, kind=serializer.validated_data["kind"], value=serializer.validated_data["value"]
+        )
+        return Response(ContactChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Remove a channel",
+        parameters=[CONTACT_ID_PARAMETER, OpenApiParameter("channel_id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: None},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"channels/(?P<channel_id>[0-9]+)",
+        filterset_class=None,
+        pagination_class=None,
+    )
+    def channel_remove(self, request, channel_id=None, *args, **kwargs):
+        contact = self.get_object()
+        if not contact_channel_remove(contact=contact, channel_id=int(channel_id)):
+            raise exceptions.NotFound(f"The contact has no channel {channel_id}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

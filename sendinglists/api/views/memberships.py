@@ -1,0 +1,176 @@
+from functools import cached_property
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from contacts.models import Contact, Tag
+from sendinglists.api.filters import MembershipFilter
+from sendinglists.api.idempotency import idempotent
+from sendinglists.api.permissions import allowed_list_ids, scope_contacts, scope_lists
+from sendinglists.api.serializers.lists import (
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    SubscribeResultSerializer,
+    SubscribeSerializer,
+    UnsubscribeResultSerializer,
+    UnsubscribeSerializer,
+)
+from sendinglists.api.upserts import api_contact_upsert
+from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.choices import UnsubReason
+from sendinglists.models import ListContact, SendingList
+from sendinglists.services import (
+    Outcome,
+    list_contact_delete,
+    list_contact_opt_out,
+    list_contact_update_custom_fields,
+)
+
+LIST_ID = OpenApiParameter("list_id", int, OpenApiParameter.PATH, description="The sending list's id.")
+CONTACT_ID = OpenApiParameter("contact_id", int, OpenApiParameter.PATH, description="The contact's (v1) id.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a sending list's memberships", parameters=[LIST_ID]),
+    retrieve=extend_schema(summary="Get a membership", parameters=[LIST_ID, CONTACT_ID]),
+)
+class MembershipViewSet(
+    ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """A list's contacts: subscribe, update custom fields, unsubscribe, engagement counters."""
+
+    serializer_class = MembershipSerializer
+    filterset_class = MembershipFilter
+    lookup_field = "contact_id"
+    lookup_value_regex = r"[0-9]+"
+    # Each order is backed by an index on (sending_list, -field, -id): see ListContact.Meta.indexes.
+    keyset_orderings = ["id", "send_count", "click_count", "conversion_count", "revenue_total"]
+    keyset_default_ordering = "-id"
+
+    @cached_property
+    def sending_list(self) -> SendingList:
+        list_id = self.kwargs["list_id"]
+        sending_list = scope_lists(SendingList.objects.all(), self.request).filter(pk=list_id).first()
+        if sending_list is None:
+            raise exceptions.NotFound(f"No sending list {list_id}.")
+        return sending_list
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ListContact.objects.none()
+        return (
+            ListContact.objects.filter(sending_list=self.sending_list)
+            .select_related("contact")
+            .prefetch_related(Prefetch("contact__tags", queryset=Tag.objects.order_by("name")))
+        )
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.sending_list  # noqa: B018 - a list outside the token's scope is a 404 for every method
+
+    def _membership_data(self, membership_id: int) -> dict:
+        return self.get_serializer(self.get_queryset().get(pk=membership_id)).data
+
+    @extend_schema(
+        summary="Subscribe a contact",
+        description=(
+            "Upserts the contact (by phone, any format, or an existing contact_id) and subscribes it with "
+            "signup method api: 201 with outcome created; 200 with updated (custom fields merged into an "
+            "active membership). An opted-out membership is never reactivated and a blocked contact never "
+            "subscribed: 200 with outcome skipped_opted_out / skipped_blocked and the reason."
+        ),
+        parameters=[LIST_ID, IDEMPOTENCY_PARAMETER],
+        request=SubscribeSerializer,
+        responses={201: SubscribeResultSerializer, 200: SubscribeResultSerializer},
+    )
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        serializer = SubscribeSerializer(
+            data=request.data, context={"region": self.sending_list.default_region}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "contact_id" in data:
+            contact_id = data.pop("contact_id")
+            contact = scope_contacts(Contact.objects.all(), request).filter(pk=contact_id).first()
+            if contact is None:
+                raise serializers.ValidationError({"contact_id": [f"No contact {contact_id}."]})
+            phone_number = contact.phone_number
+        else:
+            phone_number = data.pop("phone_number")
+        tags = data.pop("tags", None)
+        custom_fields = data.pop("custom_fields", None)
+        result = api_contact_upsert(
+            phone_number=phone_number,
+            values=data,
+            tags=tags,
+            sending_list=self.sending_list,
+            custom_fields=custom_fields,
+            actor=self.actor,
+            allowed_list_ids=allowed_list_ids(request),
+        )
+        subscription = result.subscription
+        membership = subscription.membership if result.contact is not None else None
+        body = {
+            "outcome": subscription.outcome.value,
+            "reason": subscription.reason,
+            "membership": self._membership_data(membership.pk) if membership else None,
+        }
+        created = subscription.outcome == Outcome.CREATED
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Update a membership's custom fields",
+        parameters=[LIST_ID, CONTACT_ID],
+        request=MembershipUpdateSerializer,
+        responses=MembershipSerializer,
+    )
+    def partial_update(self, request, *args, **kwargs):
+        membership = self.get_object()
+        serializer = MembershipUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        list_contact_update_custom_fields(
+            membership=membership,
+            values=serializer.validated_data["custom_fields"],
+            replace=serializer.validated_data["replace"],
+        )
+        return Response(self._membership_data(membership.pk))
+
+    @extend_schema(
+        summary="Remove a membership",
+        description="Deletes the membership row. An opt-out stays on record: the number cannot be re-subscribed by an upsert.",
+        parameters=[LIST_ID, CONTACT_ID],
+        responses={204: None},
+    )
+    def destroy(self, request, *args, **kwargs):
+        list_contact_delete(membership=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Unsubscribe (reason manual)",
+        description="Opts the membership out with reason manual; an already unsubscribed membership is left as it is.",
+        parameters=[LIST_ID, CONTACT_ID],
+        request=UnsubscribeSerializer,
+        responses=UnsubscribeResultSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def unsubscribe(self, request, *args, **kwargs):
+        membership = self.get_object()
+        serializer = UnsubscribeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = list_contact_opt_out(
+            membership=membership,
+            reason=UnsubReason.MANUAL,
+            actor=self.actor,
+            note=serializer.validated_data.get("note", ""),
+        )
+        return Response(
+            {
+                "changed": change.changed,
+                "reason": change.reason,
+                "membership": self._membership_data(membership.pk),
+            }
+        )
