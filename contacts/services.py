@@ -129,11 +129,20 @@ def _check_tag_limit(count: int) -> None:
         )
 
 
+def contact_tags_check(*, names: Iterable[str]) -> list[str]:
+    """The cleaned, de-duplicated tag names a contact would get; a ValidationError above the limit.
+
+    Forms call this in `clean()` to show the error next to the field before anything is saved.
+    """
+    names = _tag_names(names)
+    _check_tag_limit(len(names))
+    return names
+
+
 @transaction.atomic
 def contact_set_tags(*, contact: Contact, names: Iterable[str]) -> list[Tag]:
     """Replace the contact's tags. More than five is a ValidationError and changes nothing."""
-    names = _tag_names(names)
-    _check_tag_limit(len(names))
+    names = contact_tags_check(names=names)
     tags = tags_get_or_create(names)
     contact.tags.set(tags)
     return tags
