@@ -44,13 +44,17 @@ def validate_timezone_name(value: str) -> str:
     return value
 
 
+def tag_names(tags) -> list[str]:
+    return sorted((tag.name for tag in tags), key=str.lower)
+
+
 class TagNamesField(serializers.ListField):
-    """Tag names in and out; reads the (prefetched) tags of the contact."""
+    """Tag names in and out; reads the (prefetched) tags of the contact, sorted case-insensitively."""
 
     child = serializers.CharField(max_length=50)
 
     def to_representation(self, data):
-        return [tag.name for tag in data.all()]
+        return tag_names(data.all())
 
 
 class ContactChannelSerializer(serializers.ModelSerializer):
@@ -60,6 +64,7 @@ class ContactChannelSerializer(serializers.ModelSerializer):
         model = ContactChannel
         fields = ["id", "kind", "value", "created_at"]
         read_only_fields = ["id", "created_at"]
+        validators: list = []  # uniqueness is decided (and worded) by contact_channel_add
 
     def validate(self, attrs):
         # Normalization (E.164, lower-cased email) happens in contact_channel_add; here only the

@@ -9,6 +9,7 @@ blocked contact) stay in `list_contact_subscribe`.
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contacts.models import Contact
@@ -57,8 +58,7 @@ def api_contact_upsert(
         contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
         if tags:
             contact_add_tags(contact=contact, names=tags)
-        for channel in channels or []:
-            contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"], region=region)
+        _add_channels(contact, channels, region)
         subscription = None
         if sending_list is not None:
             subscription = list_contact_subscribe(
@@ -88,6 +88,15 @@ def api_contact_update(
     contact = contact_update(contact=contact, values=values, phone_number=phone_number)
     if tags is not None:
         contact_set_tags(contact=contact, names=tags)
-    for channel in channels or []:
-        contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"])
+    _add_channels(contact, channels, DEFAULT_REGION)
     return contact
+
+
+def _add_channels(contact: Contact, channels: list[dict] | None, region: str) -> None:
+    for index, channel in enumerate(channels or []):
+        try:
+            contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"], region=region)
+        except ValidationError as exc:
+            raise ValidationError(
+                {f"channels.{index}.{key}": messages for key, messages in exc.message_dict.items()}
+            ) from None

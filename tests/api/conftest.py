@@ -13,6 +13,7 @@ def make_client(db):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         client.token = token
+        client.token_key = key
         return client
 
     return make

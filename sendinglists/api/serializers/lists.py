@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from contacts.api.serializers import PhoneNumberField
+from contacts.api.serializers import PhoneNumberField, TagNamesField
 from contacts.models import Contact
 from sendinglists.api.serializers.common import CustomFieldValuesField, SubscriptionOutcomeSerializer
 from sendinglists.choices import MembershipStatus
@@ -54,7 +54,7 @@ class CustomFieldSerializer(serializers.ModelSerializer):
 
 
 class MembershipContactSerializer(serializers.ModelSerializer):
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags = TagNamesField(read_only=True)
 
     class Meta:
         model = Contact

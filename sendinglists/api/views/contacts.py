@@ -5,7 +5,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts.api.serializers import ContactChannelSerializer
+from contacts.api.serializers import ContactChannelSerializer, tag_names
 from contacts.models import Contact
 from contacts.services import contact_add_tags, contact_channel_add, contact_channel_remove, contact_set_tags
 from sendinglists.api.errors import django_validation_detail, field_errors_of
@@ -155,12 +155,12 @@ class ContactViewSet(
     def tags(self, request, *args, **kwargs):
         contact = self.get_object()
         if request.method == "GET":
-            return Response({"tags": [tag.name for tag in contact.tags.all()]})
+            return Response({"tags": tag_names(contact.tags.all())})
         serializer = TagsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         change = contact_add_tags if request.method == "POST" else contact_set_tags
         tags = change(contact=contact, names=serializer.validated_data["tags"])
-        return Response({"tags": sorted(tag.name for tag in tags)})
+        return Response({"tags": tag_names(tags)})
 
     @extend_schema(
         summary="Upsert up to 1,000 contacts",

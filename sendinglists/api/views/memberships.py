@@ -1,12 +1,11 @@
 from functools import cached_property
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact
 from sendinglists.api.filters import MembershipFilter
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import allowed_list_ids, scope_contacts, scope_lists
@@ -64,7 +63,7 @@ class MembershipViewSet(
         return (
             ListContact.objects.filter(sending_list=self.sending_list)
             .select_related("contact")
-            .prefetch_related(Prefetch("contact__tags", queryset=Tag.objects.order_by("name")))
+            .prefetch_related("contact__tags")
         )
 
     def initial(self, request, *args, **kwargs):

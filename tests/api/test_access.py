@@ -1,0 +1,287 @@
+"""Object-level access, endpoint by endpoint: a token limited to some lists never sees or changes
+anything outside them; a read-only token never writes."""
+
+import pytest
+
+from contacts.models import Contact, ContactChannel
+from sendinglists.models import CustomField, ListContact, SendingList
+from tests.factories import (
+    ContactChannelFactory,
+    ContactFactory,
+    CustomFieldFactory,
+    ListContactFactory,
+    SendingListFactory,
+)
+
+
+@pytest.fixture
+def world(db):
+    mine, theirs = SendingListFactory(name="Mine"), SendingListFactory(name="Theirs")
+    member = ListContactFactory(sending_list=mine).contact
+    outsider = ListContactFactory(sending_list=theirs).contact
+    both = ContactFactory()
+    ListContactFactory(sending_list=mine, contact=both)
+    ListContactFactory(sending_list=theirs, contact=both)
+    loner = ContactFactory()
+    ContactChannelFactory(contact=outsider)
+    my_field = CustomFieldFactory(sending_list=mine, key="plan")
+    their_field = CustomFieldFactory(sending_list=theirs, key="secret")
+    return {
+        "mine": mine,
+        "theirs": theirs,
+        "member": member,
+        "outsider": outsider,
+        "both": both,
+        "loner": loner,
+        "my_field": my_field,
+        "their_field": their_field,
+    }
+
+
+@pytest.fixture
+def scoped(make_client, world):
+    return make_client(sending_lists=[world["mine"]])
+
+
+def result_ids(response, key="id"):
+    assert response.status_code == 200, response.json()
+    return sorted(row[key] for row in response.json()["results"])
+
+
+def test_scoped_token_lists_only_its_lists(scoped, world):
+    assert result_ids(scoped.get("/api/v1/lists/")) == [world["mine"].pk]
+    assert scoped.get(f"/api/v1/lists/{world['theirs'].pk}/").status_code == 404
+    response = scoped.post("/api/v1/lists/", {"phone_number": "+18005550199", "name": "New"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "This token is limited to some sending lists: it cannot create or change sending lists."
+    )
+    assert SendingList.objects.count() == 2
+
+
+def test_scoped_token_sees_only_members_of_its_lists(scoped, world):
+    assert result_ids(scoped.get("/api/v1/contacts/")) == sorted([world["member"].pk, world["both"].pk])
+    assert result_ids(scoped.get("/api/v2/contacts/")) == sorted(
+        [str(world["member"].uuid), str(world["both"].uuid)]
+    )
+    for contact in (world["outsider"], world["loner"]):
+        assert scoped.get(f"/api/v1/contacts/{contact.pk}/").status_code == 404
+        assert scoped.get(f"/api/v2/contacts/{contact.uuid}/").status_code == 404
+        assert scoped.get(f"/api/v1/contacts/{contact.pk}/tags/").status_code == 404
+        assert scoped.get(f"/api/v2/contacts/{contact.uuid}/channels/").status_code == 404
+    assert result_ids(scoped.get("/api/v1/contacts/", {"phone": world["outsider"].phone_number})) == []
+    response = scoped.get("/api/v1/contacts/", {"list": world["theirs"].pk})
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"list": [f"No sending list {world['theirs'].pk}."]}
+
+
+def test_scoped_token_sees_only_its_subscriptions_of_a_shared_contact(scoped, world):
+    body = scoped.get(f"/api/v1/contacts/{world['both'].pk}/").json()
+    assert [s["sending_list"] for s in body["subscriptions"]] == [world["mine"].pk]
+
+
+def test_scoped_token_cannot_change_contacts_outside_its_lists(scoped, world):
+    outsider = world["outsider"]
+    assert (
+        scoped.patch(f"/api/v1/contacts/{outsider.pk}/", {"first_name": "X"}, format="json").status_code
+        == 404
+    )
+    assert (
+        scoped.patch(f"/api/v2/contacts/{outsider.uuid}/", {"first_name": "X"}, format="json").status_code
+        == 404
+    )
+    assert (
+        scoped.post(f"/api/v1/contacts/{outsider.pk}/tags/", {"tags": ["x"]}, format="json").status_code
+        == 404
+    )
+    channel = outsider.channels.get()
+    assert scoped.delete(f"/api/v2/contacts/{outsider.uuid}/channels/{channel.pk}/").status_code == 404
+    assert scoped.delete(f"/api/v1/contacts/{outsider.pk}/").status_code == 404
+    outsider.refresh_from_db()
+    assert outsider.first_name != "X"
+    assert list(outsider.tags.all()) == []
+    assert ContactChannel.objects.filter(pk=channel.pk).exists()
+
+
+def test_scoped_token_changes_members_of_its_lists(scoped, world):
+    member = world["member"]
+    response = scoped.patch(f"/api/v1/contacts/{member.pk}/", {"first_name": "Mine"}, format="json")
+    assert response.status_code == 200
+    assert scoped.delete(f"/api/v1/contacts/{member.pk}/").status_code == 204
+    assert not Contact.objects.filter(pk=member.pk).exists()
+
+
+def test_scoped_token_cannot_delete_a_contact_that_is_also_on_other_lists(scoped, world):
+    response = scoped.delete(f"/api/v1/contacts/{world['both'].pk}/")
+    assert response.status_code == 403
+    assert "also on sending lists this token cannot access" in response.json()["message"]
+    assert ListContact.objects.filter(contact=world["both"]).count() == 2
+
+
+def test_scoped_token_creates_contacts_only_through_its_lists(scoped, world):
+    response = scoped.post("/api/v1/contacts/", {"phone_number": "+14155559999"}, format="json")
+    assert response.status_code == 403
+    response = scoped.post(
+        "/api/v1/contacts/bulk/", {"contacts": [{"phone_number": "+14155559999"}]}, format="json"
+    )
+    assert response.json()["results"][0]["errors"] == {
+        "sending_list": ["This token is limited to some sending lists: name one to subscribe to."]
+    }
+    response = scoped.post(
+        "/api/v1/contacts/bulk/",
+        {"sending_list": world["theirs"].pk, "contacts": [{"phone_number": "+14155559999"}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"sending_list": [f"No sending list {world['theirs'].pk}."]}
+    assert not Contact.objects.filter(phone_number="+14155559999").exists()
+    response = scoped.post(
+        "/api/v1/contacts/bulk/",
+        {"sending_list": world["mine"].pk, "contacts": [{"phone_number": "+14155559999"}]},
+        format="json",
+    )
+    assert response.json()["results"][0]["subscription"]["outcome"] == "created"
+
+
+def test_scoped_token_cannot_touch_memberships_of_other_lists(scoped, world):
+    theirs, outsider = world["theirs"], world["outsider"]
+    base = f"/api/v1/lists/{theirs.pk}/contacts/"
+    assert scoped.get(base).status_code == 404
+    assert scoped.get(f"{base}{outsider.pk}/").status_code == 404
+    assert scoped.post(base, {"phone_number": "+14155559999"}, format="json").status_code == 404
+    assert (
+        scoped.patch(f"{base}{outsider.pk}/", {"custom_fields": {"secret": "x"}}, format="json").status_code
+        == 404
+    )
+    assert scoped.post(f"{base}{outsider.pk}/unsubscribe/", format="json").status_code == 404
+    assert scoped.delete(f"{base}{outsider.pk}/").status_code == 404
+    membership = ListContact.objects.get(sending_list=theirs, contact=outsider)
+    assert (membership.active, membership.custom_fields) == (True, {})
+    assert not Contact.objects.filter(phone_number="+14155559999").exists()
+    # Their member is not in my list, so not reachable through it either.
+    assert scoped.get(f"/api/v1/lists/{world['mine'].pk}/contacts/{outsider.pk}/").status_code == 404
+
+
+def test_scoped_token_cannot_subscribe_an_unseen_contact_by_id(scoped, world):
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/", {"contact_id": world["outsider"].pk}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"contact_id": [f"No contact {world['outsider'].pk}."]}
+    assert not ListContact.objects.filter(sending_list=world["mine"], contact=world["outsider"]).exists()
+
+
+def test_scoped_token_does_not_change_a_blocked_contact_it_cannot_see(scoped, world):
+    blocked = ContactFactory(phone_number="+14155558888", first_name="Kept", blocked=True)
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {"phone_number": "+14155558888", "first_name": "Changed"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "outcome": "skipped_blocked",
+        "reason": "The contact is blocked and is never subscribed.",
+        "membership": None,
+    }
+    blocked.refresh_from_db()
+    assert blocked.first_name == "Kept"
+
+
+def test_scoped_token_sees_and_creates_only_its_lists_fields(scoped, world):
+    assert result_ids(scoped.get("/api/v1/contact-fields")) == [world["my_field"].pk]
+    assert scoped.get(f"/api/v1/contact-fields/{world['their_field'].pk}/").status_code == 404
+    response = scoped.post(
+        "/api/v1/contact-fields", {"sending_list": world["theirs"].pk, "key": "sneaky"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"sending_list": [f"No sending list {world['theirs'].pk}."]}
+    assert not CustomField.objects.filter(key="sneaky").exists()
+    response = scoped.post(
+        "/api/v1/contact-fields", {"sending_list": world["mine"].pk, "key": "tier"}, format="json"
+    )
+    assert response.status_code == 201
+
+
+# --- read-only tokens -----------------------------------------------------------------------------
+
+
+def write_requests(world):
+    mine, member = world["mine"], world["member"]
+    channel = world["outsider"].channels.get()
+    return [
+        ("post", "/api/v1/contacts/", {"phone_number": "+14155559999"}),
+        ("patch", f"/api/v1/contacts/{member.pk}/", {"first_name": "X"}),
+        ("delete", f"/api/v1/contacts/{member.pk}/", None),
+        ("post", f"/api/v1/contacts/{member.pk}/tags/", {"tags": ["x"]}),
+        ("put", f"/api/v1/contacts/{member.pk}/tags/", {"tags": ["x"]}),
+        ("post", "/api/v1/contacts/bulk/", {"contacts": [{"phone_number": "+14155559999"}]}),
+        ("post", "/api/v1/lists/", {"phone_number": "+18005550199", "name": "New"}),
+        ("post", f"/api/v1/lists/{mine.pk}/contacts/", {"phone_number": "+14155559999"}),
+        ("patch", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/", {"custom_fields": {"plan": "x"}}),
+        ("post", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/unsubscribe/", {}),
+        ("delete", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/", None),
+        ("post", "/api/v1/contact-fields", {"sending_list": mine.pk, "key": "tier"}),
+        ("post", "/api/v2/contacts/", {"phone_number": "+14155559999"}),
+        ("patch", f"/api/v2/contacts/{member.uuid}/", {"first_name": "X"}),
+        ("delete", f"/api/v2/contacts/{member.uuid}/", None),
+        (
+            "post",
+            f"/api/v2/contacts/{world['outsider'].uuid}/channels/",
+            {"kind": "email", "value": "a@b.co"},
+        ),
+        ("delete", f"/api/v2/contacts/{world['outsider'].uuid}/channels/{channel.pk}/", None),
+    ]
+
+
+def snapshot():
+    return (
+        sorted(Contact.objects.values_list("id", "first_name")),
+        sorted(ListContact.objects.values_list("id", "active", "custom_fields")),
+        SendingList.objects.count(),
+        CustomField.objects.count(),
+        ContactChannel.objects.count(),
+        Contact.tags.through.objects.count(),
+    )
+
+
+def test_read_only_token_is_refused_every_write_and_nothing_changes(make_client, world):
+    client = make_client(read_only=True)
+    before = snapshot()
+    for method, path, body in write_requests(world):
+        response = getattr(client, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path, response.json())
+        assert response.json()["code"] == "permission_denied"
+    assert snapshot() == before
+
+
+def test_read_only_token_reads_every_endpoint(make_client, world):
+    client = make_client(read_only=True)
+    mine, member = world["mine"], world["member"]
+    for path in (
+        "/api/v1/contacts/",
+        f"/api/v1/contacts/{member.pk}/",
+        f"/api/v1/contacts/{member.pk}/tags/",
+        "/api/v1/lists/",
+        f"/api/v1/lists/{mine.pk}/",
+        f"/api/v1/lists/{mine.pk}/contacts/",
+        f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/",
+        "/api/v1/contact-fields",
+        f"/api/v1/contact-fields/{world['my_field'].pk}/",
+        "/api/v2/contacts/",
+        f"/api/v2/contacts/{member.uuid}/",
+        f"/api/v2/contacts/{member.uuid}/channels/",
+    ):
+        assert client.get(path).status_code == 200, path
+
+
+def test_read_only_scoped_token_is_both(make_client, world):
+    client = make_client(read_only=True, sending_lists=[world["mine"]])
+    assert client.get(f"/api/v1/contacts/{world['outsider'].pk}/").status_code == 404
+    assert client.get(f"/api/v1/contacts/{world['member'].pk}/").status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/contacts/{world['member'].pk}/", {"first_name": "X"}, format="json"
+        ).status_code
+        == 403
+    )

@@ -1,0 +1,110 @@
+from sendinglists.actors import Actor
+from sendinglists.models import CustomField, SendingList
+from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
+
+ACTOR = Actor.system("test")
+
+
+def test_lists_show_maintained_counts_per_status(client):
+    sending_list = SendingListFactory(name="Deals", phone_number="+18005550100")
+    for _ in range(3):
+        list_contact_subscribe(
+            sending_list=sending_list, contact=ContactFactory(), signup_method="api", actor=ACTOR
+        )
+    membership = list_contact_subscribe(
+        sending_list=sending_list, contact=ContactFactory(), signup_method="api", actor=ACTOR
+    ).membership
+    list_contact_opt_out(membership=membership, reason="message", actor=ACTOR)
+    body = client.get("/api/v1/lists").json()
+    assert body["results"] == [
+        {
+            "id": sending_list.pk,
+            "phone_number": "+18005550100",
+            "name": "Deals",
+            "default_region": "US",
+            "help_text": sending_list.help_text,
+            "created_at": body["results"][0]["created_at"],
+            "counts": {
+                "active": 3,
+                "message": 1,
+                "bad_response": 0,
+                "invalid_contact": 0,
+                "manual": 0,
+                "complaint": 0,
+            },
+        }
+    ]
+    assert client.get(f"/api/v1/lists/{sending_list.pk}/").json()["counts"]["active"] == 3
+
+
+def test_create_a_list_normalizes_the_sender(client):
+    response = client.post(
+        "/api/v1/lists/",
+        {"phone_number": "1 (800) 555-0199", "name": "VIP", "default_region": "us"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["phone_number"] == "+18005550199"
+    assert response.json()["default_region"] == "US"
+    assert SendingList.objects.get().name == "VIP"
+
+
+def test_create_a_list_with_a_taken_sender_or_bad_region_is_a_400(client):
+    SendingListFactory(phone_number="+18005550199")
+    response = client.post("/api/v1/lists/", {"phone_number": "18005550199", "name": "Dup"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"phone_number": ["A sending list already uses +18005550199."]}
+    response = client.post(
+        "/api/v1/lists/", {"phone_number": "18005550100", "name": "X", "default_region": "ZZ"}, format="json"
+    )
+    assert response.json()["field_errors"] == {
+        "default_region": ["'ZZ' is not an ISO country code (US, GB, …)."]
+    }
+    assert SendingList.objects.count() == 1
+
+
+def test_contact_fields_post_and_get_return_ids_and_keys(client):
+    sending_list = SendingListFactory()
+    other = SendingListFactory()
+    CustomFieldFactory(sending_list=other, key="elsewhere")
+    response = client.post(
+        "/api/v1/contact-fields",
+        {"sending_list": sending_list.pk, "key": "plan", "field_type": "choice", "choices": ["free", "pro"]},
+        format="json",
+    )
+    assert response.status_code == 201
+    field = CustomField.objects.get(key="plan")
+    assert response.json() == {
+        "id": field.pk,
+        "sending_list": sending_list.pk,
+        "key": "plan",
+        "label": "Plan",
+        "field_type": "choice",
+        "choices": ["free", "pro"],
+        "created_at": response.json()["created_at"],
+    }
+    listed = client.get("/api/v1/contact-fields", {"sending_list": sending_list.pk}).json()["results"]
+    assert [(f["id"], f["key"]) for f in listed] == [(field.pk, "plan")]
+    assert len(client.get("/api/v1/contact-fields/").json()["results"]) == 2
+    assert client.get(f"/api/v1/contact-fields/{field.pk}").json()["key"] == "plan"
+
+
+def test_contact_field_errors_are_400s(client):
+    sending_list = SendingListFactory()
+    CustomFieldFactory(sending_list=sending_list, key="plan")
+    response = client.post(
+        "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": "plan"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"key": ["This list already has a custom field 'plan'."]}
+    response = client.post(
+        "/api/v1/contact-fields",
+        {"sending_list": sending_list.pk, "key": "tier", "field_type": "choice"},
+        format="json",
+    )
+    assert response.json()["field_errors"] == {"choices": ["A choice field needs at least one choice."]}
+    response = client.post("/api/v1/contact-fields", {"sending_list": 999999, "key": "x y"}, format="json")
+    assert set(response.json()["field_errors"]) == {"sending_list", "key"}
+    assert response.json()["field_errors"]["sending_list"] == ["No sending list 999999."]
+    assert CustomField.objects.count() == 1
