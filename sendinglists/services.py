@@ -190,6 +190,12 @@ def prior_opt_out(*, sending_list_id: int, phone_number: str) -> SubscriptionEve
 # --- custom fields --------------------------------------------------------------------------------
 
 
+def custom_field_check(*, field_type: str, choices) -> None:
+    """The rules of a field definition that the database cannot check; forms call it in `clean()`."""
+    if field_type == FieldType.CHOICE and not choices:
+        raise ValidationError({"choices": "A choice field needs at least one choice."})
+
+
 @transaction.atomic
 def custom_field_create(
     *, sending_list: SendingList, key: str, label: str = "", field_type: str = FieldType.TEXT, choices=None
@@ -203,8 +209,7 @@ def custom_field_create(
         choices=list(choices or []),
     )
     field.full_clean(exclude=["sending_list"], validate_unique=False)
-    if field_type == FieldType.CHOICE and not field.choices:
-        raise ValidationError({"choices": "A choice field needs at least one choice."})
+    custom_field_check(field_type=field_type, choices=field.choices)
     if CustomField.objects.filter(sending_list=sending_list, key=key).exists():
         raise ValidationError({"key": f"This list already has a custom field {key!r}."})
     field.save()
