@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 from contacts.models import Contact
@@ -29,6 +30,17 @@ class Message(models.Model):
         default=False, help_text="Reads like an opt-out without being a keyword; an operator decides"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reply_to = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reply",
+        help_text="The inbound message this outbound message answers (at most one reply each)",
+    )
     follow_up_done_at = models.DateTimeField(
         null=True, blank=True, help_text="When the inbound message's follow-up (reply, fan-out) ran"
     )
