@@ -384,6 +384,67 @@ def list_contact_opt_out(
 
 
 @transaction.atomic
+def contact_opt_out_of_list(
+    *,
+    sending_list: SendingList,
+    contact: Contact,
+    reason: str,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+) -> StatusChange:
+    """Opt a contact out of a list whether or not it is a member.
+
+    A member goes through `list_contact_opt_out`. A number that never subscribed (a STOP from a
+    new number) gets an opted-out membership (signup method inbound) and an OPTED_OUT event, so
+    the opt-out stands against any later import, upsert or out-of-order START.
+    """
+    membership = ListContact.objects.filter(sending_list=sending_list, contact=contact).first()
+    if membership is not None:
+        return list_contact_opt_out(
+            membership=membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note
+        )
+    if reason not in UnsubReason.values:
+        raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
+    now = occurred_at or timezone.now()
+    membership = ListContact(
+        sending_list=sending_list,
+        contact=contact,
+        active=False,
+        unsub_reason=reason,
+        signup_method=SignupMethod.INBOUND,
+        subscribed_at=now,
+        opted_out_at=now,
+        status_changed_at=now,
+    )
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:
+        # A concurrent request created the membership first; opt that one out.
+        return contact_opt_out_of_list(
+            sending_list=sending_list,
+            contact=contact,
+            reason=reason,
+            actor=actor,
+            occurred_at=occurred_at,
+            note=note,
+        )
+    _count_change(membership, None, membership.status)
+    _record_event(
+        membership=membership,
+        contact=contact,
+        sending_list_id=sending_list.pk,
+        kind=EventKind.OPTED_OUT,
+        reason=reason,
+        actor=actor,
+        occurred_at=now,
+        note=note,
+    )
+    return StatusChange(True, membership)
+
+
+@transaction.atomic
 def list_contact_resubscribe(
     *, membership: ListContact, actor: Actor, occurred_at: dt.datetime | None = None, note: str = ""
 ) -> StatusChange:
