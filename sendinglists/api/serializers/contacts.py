@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.api.serializers import ContactChannelSerializer, ContactFieldsSerializer
-from sendinglists.choices import MembershipStatus
+from sendinglists.choices import MembershipStatus, UnsubReason
 from sendinglists.models import ListContact
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
@@ -23,6 +23,9 @@ class ContactSubscriptionSerializer(serializers.ModelSerializer):
     """The contact's membership of one sending list, as seen on the contact."""
 
     status = serializers.ChoiceField(choices=MembershipStatus.choices, read_only=True)
+    unsub_reason = serializers.ChoiceField(
+        choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
+    )
 
     class Meta:
         model = ListContact

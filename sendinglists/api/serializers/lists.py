@@ -3,7 +3,7 @@ from rest_framework import serializers
 from contacts.api.serializers import PhoneNumberField, TagNamesField
 from contacts.models import Contact
 from sendinglists.api.serializers.common import CustomFieldValuesField, SubscriptionOutcomeSerializer
-from sendinglists.choices import MembershipStatus
+from sendinglists.choices import MembershipStatus, UnsubReason
 from sendinglists.models import CustomField, ListContact, SendingList
 
 
@@ -67,6 +67,9 @@ class MembershipSerializer(serializers.ModelSerializer):
 
     contact = MembershipContactSerializer(read_only=True)
     status = serializers.ChoiceField(choices=MembershipStatus.choices, read_only=True)
+    unsub_reason = serializers.ChoiceField(
+        choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
+    )
     revenue_total = serializers.DecimalField(
         max_digits=14, decimal_places=2, coerce_to_string=False, read_only=True
     )

@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter
 
@@ -38,6 +39,7 @@ class ApiViewSetMixin:
         return Actor.for_token(self.request.auth)
 
 
+@csrf_exempt  # a POST to an unknown path is a JSON 404, not a CSRF page (the API has no sessions)
 def api_not_found(request, *args, **kwargs):
     """Unknown API paths (an integer on a v2 path included) get the JSON error shape, not a page."""
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)

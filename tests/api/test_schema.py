@@ -1,0 +1,46 @@
+"""schemathesis against the OpenAPI schema, through the real Django WSGI app: no server error and
+no response that breaks the schema, on every operation, with a bounded number of examples."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from config.wsgi import application
+from sendinglists.api.tokens import api_token_create
+from tests.factories import ContactChannelFactory, CustomFieldFactory, ListContactFactory, SendingListFactory
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+MAX_EXAMPLES = 30
+
+
+# Loaded at collection through the WSGI app (the schema view needs no database).
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@pytest.fixture
+def token_header(db) -> dict:
+    # Ids 1 and 2 exist, so generated small integers sometimes find real objects.
+    sending_list = SendingListFactory()
+    CustomFieldFactory(sending_list=sending_list, key="plan", field_type="choice", choices=["free", "pro"])
+    for _ in range(2):
+        membership = ListContactFactory(sending_list=sending_list, custom_fields={"plan": "pro"})
+        ContactChannelFactory(contact=membership.contact)
+    _, key = api_token_create(name="schemathesis")
+    return {"Authorization": f"Token {key}"}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_api_conforms_to_its_schema(case, token_header):
+    case.call_and_validate(headers=token_header, checks=CHECKS)
