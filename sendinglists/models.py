@@ -335,3 +335,7 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_id}:{self.key}"
+
+
+# List hygiene's job table lives with its code.
+from sendinglists.audiences.models import HygieneJob  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Audiences (saved segments of a sending list) and list hygiene."""
