@@ -152,7 +152,35 @@ def _record_event(
     signup_method: str = "",
     note: str = "",
 ) -> SubscriptionEvent:
-    return SubscriptionEvent.objects.create(
+    event = _new_event(
+        membership=membership,
+        contact=contact,
+        sending_list_id=sending_list_id,
+        kind=kind,
+        actor=actor,
+        occurred_at=occurred_at,
+        reason=reason,
+        signup_method=signup_method,
+        note=note,
+    )
+    event.save()
+    return event
+
+
+def _new_event(
+    *,
+    membership: ListContact | None,
+    contact: Contact,
+    sending_list_id: int | None,
+    kind: EventKind,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    signup_method: str = "",
+    note: str = "",
+) -> SubscriptionEvent:
+    """An unsaved event row: `_record_event` saves one, bulk services bulk_create many."""
+    return SubscriptionEvent(
         sending_list_id=sending_list_id,
         list_contact=membership,
         contact=contact,
@@ -381,6 +409,67 @@ def list_contact_opt_out(
         note=note,
     )
     return StatusChange(True, membership)
+
+
+@transaction.atomic
+def list_contacts_opt_out_bulk(
+    *,
+    sending_list_id: int,
+    membership_ids: list[int],
+    reason: str,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+) -> int:
+    """The set-based `list_contact_opt_out` for a chunk of one list's memberships (list hygiene).
+
+    Writes what `list_contact_opt_out` writes for each membership (status, one OPTED_OUT event
+    naming the actor, count deltas) in a handful of statements. Idempotent like it: inactive
+    memberships and ones whose status changed after `occurred_at` are left alone. Returns how many
+    memberships it opted out. Keep chunks to a few thousand ids.
+    """
+    if reason not in UnsubReason.values:
+        raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
+    now = occurred_at or timezone.now()
+    # Rows locked in id order, so two bulk runs over overlapping chunks cannot deadlock.
+    memberships = list(
+        ListContact.objects.select_for_update(of=("self",))
+        .select_related("contact")
+        .filter(
+            sending_list_id=sending_list_id, pk__in=membership_ids, active=True, status_changed_at__lte=now
+        )
+        .order_by("pk")
+    )
+    if not memberships:
+        return 0
+    ListContact.objects.filter(pk__in=[m.pk for m in memberships]).update(
+        active=False,
+        unsub_reason=reason,
+        opted_out_at=now,
+        status_changed_at=now,
+        in_workflow=False,
+        updated_at=now,
+    )
+    list_status_counts_add(
+        sending_list_id=sending_list_id,
+        deltas=Counter(
+            {MembershipStatus.ACTIVE: -len(memberships), MembershipStatus(reason): len(memberships)}
+        ),
+    )
+    SubscriptionEvent.objects.bulk_create(
+        _new_event(
+            membership=m,
+            contact=m.contact,
+            sending_list_id=sending_list_id,
+            kind=EventKind.OPTED_OUT,
+            reason=reason,
+            actor=actor,
+            occurred_at=now,
+            note=note,
+        )
+        for m in memberships
+    )
+    return len(memberships)
 
 
 @transaction.atomic
