@@ -140,6 +140,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "sendinglists.tasks.squash_list_status_counts",
         "schedule": env_int("COUNT_SQUASH_INTERVAL_S", 60),
     },
+    # Runs inbound-message follow-ups whose task was lost (a killed worker, a broker outage).
+    "inbound-follow-up-sweep": {
+        "task": "engagement.tasks.inbound_follow_up_sweep",
+        "schedule": env_int("FOLLOW_UP_SWEEP_INTERVAL_S", 60),
+    },
 }
 
 if REDIS_URL:
