@@ -1,0 +1,188 @@
+"""Delivery status reports and complaints: what the carrier tells us about an outbound message.
+
+Error codes are Twilio's (https://www.twilio.com/docs/api/errors); other providers map theirs to
+these in their webhook adapters.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.choices import LineType
+from contacts.services import contact_mark_invalid
+from engagement.choices import Direction, MessageStatus
+from engagement.models import Message
+from sendinglists.actors import Actor
+from sendinglists.choices import ActorKind, UnsubReason
+from sendinglists.models import ListContact
+from sendinglists.services import list_contact_opt_out
+
+# Permanent: the number cannot receive SMS at all (value: what we learn about its line type).
+INVALID_NUMBER_ERROR_CODES: dict[str, str] = {
+    "21211": "",  # invalid 'To' phone number
+    "21614": LineType.LANDLINE,  # 'To' is not a mobile number
+    "30005": "",  # unknown destination handset: the number does not exist
+    "30006": LineType.LANDLINE,  # landline or unreachable carrier
+}
+# The person replied STOP to the carrier; we learn of the opt-out from the failed send.
+CARRIER_OPT_OUT_ERROR_CODES = frozenset({"21610"})
+
+_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.UNDELIVERED: 2,
+    MessageStatus.FAILED: 2,
+}
+DELIVERY_STATUSES = tuple(_RANK)
+FAILED_STATUSES = frozenset({MessageStatus.UNDELIVERED, MessageStatus.FAILED})
+
+
+class UnknownMessage(ObjectDoesNotExist):
+    """No outbound message has this provider id."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    message: Message
+    applied: bool
+    """False: a replayed or stale report (the message already had this or a later status)."""
+    membership_reason: str = ""
+    """The unsub_reason this report set on the membership ("" when the membership did not change)."""
+
+
+def delivery_actor(message: Message, detail: str = "") -> Actor:
+    label = f"Delivery report for {message.provider_message_id}" + (f" ({detail})" if detail else "")
+    return Actor(kind=ActorKind.DELIVERY, id=str(message.pk), label=label)
+
+
+def _locked_outbound(provider_message_id: str) -> Message:
+    message = (
+        Message.objects.select_for_update()
+        .filter(provider_message_id=provider_message_id, direction=Direction.OUTBOUND)
+        .first()
+    )
+    if message is None:
+        raise UnknownMessage(f"No outbound message has the provider id {provider_message_id!r}.")
+    return message
+
+
+def _membership_of(message: Message) -> ListContact | None:
+    if message.list_contact_id:
+        return ListContact.objects.filter(pk=message.list_contact_id).first()
+    if message.sending_list_id:
+        return ListContact.objects.filter(
+            sending_list_id=message.sending_list_id, contact_id=message.contact_id
+        ).first()
+    return None
+
+
+@transaction.atomic
+def message_status_update(
+    *, provider_message_id: str, status: str, error_code: str = "", occurred_at: dt.datetime | None = None
+) -> StatusUpdate:
+    """Apply a delivery status report to an outbound message; idempotent and order-tolerant.
+
+    Statuses only move forward (queued → sent → delivered/undelivered/failed), so a replayed or
+    late report changes nothing and a failure is counted once. On a failure:
+    - 21610 (the person opted out at the carrier): the membership opts out with reason message;
+    - a permanent invalid/landline code: the contact is marked invalid (with its line type) and
+      every active membership of it gets invalid_contact;
+    - any other failure adds one to the membership's consecutive_failures (an F() update); at
+      settings.BAD_RESPONSE_FAILURE_LIMIT in a row it gets bad_response.
+    A delivery resets consecutive_failures. Raises UnknownMessage for an unknown provider id.
+    """
+    if status not in _RANK:
+        raise ValueError(f"Unknown delivery status {status!r}.")
+    occurred_at = occurred_at or timezone.now()
+    message = _locked_outbound(provider_message_id)
+    if _RANK[status] <= _RANK.get(message.status, 0):
+        return StatusUpdate(message, False)
+    message.status = status
+    message.error_code = (error_code or "")[:16] if status in FAILED_STATUSES else message.error_code
+    message.save(update_fields=["status", "error_code", "updated_at"])
+    membership = _membership_of(message)
+    if status == MessageStatus.DELIVERED:
+        if membership is not None:
+            ListContact.objects.filter(pk=membership.pk, consecutive_failures__gt=0).update(
+                consecutive_failures=0
+            )
+        return StatusUpdate(message, True)
+    if status not in FAILED_STATUSES:
+        return StatusUpdate(message, True)
+    return StatusUpdate(message, True, _apply_failure(message, membership, error_code or "", occurred_at))
+
+
+def _apply_failure(message: Message, membership: ListContact | None, error_code: str, occurred_at) -> str:
+    actor = delivery_actor(message, f"{message.status} {error_code}".strip())
+    if error_code in CARRIER_OPT_OUT_ERROR_CODES:
+        if membership is None:
+            return ""
+        change = list_contact_opt_out(
+            membership=membership,
+            reason=UnsubReason.MESSAGE,
+            actor=actor,
+            occurred_at=occurred_at,
+            note=f"The carrier reports that the recipient opted out (error {error_code}).",
+        )
+        return UnsubReason.MESSAGE if change.changed else ""
+    if error_code in INVALID_NUMBER_ERROR_CODES:
+        contact_mark_invalid(
+            contact=message.contact, line_type=INVALID_NUMBER_ERROR_CODES[error_code] or None
+        )
+        changed = False
+        for other in ListContact.objects.filter(contact_id=message.contact_id, active=True):
+            changed |= list_contact_opt_out(
+                membership=other,
+                reason=UnsubReason.INVALID_CONTACT,
+                actor=actor,
+                occurred_at=occurred_at,
+                note=f"The carrier cannot deliver to this number (error {error_code}).",
+            ).changed
+        return UnsubReason.INVALID_CONTACT if changed else ""
+    if membership is None:
+        return ""
+    counted = ListContact.objects.filter(pk=membership.pk, active=True).update(
+        consecutive_failures=F("consecutive_failures") + 1
+    )
+    if not counted:
+        return ""
+    failures = ListContact.objects.values_list("consecutive_failures", flat=True).get(pk=membership.pk)
+    if failures < settings.BAD_RESPONSE_FAILURE_LIMIT:
+        return ""
+    change = list_contact_opt_out(
+        membership=membership,
+        reason=UnsubReason.BAD_RESPONSE,
+        actor=actor,
+        occurred_at=occurred_at,
+        note=f"{failures} carrier rejections in a row (limit {settings.BAD_RESPONSE_FAILURE_LIMIT}).",
+    )
+    return UnsubReason.BAD_RESPONSE if change.changed else ""
+
+
+@transaction.atomic
+def message_complaint_record(
+    *, provider_message_id: str, occurred_at: dt.datetime | None = None
+) -> StatusUpdate:
+    """A spam complaint about an outbound message: its membership opts out with reason complaint.
+
+    Idempotent: a second complaint finds the membership already unsubscribed and changes nothing.
+    Raises UnknownMessage for an unknown provider id.
+    """
+    message = _locked_outbound(provider_message_id)
+    membership = _membership_of(message)
+    if membership is None:
+        return StatusUpdate(message, False)
+    change = list_contact_opt_out(
+        membership=membership,
+        reason=UnsubReason.COMPLAINT,
+        actor=delivery_actor(message, "spam complaint"),
+        occurred_at=occurred_at or timezone.now(),
+        note="The recipient reported the message as spam.",
+    )
+    return StatusUpdate(message, change.changed, UnsubReason.COMPLAINT if change.changed else "")

@@ -1,0 +1,371 @@
+"""Inbound messages: store, create the contact, apply the keyword — in one transaction.
+
+The opt-out is written inside the webhook request, before it answers 2xx, so no lost task can
+lose it; Celery only runs the follow-up (the confirmation reply), idempotently, by message id.
+
+Ordering. One person's messages are processed one at a time (the contact row is locked first),
+and STOP/START resolve by the messages' own timestamps: the person's latest keyword on a list
+wins, whatever order the webhooks arrive in. A START is ignored when the same person sent a later
+STOP (or STOPALL), and a STOP when they sent a later START. A STOP is never undone by a
+subscription that was not the person's own (an import or operator acting after the STOP was sent
+but before it arrived): it still applies.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.services import contact_upsert
+from engagement.choices import Direction, KeywordKind, MessageStatus
+from engagement.keywords import match_keyword
+from engagement.models import Message
+from engagement.services.outbound import SendRefused, message_send
+from sendinglists.actors import Actor
+from sendinglists.choices import SignupMethod, UnsubReason
+from sendinglists.models import ListContact, SendingList
+from sendinglists.services import (
+    Outcome,
+    StatusChange,
+    contact_opt_out_of_list,
+    list_contact_opt_out,
+    list_contact_resubscribe,
+    list_contact_subscribe,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_PROVIDER_ID_CHARS = 64
+OPT_OUT_KINDS = (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL)
+
+OPT_OUT_CONFIRMATION = (
+    "{name}: You are unsubscribed and will receive no more messages. Reply START to resubscribe."
+)
+OPT_OUT_ALL_CONFIRMATION = (
+    "{name}: You are unsubscribed from all our lists and will receive no more messages."
+)
+OPT_IN_CONFIRMATION = "{name}: You are subscribed again. Reply HELP for help, STOP to opt out."
+DEFAULT_HELP = "{name}: Reply STOP to opt out, START to subscribe again."
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    message: Message
+    created: bool
+    """False: a retried or replayed webhook for a message already stored; nothing changed."""
+    changes: tuple[StatusChange, ...] = ()
+
+
+def sending_list_for_number(number: str) -> SendingList | None:
+    """The sending list whose sender number is `number` (any format), if any."""
+    phone = normalize_phone(number, None)
+    return SendingList.objects.filter(phone_number=phone.e164 if phone.is_valid else number.strip()).first()
+
+
+def _enqueue_follow_up(message_id: int) -> None:
+    from engagement.tasks import inbound_follow_up  # tasks import services: import at call time
+
+    inbound_follow_up.delay_on_commit(message_id)
+
+
+@transaction.atomic
+def inbound_message_receive(
+    *,
+    provider_message_id: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    received_at: dt.datetime | None = None,
+) -> InboundResult:
+    """Store an inbound SMS and apply its keyword, in one transaction; idempotent by provider id.
+
+    Creates the contact for a new number (signup method inbound where START subscribes it). STOP
+    opts the contact out of the list the message was sent to (creating an opted-out membership for
+    a number that never subscribed), STOPALL out of every list it belongs to, START resubscribes
+    (or subscribes), each a SubscriptionEvent naming the message. A message that reads like an
+    opt-out without being a keyword is flagged `needs_review` and changes nothing. The follow-up
+    task is enqueued after commit. A replay returns the stored message with `created=False`.
+    `received_at` is the provider's timestamp of the message (default: now).
+    """
+    provider_message_id = (provider_message_id or "").strip()
+    if not provider_message_id:
+        raise ValidationError({"provider_message_id": "Required: the provider's message id."})
+    if len(provider_message_id) > MAX_PROVIDER_ID_CHARS:
+        raise ValidationError({"provider_message_id": f"At most {MAX_PROVIDER_ID_CHARS} characters."})
+    existing = Message.objects.filter(provider_message_id=provider_message_id).first()
+    if existing is not None:
+        return _replayed(existing)
+    sending_list = sending_list_for_number(to_number or "")
+    # Locks the contact row: one person's messages are processed one at a time.
+    contact, _ = contact_upsert(
+        phone_number=from_number, region=sending_list.default_region if sending_list else DEFAULT_REGION
+    )
+    match = match_keyword(
+        body,
+        list_opt_out=sending_list.opt_out_keywords if sending_list else (),
+        list_opt_in=sending_list.opt_in_keywords if sending_list else (),
+    )
+    message = Message(
+        direction=Direction.INBOUND,
+        sending_list=sending_list,
+        contact=contact,
+        list_contact=_membership(sending_list, contact),
+        from_number=contact.phone_number,
+        to_number=sending_list.phone_number if sending_list else (to_number or "")[:32],
+        body=body or "",
+        provider_message_id=provider_message_id,
+        status=MessageStatus.RECEIVED,
+        keyword=match.kind,
+        needs_review=match.needs_review,
+        sent_at=received_at or timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        existing = Message.objects.filter(provider_message_id=provider_message_id).first()
+        if existing is None:
+            raise
+        return _replayed(existing)
+    changes = tuple(_apply_keyword(message))
+    if message.list_contact_id is None and sending_list is not None:
+        membership = _membership(sending_list, contact)
+        if membership is not None:
+            message.list_contact = membership
+            message.save(update_fields=["list_contact", "updated_at"])
+    _enqueue_follow_up(message.pk)
+    return InboundResult(message, True, changes)
+
+
+def _replayed(message: Message) -> InboundResult:
+    if message.direction == Direction.INBOUND and message.follow_up_done_at is None:
+        _enqueue_follow_up(message.pk)  # the follow-up is idempotent; this only speeds recovery
+    return InboundResult(message, False)
+
+
+def _membership(sending_list: SendingList | None, contact, *, lock: bool = False) -> ListContact | None:
+    if sending_list is None:
+        return None
+    queryset = ListContact.objects.select_for_update() if lock else ListContact.objects
+    return queryset.filter(sending_list=sending_list, contact=contact).first()
+
+
+def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | None:
+    """The person's first keyword of `kinds` on this list sent after `message` (STOPALL counts on every list)."""
+    on_list = Q(sending_list_id=sending_list_id, keyword__in=kinds)
+    if KeywordKind.OPT_OUT_ALL in kinds:
+        on_list |= Q(keyword=KeywordKind.OPT_OUT_ALL)
+    # Uses index: message_contact_time (contact, -sent_at, -id)
+    return (
+        Message.objects.filter(
+            contact_id=message.contact_id, direction=Direction.INBOUND, sent_at__gt=message.sent_at
+        )
+        .filter(on_list)
+        .order_by("sent_at", "id")
+        .first()
+    )
+
+
+def _apply_keyword(message: Message) -> list[StatusChange]:
+    if message.keyword == KeywordKind.OPT_OUT_ALL:
+        list_ids = set(
+            ListContact.objects.filter(contact_id=message.contact_id).values_list(
+                "sending_list_id", flat=True
+            )
+        )
+        if message.sending_list_id:
+            list_ids.add(message.sending_list_id)
+        targets = SendingList.objects.filter(pk__in=list_ids).order_by("pk")
+        return [change for target in targets if (change := _opt_out(message, target))]
+    if message.sending_list is None:
+        return []
+    if message.keyword == KeywordKind.OPT_OUT:
+        change = _opt_out(message, message.sending_list)
+        return [change] if change else []
+    if message.keyword == KeywordKind.OPT_IN:
+        return _opt_in(message)
+    return []
+
+
+def _opt_out(message: Message, sending_list: SendingList) -> StatusChange | None:
+    if _later_keyword(message, sending_list.pk, [KeywordKind.OPT_IN]) is not None:
+        return None  # the person's later START on this list stands
+    membership = _membership(sending_list, message.contact, lock=True)
+    occurred_at = message.sent_at
+    note = ""
+    if membership is not None and membership.active and membership.status_changed_at > occurred_at:
+        # Subscribed after the STOP was sent, but not by the person: the STOP still applies.
+        occurred_at = membership.status_changed_at
+        note = f"STOP sent at {message.sent_at:%Y-%m-%d %H:%M:%S} UTC arrived after a later subscription."
+    return contact_opt_out_of_list(
+        sending_list=sending_list,
+        contact=message.contact,
+        reason=UnsubReason.MESSAGE,
+        actor=Actor.for_message(message),
+        occurred_at=occurred_at,
+        note=note,
+    )
+
+
+def _opt_in(message: Message) -> list[StatusChange]:
+    sending_list, contact = message.sending_list, message.contact
+    actor = Actor.for_message(message)
+    later_opt_out = _later_keyword(message, sending_list.pk, list(OPT_OUT_KINDS))
+    membership = _membership(sending_list, contact, lock=True)
+    if membership is not None:
+        if later_opt_out is not None:
+            return []  # the person's later STOP stands
+        return [list_contact_resubscribe(membership=membership, actor=actor, occurred_at=message.sent_at)]
+    result = list_contact_subscribe(
+        sending_list=sending_list,
+        contact=contact,
+        signup_method=SignupMethod.INBOUND,
+        actor=actor,
+        occurred_at=message.sent_at,
+    )
+    membership = result.membership
+    if membership is None:
+        return []  # blocked
+    changes = [StatusChange(result.outcome == Outcome.CREATED, membership, result.reason)]
+    if result.outcome == Outcome.SKIPPED_OPTED_OUT and later_opt_out is None:
+        # The number opted out under an earlier (deleted) membership; START is its way back.
+        changes.append(
+            list_contact_resubscribe(membership=membership, actor=actor, occurred_at=message.sent_at)
+        )
+    elif later_opt_out is not None and membership.active:
+        # This START arrived after the person's later STOPALL, which found no membership here to
+        # opt out: apply it now, in the order the person sent them.
+        changes.append(
+            list_contact_opt_out(
+                membership=membership,
+                reason=UnsubReason.MESSAGE,
+                actor=Actor.for_message(later_opt_out),
+                occurred_at=later_opt_out.sent_at,
+                note=f"Applied after the earlier START (message #{message.pk}) arrived late.",
+            )
+        )
+    return changes
+
+
+# --- follow-up ------------------------------------------------------------------------------------
+
+
+def _reply_body(message: Message) -> str:
+    sending_list = message.sending_list
+    if sending_list is None:
+        return ""
+    name = sending_list.name
+    if message.keyword == KeywordKind.HELP:
+        return sending_list.help_text or DEFAULT_HELP.format(name=name)
+    if message.keyword == KeywordKind.OPT_OUT_ALL:
+        return OPT_OUT_ALL_CONFIRMATION.format(name=name)
+    membership = _membership(sending_list, message.contact)
+    if message.keyword == KeywordKind.OPT_OUT and membership is not None and not membership.active:
+        return OPT_OUT_CONFIRMATION.format(name=name)
+    if message.keyword == KeywordKind.OPT_IN and membership is not None and membership.active:
+        return OPT_IN_CONFIRMATION.format(name=name)
+    return ""  # no keyword, or a keyword the person's later message overrode: nothing to confirm
+
+
+@transaction.atomic
+def inbound_follow_up_run(*, message_id: int) -> bool:
+    """Run an inbound message's follow-up (the confirmation or HELP reply) exactly once.
+
+    Returns whether it ran now. The message row is locked and `follow_up_done_at` is set in the
+    same transaction as the reply, so a redelivered task or the sweep running it again does
+    nothing, and at most one reply exists per message (Message.reply_to is one-to-one). A reply
+    the send service refuses (a blocked contact) is skipped; a backend error propagates so the
+    task retries.
+    """
+    message = (
+        Message.objects.select_for_update()
+        .select_related("sending_list", "contact")
+        .filter(pk=message_id, direction=Direction.INBOUND)
+        .first()
+    )
+    if message is None or message.follow_up_done_at is not None:
+        return False
+    body = _reply_body(message)
+    if body:
+        try:
+            message_send(
+                sending_list=message.sending_list, contact=message.contact, body=body, reply_to=message
+            )
+        except SendRefused as refused:
+            logger.info("No reply to inbound message %s: %s", message.pk, refused.message)
+    message.follow_up_done_at = timezone.now()
+    message.save(update_fields=["follow_up_done_at", "updated_at"])
+    return True
+
+
+def inbound_follow_ups_pending(*, older_than: dt.timedelta, limit: int) -> list[int]:
+    """Ids of inbound messages whose follow-up has not run and that arrived before `older_than` ago."""
+    # Uses index: message_follow_up_pending (partial: inbound, follow_up_done_at IS NULL)
+    return list(
+        Message.objects.filter(
+            direction=Direction.INBOUND,
+            follow_up_done_at__isnull=True,
+            created_at__lte=timezone.now() - older_than,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- operator review ------------------------------------------------------------------------------
+
+
+def _locked_for_review(message: Message) -> Message | None:
+    return (
+        Message.objects.select_for_update()
+        .select_related("sending_list", "contact")
+        .filter(pk=message.pk, needs_review=True)
+        .first()
+    )
+
+
+def _mark_reviewed(message: Message, user) -> None:
+    message.needs_review = False
+    message.reviewed_at = timezone.now()
+    message.reviewed_by = user
+    message.save(update_fields=["needs_review", "reviewed_at", "reviewed_by", "updated_at"])
+
+
+@transaction.atomic
+def inbound_message_review_opt_out(*, message: Message, user) -> StatusChange | None:
+    """An operator decides a flagged message was an opt-out: opt the contact out of the list.
+
+    The opt-out has reason message and names the operator. Returns None when the message was
+    already reviewed (a double click changes nothing).
+    """
+    message = _locked_for_review(message)
+    if message is None:
+        return None
+    if message.sending_list is None:
+        raise ValidationError(
+            "The message was not sent to a sending list's number: there is no list to opt out of."
+        )
+    change = contact_opt_out_of_list(
+        sending_list=message.sending_list,
+        contact=message.contact,
+        reason=UnsubReason.MESSAGE,
+        actor=Actor.for_user(user),
+        note=f"Operator review of inbound message #{message.pk}: {message.body[:120]!r}",
+    )
+    _mark_reviewed(message, user)
+    return change
+
+
+@transaction.atomic
+def inbound_message_review_dismiss(*, message: Message, user) -> bool:
+    """An operator decides a flagged message was not an opt-out; returns whether it was still flagged."""
+    message = _locked_for_review(message)
+    if message is None:
+        return False
+    _mark_reviewed(message, user)
+    return True
