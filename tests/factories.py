@@ -26,12 +26,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "password")
+    # Hashed before the row is saved, so force_login's session hash matches the stored password.
+    password = factory.django.Password("password")
 
 
 class SendingListFactory(factory.django.DjangoModelFactory):
