@@ -59,12 +59,16 @@ def idempotent(view_method):
             record, created = IdempotencyKey.objects.get_or_create(
                 token=request.auth, key=key, defaults={"request_fingerprint": fingerprint}
             )
-            if not created and record.created_at < timezone.now() - KEY_TTL:
+            cutoff = timezone.now() - KEY_TTL
+            if not created and record.created_at < cutoff:
                 record.delete()
                 record = IdempotencyKey.objects.create(
                     token=request.auth, key=key, request_fingerprint=fingerprint
                 )
                 created = True
+            if created:
+                # Expired keys go as new ones come: no table that only grows, no periodic job.
+                IdempotencyKey.objects.filter(token=request.auth, created_at__lt=cutoff).delete()
             if not created:
                 if record.request_fingerprint != fingerprint:
                     raise IdempotencyKeyReused()

@@ -40,6 +40,13 @@ def _decode(raw: str) -> dict:
     return payload
 
 
+def encode_cursor(*, ordering: str, value, row_id: int, backwards: bool = False) -> str:
+    """The cursor of the position (value, row_id) in `ordering`: the page after it, or before it."""
+    if value is not None and not isinstance(value, int | str | float | bool):
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return _encode({"o": ordering, "v": value, "id": row_id, "p": int(backwards)})
+
+
 class KeysetPagination(BasePagination):
     page_size_query_param = "page_size"
     cursor_query_param = "cursor"
@@ -127,9 +134,7 @@ class KeysetPagination(BasePagination):
 
     def _cursor_for(self, row, backwards: bool) -> str:
         value = getattr(row, self.field) if self.field not in ("id", "pk") else row.pk
-        if value is not None and not isinstance(value, int | str | float | bool):
-            value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-        return _encode({"o": self.ordering, "v": value, "id": row.pk, "p": int(backwards)})
+        return encode_cursor(ordering=self.ordering, value=value, row_id=row.pk, backwards=backwards)
 
     def _link(self, cursor: str | None) -> str | None:
         url = self.request.build_absolute_uri()

@@ -1,7 +1,9 @@
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
@@ -288,3 +290,15 @@ def test_concurrent_duplicates_with_one_idempotency_key_act_once(make_client):
     assert sorted("Idempotent-Replayed" in r for r in responses) == [False, True, True, True]
     assert bodies[0]["counts"]["subscribed"] == 200
     assert SubscriptionEvent.objects.filter(kind="subscribed").count() == 200
+
+
+def test_an_expired_idempotency_key_acts_again_and_old_keys_are_purged(client):
+    payload = {"contacts": [{"phone_number": "+14155550001"}]}
+    client.post(BULK, payload, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    client.post(BULK, payload, format="json", HTTP_IDEMPOTENCY_KEY="older")
+    IdempotencyKey.objects.update(created_at=timezone.now() - dt.timedelta(days=2))
+    Contact.objects.all().delete()
+    response = client.post(BULK, payload, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert "Idempotent-Replayed" not in response
+    assert Contact.objects.count() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["old"]

@@ -1,0 +1,294 @@
+"""API latency and throughput under gunicorn against PostgreSQL with N memberships in one list.
+
+    .venv/bin/python bench/api_bench.py --rows 1000000          # the issue's size (default)
+    .venv/bin/python bench/api_bench.py --rows 20000 --requests 300
+
+Loads the list with bench/common.py (set-based SQL), creates an API token, starts gunicorn on
+127.0.0.1 (a free port) in its own process, and drives it from this process with a bounded thread
+pool of keep-alive httpx clients (loopback only, a fixed number of requests per scenario and a time
+cap). Each scenario runs at each concurrency; every non-2xx answer or transport error is counted.
+
+Scenarios: a list page, a deep cursor page (90% of the way down, by id and by sends), a filtered
+list, a single contact, a subscribe (a new number per request, with custom fields).
+Prints one JSON object on the last line: median/p99 latency (ms), requests/s and errors for each.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, bench_phone, load_memberships, print_result, reset_data, setup_django
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sms_bench_api"
+LIST_PHONE = "+18005550100"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="memberships in the list")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per scenario and concurrency")
+    parser.add_argument(
+        "--max-seconds", type=float, default=30.0, help="time cap per scenario and concurrency"
+    )
+    parser.add_argument("--concurrency", default="10,50", help="comma-separated client counts")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--reuse-data", action="store_true", help="keep the loaded list if it has --rows members"
+    )
+    return parser.parse_args()
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def prepare_data(rows: int, reuse: bool):
+    from sendinglists.models import ListContact, SendingList
+
+    sending_list = SendingList.objects.filter(phone_number=LIST_PHONE).first()
+    if reuse and sending_list and ListContact.objects.filter(sending_list=sending_list).count() == rows:
+        return sending_list, 0.0
+    started = time.perf_counter()
+    reset_data()
+    sending_list = load_memberships(rows=rows, list_phone=LIST_PHONE)
+    return sending_list, time.perf_counter() - started
+
+
+def deep_cursors(sending_list, rows: int) -> dict[str, str]:
+    """Cursors of the page 90% of the way down the list, in two orders (as a client walking there has)."""
+    from sendinglists.api.pagination import encode_cursor
+    from sendinglists.models import ListContact
+
+    offset = int(rows * 0.9)
+    memberships = ListContact.objects.filter(sending_list=sending_list)
+    by_id = memberships.order_by("-id").values_list("id", flat=True)[offset]
+    by_sends = memberships.order_by("-send_count", "-id").values_list("send_count", "id")[offset]
+    return {
+        "-id": encode_cursor(ordering="-id", value=by_id, row_id=by_id),
+        "-send_count": encode_cursor(ordering="-send_count", value=by_sends[0], row_id=by_sends[1]),
+    }
+
+
+# --- server ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "API_THROTTLE_RATE": "100000000/min",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    log = open(ROOT / "test-artifacts" / "api_bench_gunicorn.log", "ab")  # noqa: SIM115 - owned by the server
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_ready(base_url: str, headers: dict, server: subprocess.Popen, timeout_s: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(
+                f"gunicorn exited with {server.returncode}; see test-artifacts/api_bench_gunicorn.log"
+            )
+        try:
+            if httpx.get(f"{base_url}/api/v1/lists/", headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+# --- load ------------------------------------------------------------------------------------------
+
+
+def run_scenario(
+    base_url: str, headers: dict, make_request, *, requests: int, concurrency: int, max_seconds: float
+):
+    """`requests` calls of make_request(client, n) over `concurrency` threads, stopping at `max_seconds`."""
+    import httpx
+
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + max_seconds
+
+    def worker():
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                started = time.perf_counter()
+                try:
+                    response = make_request(client, n)
+                    ok = 200 <= response.status_code < 300
+                    problem = "" if ok else f"{response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(elapsed_ms)
+                    if problem:
+                        errors.append(problem)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    wall_s = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "median_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2)
+        if latencies
+        else None,
+        "requests_per_s": round(len(latencies) / wall_s, 1) if wall_s else None,
+    }
+
+
+def scenarios(sending_list, rows: int, cursors: dict[str, str]):
+    list_url = f"/api/v1/lists/{sending_list.pk}/contacts/"
+    filtered = {"status": "active", "custom_fields": json.dumps({"plan": "pro"})}
+    from contacts.models import Contact
+
+    first_contact = Contact.objects.order_by("id").values_list("id", flat=True).first()
+    random_ids = random.Random(7)
+    # New numbers on every run (never loaded, never used by an earlier run).
+    new_numbers = itertools.count(rows + 1 + random.Random().randrange(1, 10**4) * 10**5)
+
+    return {
+        "list_page": lambda client, n: client.get(list_url),
+        "deep_cursor_page": lambda client, n: client.get(list_url, params={"cursor": cursors["-id"]}),
+        "deep_cursor_page_by_sends": lambda client, n: client.get(
+            list_url, params={"cursor": cursors["-send_count"], "ordering": "-send_count"}
+        ),
+        "filtered_list": lambda client, n: client.get(list_url, params=filtered),
+        "single_contact": lambda client, n: client.get(
+            f"/api/v1/contacts/{first_contact + random_ids.randrange(rows)}/"
+        ),
+        "subscribe": lambda client, n: client.post(
+            list_url,
+            json={
+                "phone_number": bench_phone(next(new_numbers)).lstrip("+"),
+                "first_name": "Bench",
+                "custom_fields": {"plan": "pro", "state": "CA"},
+            },
+        ),
+    }
+
+
+def main():
+    args = parse_args()
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    setup_django(args.database_url)
+    from sendinglists.api.tokens import api_token_create
+
+    sending_list, load_s = prepare_data(args.rows, args.reuse_data)
+    cursors = deep_cursors(sending_list, args.rows)
+    _, key = api_token_create(name="api bench")
+    headers = {"Authorization": f"Token {key}"}
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server = start_gunicorn(args.database_url, port, args.workers, args.threads)
+    results: dict = {}
+    try:
+        wait_ready(base_url, headers, server)
+        for name, make_request in scenarios(sending_list, args.rows, cursors).items():
+            # Warm every worker's connection and caches before measuring.
+            run_scenario(base_url, headers, make_request, requests=50, concurrency=10, max_seconds=10)
+            results[name] = {
+                f"c{concurrency}": run_scenario(
+                    base_url,
+                    headers,
+                    make_request,
+                    requests=args.requests,
+                    concurrency=concurrency,
+                    max_seconds=args.max_seconds,
+                )
+                for concurrency in (int(c) for c in args.concurrency.split(","))
+            }
+            print(name, json.dumps(results[name]), flush=True)
+    finally:
+        stop(server)
+    print_result(
+        {
+            "bench": "api",
+            "rows": args.rows,
+            "load_s": round(load_s, 1),
+            "gunicorn": {"workers": args.workers, "threads": args.threads},
+            "requests_per_scenario": args.requests,
+            "scenarios": results,
+            "errors": sum(c["errors"] for s in results.values() for c in s.values()),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
