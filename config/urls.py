@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/", include("sendinglists.api.urls")),
     path("", include("sendinglists.urls")),
     path("", include("contacts.urls")),
+    path("", include("engagement.contact_urls")),  # the contact page composes all three apps
     path("", include("engagement.urls")),
 ]

@@ -1,2 +1,10 @@
+from django.urls import path
+
+from sendinglists import views
+
 app_name = "sendinglists"
-urlpatterns: list = []
+urlpatterns = [
+    path("lists/", views.sending_list_index, name="index"),
+    path("lists/<int:list_id>/", views.sending_list_contacts, name="contacts"),
+    path("lists/<int:list_id>/fields/", views.sending_list_fields, name="fields"),
+]

@@ -1,0 +1,81 @@
+"""Reads of contacts shared by the pages: the search box's one rule (phone in any format, email,
+name prefix), each form served by an index on the contact table."""
+
+import enum
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
+
+from contacts.models import Contact
+from contacts.phones import DEFAULT_REGION, normalize_phone
+
+
+class SearchKind(enum.StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    NAME = "name"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactSearch:
+    kind: SearchKind
+    term: str
+    """What is matched: the E.164 number, the lower-cased email or the lower-cased name prefix."""
+    condition: Q
+
+    @property
+    def description(self) -> str:
+        if self.kind == SearchKind.PHONE:
+            return f"phone number {self.term}"
+        if self.kind == SearchKind.EMAIL:
+            return f"email {self.term}"
+        return f"name starting with “{self.term}”"
+
+
+def _prefix(path: str, expression: str, value: str) -> Q:
+    """`Lower(path)` starts with `value`, as an index range plus the exact LIKE.
+
+    Uses index: contact_first_name_lower / contact_name_lower. The range (>= value, < value with
+    its last character incremented) is what lets a btree serve the prefix under any collation;
+    the LIKE keeps the match exact.
+    """
+    lowered = Lower(f"{path}{expression}")
+    upper = value[:-1] + chr(ord(value[-1]) + 1)
+    return Q(GreaterThanOrEqual(lowered, value), LessThan(lowered, upper), StartsWith(lowered, value))
+
+
+def contact_search(text: str, *, region: str | None = DEFAULT_REGION, path: str = "") -> ContactSearch | None:
+    """How the search box's `text` matches contacts; None for blank text.
+
+    A number in any format (`(415) 555-0100` with `region`, `+14155550100`, `14155550100`) matches
+    the unique phone index exactly; text with `@` matches the email case-insensitively; anything
+    else is a name prefix: one word matches the first or the last name, two or more words match
+    "first last" (or "last first"). `path` prefixes the lookups (`"contact__"` from a membership).
+    """
+    text = " ".join(str(text).split())
+    if not text:
+        return None
+    phone = normalize_phone(text, region)
+    if phone.is_valid:
+        return ContactSearch(SearchKind.PHONE, phone.e164, Q(**{f"{path}phone_number": phone.e164}))
+    if "@" in text:
+        email = text.lower()
+        return ContactSearch(SearchKind.EMAIL, email, Q(Exact(Lower(f"{path}email"), email)))
+    words = text.lower().split(" ")
+    if len(words) == 1:
+        condition = _prefix(path, "first_name", words[0]) | _prefix(path, "last_name", words[0])
+    else:
+        first, rest = words[0], " ".join(words[1:])
+        last_first_word = " ".join(words[:-1])
+        condition = (Q(Exact(Lower(f"{path}first_name"), first)) & _prefix(path, "last_name", rest)) | (
+            Q(Exact(Lower(f"{path}last_name"), last_first_word)) & _prefix(path, "first_name", words[-1])
+        )
+    return ContactSearch(SearchKind.NAME, text.lower(), condition)
+
+
+def contacts_for_search(search: ContactSearch | None):
+    """Contacts matching `search` (all contacts for None), with tags for the result table."""
+    queryset = Contact.objects.prefetch_related("tags")
+    return queryset.filter(search.condition) if search else queryset
