@@ -1,0 +1,368 @@
+"""Audience services: build a segment from rules or a text query, save audiences, count and page
+their members, and the list hygiene bulk actions.
+
+Every entry point (pages, API, tasks) goes through `segment_build`, so rules are validated against
+the list's custom fields in one place and a bad rule is a ValidationError, never a 500.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from sendinglists.actors import Actor
+from sendinglists.audiences.compiler import rules_queryset
+from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
+from sendinglists.audiences.query import QuerySyntaxError, query_parse, rules_to_query
+from sendinglists.audiences.rules import RuleProblem, RulesInvalid, rules_validate
+from sendinglists.choices import UnsubReason
+from sendinglists.models import Audience, ListContact, SendingList
+from sendinglists.services import list_contacts_opt_out_bulk
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+HYGIENE_CHUNK_SIZE = 1000
+
+
+def invalid_input(field: str, problems: list[RuleProblem]) -> ValidationError:
+    """A ValidationError keyed by `field` that also carries the structured problems (positions)."""
+    error = ValidationError({field: [str(p) for p in problems]})
+    error.problems = [p.as_dict() for p in problems]
+    return error
+
+
+def problems_of(error: ValidationError) -> list[dict]:
+    """The structured problems of an error from this module (message, path, position)."""
+    problems = getattr(error, "problems", None)
+    if problems is not None:
+        return problems
+    return [{"path": "", "message": message, "position": None} for message in error.messages]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Validated rules for one list, with their canonical text query."""
+
+    sending_list: SendingList
+    rules: dict
+    query: str
+    custom_fields: tuple
+
+    def queryset(self, *, now: dt.datetime | None = None) -> QuerySet[ListContact]:
+        return rules_queryset(
+            sending_list=self.sending_list, rules=self.rules, custom_fields=self.custom_fields, now=now
+        )
+
+
+def segment_build(*, sending_list: SendingList, rules=None, query: str | None = None) -> Segment:
+    """A Segment from `rules` (JSON) or `query` (text); both given must mean the same thing.
+
+    Raises ValidationError keyed `query` or `rules` whose messages name the position or the rule
+    path of each problem (`problems_of(error)` gives them structured).
+    """
+    custom_fields = tuple(sending_list.custom_fields.all())
+    from_query = None
+    if query is not None and str(query).strip():
+        from_query = _rules_from_query(str(query), custom_fields)
+    if rules is not None and rules != {}:
+        try:
+            canonical = rules_validate(rules, custom_fields=custom_fields)
+        except RulesInvalid as exc:
+            raise invalid_input("rules", exc.problems) from None
+        if from_query is not None and from_query != canonical:
+            raise invalid_input(
+                "query",
+                [RuleProblem("", "The query and the rules say different things; send one of them.")],
+            )
+    else:
+        canonical = from_query or rules_validate(None, custom_fields=custom_fields)
+    return Segment(sending_list, canonical, rules_to_query(canonical), custom_fields)
+
+
+def _rules_from_query(query: str, custom_fields) -> dict:
+    try:
+        parsed = query_parse(query)
+    except QuerySyntaxError as exc:
+        raise invalid_input("query", [RuleProblem("", exc.message, exc.position)]) from None
+    try:
+        return rules_validate(parsed.rules, custom_fields=custom_fields, positions=parsed.positions)
+    except RulesInvalid as exc:
+        raise invalid_input("query", exc.problems) from None
+
+
+# --- members --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MembersPage:
+    rows: list[ListContact]
+    next_after: int | None  # pass as `after` for the next page; None on the last page
+
+
+def segment_count(*, segment: Segment) -> int:
+    """How many members match. One COUNT over the list's matching rows (index-served)."""
+    return segment.queryset().count()
+
+
+def segment_members(
+    *, segment: Segment, after: int | None = None, limit: int = DEFAULT_PAGE_SIZE
+) -> MembersPage:
+    """A page of matching members, newest membership first, after membership id `after`.
+
+    Keyset pagination on id: a page deep in a million members costs what the first page costs.
+    # Uses index: listcontact_list_id (sending_list, -id)
+    """
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    queryset = segment.queryset().select_related("contact").order_by("-id")
+    if after is not None:
+        queryset = queryset.filter(id__lt=after)
+    rows = list(queryset[: limit + 1])
+    next_after = rows[limit - 1].pk if len(rows) > limit else None
+    return MembersPage(rows=rows[:limit], next_after=next_after)
+
+
+# --- audiences ------------------------------------------------------------------------------------
+
+
+def _clean_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise ValidationError({"name": "An audience needs a name."})
+    if len(name) > 200:
+        raise ValidationError({"name": "An audience name is at most 200 characters."})
+    return name
+
+
+def _check_name_free(*, sending_list: SendingList, name: str, exclude_pk: int | None = None) -> None:
+    taken = Audience.objects.filter(sending_list=sending_list, name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError({"name": f"This list already has an audience named {name!r}."})
+
+
+@transaction.atomic
+def audience_create(
+    *, sending_list: SendingList, name: str, rules=None, query: str | None = None, created_by=None
+) -> Audience:
+    """Save a segment of `sending_list` from rules or a text query (validated; stored as both)."""
+    name = _clean_name(name)
+    segment = segment_build(sending_list=sending_list, rules=rules, query=query)
+    _check_name_free(sending_list=sending_list, name=name)
+    try:
+        with transaction.atomic():
+            return Audience.objects.create(
+                sending_list=sending_list,
+                name=name,
+                rules=segment.rules,
+                query=segment.query,
+                created_by=created_by,
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"This list already has an audience named {name!r}."}) from None
+
+
+@transaction.atomic
+def audience_update(
+    *, audience: Audience, name: str | None = None, rules=None, query: str | None = None
+) -> Audience:
+    """Rename and/or replace the rules of an audience (given as rules or as a query)."""
+    audience = Audience.objects.select_for_update().select_related("sending_list").get(pk=audience.pk)
+    fields = ["updated_at"]
+    if name is not None:
+        audience.name = _clean_name(name)
+        _check_name_free(sending_list=audience.sending_list, name=audience.name, exclude_pk=audience.pk)
+        fields.append("name")
+    if rules is not None or query is not None:
+        segment = segment_build(sending_list=audience.sending_list, rules=rules, query=query)
+        audience.rules, audience.query = segment.rules, segment.query
+        fields += ["rules", "query"]
+    audience.save(update_fields=fields)
+    return audience
+
+
+@transaction.atomic
+def audience_delete(*, audience: Audience) -> None:
+    """Delete a saved audience. Its members are untouched: an audience is only a view of the list."""
+    Audience.objects.filter(pk=audience.pk).delete()
+
+
+def audience_segment(*, audience: Audience) -> Segment:
+    """The audience's rules, validated again against the list's custom fields as they are now.
+
+    A custom field deleted or retyped since the audience was saved makes this a ValidationError
+    that says which rule no longer fits, rather than a query that fails or silently matches less.
+    """
+    return segment_build(sending_list=audience.sending_list, rules=audience.rules)
+
+
+def audience_count(*, audience: Audience) -> int:
+    return segment_count(segment=audience_segment(audience=audience))
+
+
+def audience_members(
+    *, audience: Audience, after: int | None = None, limit: int = DEFAULT_PAGE_SIZE
+) -> MembersPage:
+    return segment_members(segment=audience_segment(audience=audience), after=after, limit=limit)
+
+
+# --- hygiene --------------------------------------------------------------------------------------
+
+HYGIENE_REASONS = {
+    HygieneAction.INVALID_NUMBERS: UnsubReason.INVALID_CONTACT,
+    HygieneAction.NON_ENGAGERS: UnsubReason.MANUAL,
+}
+
+
+def hygiene_rules(*, action: str, no_click_days: int | None = None, min_sends: int | None = None) -> dict:
+    """The members a hygiene action removes, as audience rules (one definition for preview and run)."""
+    if action == HygieneAction.INVALID_NUMBERS:
+        return {
+            "group": "and",
+            "rules": [
+                {"field": "status", "operator": "=", "value": "active"},
+                {"field": "is_valid", "operator": "=", "value": False},
+            ],
+        }
+    if action == HygieneAction.NON_ENGAGERS:
+        return {
+            "group": "and",
+            "rules": [
+                {"field": "status", "operator": "=", "value": "active"},
+                {"field": "not_clicked_within", "operator": "=", "value": f"{no_click_days}d"},
+                {"field": "sends", "operator": ">=", "value": min_sends},
+            ],
+        }
+    raise ValidationError({"action": f"Unknown hygiene action {action!r}."})
+
+
+def _check_hygiene_params(action: str, no_click_days, min_sends) -> tuple[int | None, int | None]:
+    if action not in HygieneAction.values:
+        raise ValidationError({"action": f"Unknown hygiene action {action!r}."})
+    if action != HygieneAction.NON_ENGAGERS:
+        return None, None
+    errors = {}
+    try:
+        no_click_days = int(no_click_days)
+        if not 1 <= no_click_days <= 3650:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["no_click_days"] = "Days without a click: a whole number from 1 to 3650."
+    try:
+        min_sends = int(min_sends)
+        if not 1 <= min_sends <= 100_000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["min_sends"] = "Minimum sends: a whole number from 1 to 100000."
+    if errors:
+        raise ValidationError(errors)
+    return no_click_days, min_sends
+
+
+def hygiene_segment(*, sending_list: SendingList, action: str, no_click_days=None, min_sends=None) -> Segment:
+    no_click_days, min_sends = _check_hygiene_params(action, no_click_days, min_sends)
+    rules = hygiene_rules(action=action, no_click_days=no_click_days, min_sends=min_sends)
+    return segment_build(sending_list=sending_list, rules=rules)
+
+
+def hygiene_preview(*, sending_list: SendingList, action: str, no_click_days=None, min_sends=None) -> int:
+    """How many active members the action would remove now."""
+    segment = hygiene_segment(
+        sending_list=sending_list, action=action, no_click_days=no_click_days, min_sends=min_sends
+    )
+    return segment_count(segment=segment)
+
+
+@transaction.atomic
+def hygiene_job_start(
+    *, sending_list: SendingList, action: str, user=None, no_click_days=None, min_sends=None
+) -> HygieneJob:
+    """Record a hygiene job and enqueue it after commit. The operator saw `previewed_count` first."""
+    from sendinglists.audiences.tasks import run_hygiene_job
+
+    no_click_days, min_sends = _check_hygiene_params(action, no_click_days, min_sends)
+    previewed = hygiene_preview(
+        sending_list=sending_list, action=action, no_click_days=no_click_days, min_sends=min_sends
+    )
+    job = HygieneJob.objects.create(
+        sending_list=sending_list,
+        action=action,
+        no_click_days=no_click_days,
+        min_sends=min_sends,
+        created_by=user,
+        previewed_count=previewed,
+    )
+    run_hygiene_job.delay_on_commit(job.pk)
+    return job
+
+
+def _job_actor(job: HygieneJob) -> Actor:
+    if job.created_by is not None:
+        return Actor.for_user(job.created_by)
+    return Actor.system(f"list hygiene job #{job.pk}")
+
+
+def hygiene_job_run(*, job_id: int, chunk_size: int = HYGIENE_CHUNK_SIZE) -> HygieneJob:
+    """Run (or resume) a hygiene job: opt out its members in chunks, recording progress.
+
+    Idempotent and resumable: each chunk's opt-outs and the job's resume point commit together,
+    so running the job again (a retried or redelivered task) continues after the last committed
+    chunk, and a finished job does nothing. The members are chosen with the job's creation time
+    as "now", so a resumed run removes the same set the operator previewed.
+    """
+    job = HygieneJob.objects.select_related("sending_list", "created_by").get(pk=job_id)
+    if job.is_finished:
+        return job
+    segment = hygiene_segment(
+        sending_list=job.sending_list,
+        action=job.action,
+        no_click_days=job.no_click_days,
+        min_sends=job.min_sends,
+    )
+    matching = segment.queryset(now=job.created_at)
+    if job.status == HygieneStatus.QUEUED:
+        HygieneJob.objects.filter(pk=job.pk, status=HygieneStatus.QUEUED).update(
+            status=HygieneStatus.RUNNING, started_at=timezone.now(), total=matching.count()
+        )
+    actor = _job_actor(job)
+    reason = HYGIENE_REASONS[job.action]
+    note = f"List hygiene job #{job.pk}: {job.description.lower()}."
+    while True:
+        job.refresh_from_db(fields=["last_membership_id", "status"])
+        # Uses index: listcontact_list_id (sending_list, id) walked upwards from the resume point.
+        ids = list(
+            matching.filter(id__gt=job.last_membership_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:chunk_size]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            # Decided again under the row locks: a member who clicked since the ids were read stays.
+            still_matching = list(
+                matching.filter(id__in=ids).select_for_update(of=("self",)).values_list("id", flat=True)
+            )
+            removed = list_contacts_opt_out_bulk(
+                sending_list_id=job.sending_list_id,
+                membership_ids=still_matching,
+                reason=reason,
+                actor=actor,
+                note=note,
+            )
+            HygieneJob.objects.filter(pk=job.pk).update(
+                last_membership_id=ids[-1],
+                processed=F("processed") + len(ids),
+                removed=F("removed") + removed,
+            )
+    HygieneJob.objects.filter(pk=job.pk).update(status=HygieneStatus.COMPLETED, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def hygiene_job_fail(*, job_id: int, reason: str) -> None:
+    HygieneJob.objects.filter(pk=job_id).exclude(status=HygieneStatus.COMPLETED).update(
+        status=HygieneStatus.FAILED, failure_reason=reason[:2000], finished_at=timezone.now()
+    )
