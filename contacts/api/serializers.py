@@ -44,6 +44,43 @@ def validate_timezone_name(value: str) -> str:
     return value
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def datetime_value(value) -> str | None:
+    """A datetime as DRF renders it (ISO 8601 in the current time zone, `Z` for UTC)."""
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def contact_fields_data(contact) -> dict:
+    """The contact's own fields, built directly: list pages render 50 of these per request and
+    DRF's per-field machinery costs more than the query. Must equal ContactFieldsSerializer's
+    output (tests/api/test_representations.py compares them)."""
+    return {
+        "phone_number": contact.phone_number,
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "timezone": contact.timezone,
+        "carrier": contact.carrier,
+        "line_type": contact.line_type,
+        "is_valid": contact.is_valid,
+        "blocked": contact.blocked,
+        "tags": tag_names(contact.tags.all()),
+        "created_at": datetime_value(contact.created_at),
+        "updated_at": datetime_value(contact.updated_at),
+    }
+
+
+def channel_data(channel) -> dict:
+    return {
+        "id": channel.pk,
+        "kind": channel.kind,
+        "value": channel.value,
+        "created_at": datetime_value(channel.created_at),
+    }
+
+
 def tag_names(tags) -> list[str]:
     return sorted((tag.name for tag in tags), key=str.lower)
 
