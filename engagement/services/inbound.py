@@ -283,7 +283,7 @@ def inbound_follow_up_run(*, message_id: int) -> bool:
     task retries.
     """
     message = (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
         .select_related("sending_list", "contact")
         .filter(pk=message_id, direction=Direction.INBOUND)
         .first()
@@ -322,7 +322,7 @@ def inbound_follow_ups_pending(*, older_than: dt.timedelta, limit: int) -> list[
 
 def _locked_for_review(message: Message) -> Message | None:
     return (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
         .select_related("sending_list", "contact")
         .filter(pk=message.pk, needs_review=True)
         .first()
