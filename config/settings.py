@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "engagement.tasks.inbound_follow_up_sweep",
         "schedule": env_int("FOLLOW_UP_SWEEP_INTERVAL_S", 60),
     },
+    # Re-enqueues the chunks of an import whose worker died (chunks are idempotent).
+    "imports-resume-stalled": {
+        "task": "sendinglists.imports.tasks.imports_resume_stalled_task",
+        "schedule": env_int("IMPORT_STALL_CHECK_INTERVAL_S", 300),
+    },
 }
 
 if REDIS_URL:
@@ -175,6 +180,8 @@ MEDIA_URL = "media/"
 # Uploads larger than this are refused with a clear message (CSV imports of millions of rows).
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 250 * 1024 * 1024)
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 20_000)
+# A running import without progress for this long has its unapplied chunks enqueued again.
+IMPORT_STALLED_AFTER_S = env_int("IMPORT_STALLED_AFTER_S", 900)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 

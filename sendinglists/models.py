@@ -250,12 +250,17 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    api_token = models.ForeignKey(
+        "ApiToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
     original_filename = models.CharField(max_length=255)
     size_bytes = models.BigIntegerField(default=0)
     encoding = models.CharField(max_length=32, blank=True)
     delimiter = models.CharField(max_length=4, blank=True)
     header = models.JSONField(default=list, blank=True)
+    has_header = models.BooleanField(default=True, help_text="False: the first row is data")
+    rows_total = models.PositiveIntegerField(default=0, help_text="Data rows in the file, counted at upload")
     mapping = models.JSONField(default=dict, blank=True, help_text="column index -> field")
     region = models.CharField(max_length=2, blank=True)
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
@@ -274,6 +279,7 @@ class ImportJob(models.Model):
     errors = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the latest chunk committed")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -339,3 +345,6 @@ class IdempotencyKey(models.Model):
 
 # List hygiene's job table lives with its code.
 from sendinglists.audiences.models import HygieneJob  # noqa: E402, F401
+
+# So do the import pipeline's own tables (chunks, seen phones, row errors).
+from sendinglists.imports.models import ImportChunk, ImportRowError, ImportSeenPhone  # noqa: E402, F401

@@ -1,0 +1,67 @@
+"""The import pipeline's bookkeeping: chunks (the unit of work and of idempotency), the phones a job
+has seen (duplicates across chunks), and the rows that failed (the error report)."""
+
+from django.db import models
+
+
+class ImportChunk(models.Model):
+    """A byte range of an import's stored file, applied in one transaction.
+
+    `applied` is set in the same transaction as the chunk's writes, so a chunk that runs twice
+    (a killed worker, a redelivered task) finds it set and does nothing the second time.
+    """
+
+    job = models.ForeignKey("sendinglists.ImportJob", on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    start_byte = models.BigIntegerField()
+    end_byte = models.BigIntegerField()
+    first_line = models.PositiveIntegerField(help_text="Line number (1-based) of the chunk's first line")
+    rows = models.PositiveIntegerField(help_text="Data rows in the chunk (blank lines excluded)")
+    applied = models.BooleanField(default=False)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="What the chunk's rows became")
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="importchunk_job_index_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import #{self.job_id} chunk {self.index}"
+
+
+class ImportSeenPhone(models.Model):
+    """A phone (E.164 digits as an integer) an import has already applied: later rows with it are
+    duplicates. Written in the chunk's transaction; deleted when the import finishes."""
+
+    # The unique (job, phone) index serves every lookup, so the FK needs no index of its own.
+    job = models.ForeignKey(
+        "sendinglists.ImportJob", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    phone = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "phone"], name="importseenphone_job_phone_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"+{self.phone}"
+
+
+class ImportRowError(models.Model):
+    """A row that was not imported: its line, the column at fault, why, and the row as it was."""
+
+    job = models.ForeignKey("sendinglists.ImportJob", on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField(help_text="Line number in the file (1-based) where the row starts")
+    column = models.CharField(max_length=200, blank=True)
+    reason = models.TextField()
+    values = models.JSONField(default=list, help_text="The row's cells as they were in the file")
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        indexes = [models.Index(fields=["job", "line"], name="importrowerror_job_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

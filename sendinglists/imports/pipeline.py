@@ -1,0 +1,235 @@
+"""Applying one chunk: read its rows, validate, fold duplicates, decide, write — in one transaction.
+
+The one place that decides what each row becomes is `_decide`, which asks
+`sendinglists.services.subscription_outcome` per distinct phone with the membership state and the
+opt-out history fetched set-based for the whole chunk. What every row became is counted in exactly
+one bucket:
+
+    rows_read = memberships_created + memberships_updated + skipped_opted_out + skipped_blocked
+                + duplicates + errors
+
+`duplicates` are valid rows whose phone an earlier row of the file already had (their values are
+merged into the same contact and membership). `contacts_created` counts new contacts,
+`contacts_updated` existing contacts whose values the file changed.
+"""
+
+import logging
+from collections import Counter
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.services import tags_get_or_create
+from sendinglists.actors import Actor
+from sendinglists.choices import ImportStatus, MembershipStatus, SignupMethod
+from sendinglists.imports.mapping import mapping_compile
+from sendinglists.imports.models import ImportChunk
+from sendinglists.imports.parse import read_chunk
+from sendinglists.imports.rows import RowReader, fold
+from sendinglists.imports.writers import ChunkWriter
+from sendinglists.models import ImportJob
+from sendinglists.services import (
+    Outcome,
+    list_contact_subscribe,
+    list_status_counts_add,
+    prior_opt_out_phones,
+    subscription_outcome,
+)
+
+logger = logging.getLogger(__name__)
+
+COUNT_FIELDS = (
+    "rows_read",
+    "contacts_created",
+    "contacts_updated",
+    "memberships_created",
+    "memberships_updated",
+    "skipped_opted_out",
+    "skipped_blocked",
+    "duplicates",
+    "errors",
+)
+OUTCOME_COUNTS = {
+    Outcome.CREATED: "memberships_created",
+    Outcome.UPDATED: "memberships_updated",
+    Outcome.SKIPPED_OPTED_OUT: "skipped_opted_out",
+    Outcome.SKIPPED_BLOCKED: "skipped_blocked",
+}
+RUNNABLE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+
+def chunk_apply(*, chunk_id: int) -> dict | None:
+    """Apply one chunk in one transaction and add its counts to the job.
+
+    Idempotent: the chunk row is locked first and marked applied in the same transaction as its
+    writes, so a second run (a redelivered task, a worker killed after the commit) returns None and
+    writes nothing; a run killed before the commit left nothing behind. Also None when the job was
+    cancelled or failed meanwhile.
+    """
+    with transaction.atomic():
+        chunk = ImportChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.applied:
+            return None
+        job = ImportJob.objects.select_related("sending_list").get(pk=chunk.job_id)
+        if job.status not in RUNNABLE:
+            return None
+        now = timezone.now()
+        counts = _apply(job, chunk, now)
+        chunk.applied = True
+        chunk.applied_at = now
+        chunk.counts = counts
+        chunk.save(update_fields=["applied", "applied_at", "counts"])
+        # Last statement of the transaction: the job row is locked only for the commit.
+        ImportJob.objects.filter(pk=job.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            bytes_done=F("bytes_done") + (chunk.end_byte - chunk.start_byte),
+            progress_at=now,
+            **{name: F(name) + counts[name] for name in COUNT_FIELDS if counts[name]},
+        )
+    return counts
+
+
+def _apply(job: ImportJob, chunk: ImportChunk, now) -> dict:
+    sending_list = job.sending_list
+    custom_fields = {field.key: field for field in sending_list.custom_fields.all()}
+    mapping = mapping_compile(mapping=job.mapping, header=job.header, custom_fields=custom_fields)
+    reader = RowReader(mapping, job.region or sending_list.default_region)
+    with job.file.open("rb") as handle:
+        rows = read_chunk(
+            handle,
+            start_byte=chunk.start_byte,
+            end_byte=chunk.end_byte,
+            first_line=chunk.first_line,
+            delimiter=job.delimiter,
+        )
+        if chunk.index == 0 and job.has_header:
+            next(rows, None)
+        valid, errors, rows_read = reader.read(rows)
+    existing_tags = _existing_tags(valid) if mapping.tags else None
+    records, tag_errors = fold(valid, existing_tags)
+    errors.extend(tag_errors)
+    counts = dict.fromkeys(COUNT_FIELDS, 0)
+    counts["rows_read"] = rows_read
+    counts["errors"] = len(errors)
+    if not records and not errors:
+        return counts
+    writer = ChunkWriter(job_id=job.pk, sending_list_id=sending_list.pk, now=now)
+    try:
+        if errors:
+            errors.sort(key=lambda error: error.line)
+            writer.row_errors_create(errors)
+        if records:
+            _write_records(job, writer, records, counts)
+    except BaseException:
+        writer.close(drop_tables=False)  # the rollback drops them; the transaction may be aborted
+        raise
+    writer.close()
+    return counts
+
+
+def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: dict) -> None:
+    writer.stage_contacts(sorted(records.values(), key=lambda record: record.phone))
+    first_in_job = writer.seen_first()
+    contacts_created, contacts_updated = writer.contacts_upsert()
+    state = writer.contacts_state()
+    outcomes = _decide(job, writer, records, state)
+    for phone, record in records.items():
+        rows = len(record.lines)
+        if int(phone[1:]) in first_in_job:
+            counts[OUTCOME_COUNTS[outcomes[phone]]] += 1
+            counts["duplicates"] += rows - 1
+            counts["contacts_updated"] += phone in contacts_updated
+        else:
+            counts["duplicates"] += rows
+        counts["contacts_created"] += phone in contacts_created
+    _add_tags(records, state)
+
+
+def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
+    """What each distinct phone of the chunk becomes, and the writes that make it so."""
+    sending_list = job.sending_list
+    without_membership = [
+        phone
+        for phone, (_, blocked, membership_id, _) in state.items()
+        if membership_id is None and not blocked
+    ]
+    prior = (
+        prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=without_membership)
+        if without_membership
+        else set()
+    )
+    outcomes: dict[str, Outcome] = {}
+    to_create, to_merge, one_by_one = [], [], []
+    for phone, record in records.items():
+        contact_id, blocked, membership_id, active = state[phone]
+        outcome = subscription_outcome(
+            membership_active=active if membership_id is not None else None,
+            contact_blocked=blocked,
+            prior_opt_out=phone in prior,
+        )
+        outcomes[phone] = outcome
+        if outcome == Outcome.CREATED:
+            to_create.append((contact_id, record.custom))
+        elif outcome == Outcome.UPDATED:
+            if record.custom:
+                to_merge.append((membership_id, record.custom))
+        elif outcome == Outcome.SKIPPED_OPTED_OUT and membership_id is None:
+            # A number deleted while opted out: the foundation re-creates its opted-out membership.
+            one_by_one.append(phone)
+    created = writer.memberships_create(to_create)
+    phone_of = {state[phone][0]: phone for phone in records}
+    actor = Actor.for_import(job)
+    writer.events_create(
+        [(membership_id, contact_id, phone_of[contact_id]) for contact_id, membership_id in created.items()],
+        actor_id=actor.id,
+        actor_label=actor.label,
+    )
+    list_status_counts_add(
+        sending_list_id=sending_list.pk, deltas=Counter({MembershipStatus.ACTIVE: len(created)})
+    )
+    writer.custom_fields_merge(to_merge)
+    # Memberships someone else created between our read and our insert, and restored opt-outs:
+    # few, so the per-row service decides again against the rows as they are now.
+    one_by_one.extend(phone_of[contact_id] for contact_id, _ in to_create if contact_id not in created)
+    for phone in one_by_one:
+        result = list_contact_subscribe(
+            sending_list=sending_list,
+            contact=Contact.objects.get(pk=state[phone][0]),
+            signup_method=SignupMethod.IMPORT,
+            actor=actor,
+            custom_fields=records[phone].custom,
+        )
+        outcomes[phone] = result.outcome
+    return outcomes
+
+
+def _existing_tags(valid: list) -> dict:
+    phones = list({row.phone for row in valid if row.tags})
+    through = Contact.tags.through
+    existing: dict[str, dict] = {}
+    for start in range(0, len(phones), 5000):
+        pairs = through.objects.filter(contact__phone_number__in=phones[start : start + 5000]).values_list(
+            "contact__phone_number", "tag__name"
+        )
+        for phone, name in pairs:
+            existing.setdefault(phone, {})[name.lower()] = name
+    return existing
+
+
+def _add_tags(records: dict, state: dict) -> None:
+    names = {lower: name for record in records.values() for lower, name in record.tags.items()}
+    if not names:
+        return
+    tag_ids = {tag.name.lower(): tag.pk for tag in tags_get_or_create(names.values())}
+    through = Contact.tags.through
+    through.objects.bulk_create(
+        [
+            through(contact_id=state[phone][0], tag_id=tag_ids[lower])
+            for phone, record in records.items()
+            for lower in record.tags
+        ],
+        ignore_conflicts=True,
+        batch_size=5000,
+    )

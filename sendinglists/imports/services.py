@@ -1,0 +1,422 @@
+"""The import services: every surface (the pages, `import_contacts`, the REST API, the Celery tasks)
+calls these and nothing else.
+
+    job = import_create(sending_list=…, uploaded_file=…, actor=…)   # store, inspect, plan, propose
+    import_start(job=job, mapping=…)                                # confirm the mapping, enqueue
+    import_cancel(job=job)                                          # stop what has not run yet
+    import_error_report_lines(job=job)                              # the failed rows as CSV
+
+A job's chunks run as Celery tasks after the start commits (eagerly, in order, when there is no
+broker). Each chunk is one transaction and safe to run twice; see `pipeline.chunk_apply`.
+"""
+
+import csv
+import io
+import logging
+import os
+from collections.abc import Iterator
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from contacts.phones import normalize_phone
+from sendinglists.actors import Actor
+from sendinglists.choices import ActorKind, ImportStatus
+from sendinglists.imports.detect import (
+    DELIMITER_NAMES,
+    HEAD_BYTES,
+    FileRejected,
+    head_rows,
+    sniff_delimiter,
+    sniff_encoding,
+)
+from sendinglists.imports.files import TemporaryFile, transcode_to_utf8
+from sendinglists.imports.mapping import (
+    REPORT_ERROR_COLUMN,
+    REPORT_LINE_COLUMN,
+    guess_mapping,
+    mapping_clean,
+    mapping_resolved,
+    new_custom_fields,
+)
+from sendinglists.imports.models import ImportChunk, ImportRowError, ImportSeenPhone
+from sendinglists.imports.parse import plan_chunks
+from sendinglists.imports.pipeline import RUNNABLE, chunk_apply
+from sendinglists.models import ImportJob, SendingList
+from sendinglists.services import custom_field_create
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 10
+FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+
+def _rejected(message: str) -> ValidationError:
+    return ValidationError({"file": [message]}, code="invalid_file")
+
+
+def _size_label(size_bytes: int) -> str:
+    return f"{size_bytes / 1024 / 1024:,.1f} MB"
+
+
+def import_create(
+    *,
+    sending_list: SendingList,
+    uploaded_file,
+    actor: Actor | None = None,
+    mapping: dict | None = None,
+    region: str = "",
+    has_header: bool | None = None,
+    chunk_rows: int | None = None,
+    filename: str = "",
+) -> ImportJob:
+    """Store and inspect an upload: a PENDING job with the detected encoding, delimiter, header, the
+    row count, the chunk plan and a mapping (the given one, validated, or a guess).
+
+    Nothing is imported until `import_start`. A file that cannot be imported at all (empty, binary,
+    not CSV, over IMPORT_MAX_UPLOAD_BYTES, no data rows) raises ValidationError keyed `file` with one
+    sentence saying why; a bad `mapping` raises ValidationError keyed `mapping`. `uploaded_file` is
+    any Django File (an upload, or `File(open(path, "rb"))`).
+    """
+    filename = os.path.basename(filename or getattr(uploaded_file, "name", "") or "upload.csv")
+    size = uploaded_file.size
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise _rejected(
+            f"The file is {_size_label(size)}; the largest file an import accepts is {_size_label(limit)}. "
+            "Split it into smaller files."
+        )
+    region = (region or sending_list.default_region).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError({"region": [f"{region!r} is not a known country code (use e.g. US, GB, DE)."]})
+    uploaded_file.seek(0)
+    head = uploaded_file.read(HEAD_BYTES)
+    try:
+        encoding = sniff_encoding(head)
+        head_text = head.decode(encoding.codec, errors="replace")
+        cr_only = "\r" in head_text and "\n" not in head_text
+        transcoded = transcode_to_utf8(uploaded_file, encoding, line_ends_cr_only=cr_only)
+    except FileRejected as exc:
+        raise _rejected(str(exc)) from None
+    try:
+        return _create_job(
+            sending_list=sending_list,
+            path=transcoded.path,
+            encoding_label=transcoded.encoding.label,
+            size=size,
+            filename=filename,
+            actor=actor,
+            mapping=mapping,
+            region=region,
+            has_header=has_header,
+            chunk_rows=chunk_rows or settings.IMPORT_CHUNK_ROWS,
+        )
+    finally:
+        if os.path.exists(transcoded.path):
+            os.unlink(transcoded.path)
+
+
+def _read_head(path: str) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        more = bool(handle.read(1))
+    text = head.decode("utf-8", errors="ignore")
+    if more and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    return text
+
+
+def _create_job(
+    *, sending_list, path, encoding_label, size, filename, actor, mapping, region, has_header, chunk_rows
+) -> ImportJob:
+    text = _read_head(path)
+    delimiter = sniff_delimiter(text)
+    sample = head_rows(text, delimiter)
+    if not sample:
+        raise _rejected("The file is empty: it has no rows, only blank lines.")
+    if has_header is None:
+        has_header = not any(normalize_phone(cell, region).is_valid for cell in sample[0])
+    if has_header:
+        header = [cell.strip() or f"Column {i + 1}" for i, cell in enumerate(sample[0])]
+    else:
+        header = [f"Column {i + 1}" for i in range(max(len(row) for row in sample))]
+    plan = plan_chunks(path, delimiter=delimiter, chunk_rows=chunk_rows)
+    rows_total = plan.rows - (1 if has_header else 0)
+    if rows_total <= 0:
+        raise _rejected("The file has a header row but no data rows.")
+    custom_fields = {field.key: field for field in sending_list.custom_fields.all()}
+    if mapping is None:
+        data = sample[1:] if has_header else sample
+        cleaned = guess_mapping(header=header, sample_rows=data, custom_fields=custom_fields, region=region)
+    else:
+        cleaned = mapping_clean(mapping=mapping, header=header, custom_fields=custom_fields)
+    with transaction.atomic():
+        job = ImportJob(
+            sending_list=sending_list,
+            created_by=actor.user if actor is not None else None,
+            api_token_id=int(actor.id) if actor is not None and actor.kind == ActorKind.API_TOKEN else None,
+            original_filename=filename[:255],
+            size_bytes=size,
+            encoding=encoding_label,
+            delimiter=delimiter,
+            header=header,
+            has_header=has_header,
+            rows_total=rows_total,
+            mapping=cleaned,
+            region=region,
+            total_chunks=len(plan.chunks),
+        )
+        stored = TemporaryFile(path, get_valid_filename(filename) or "upload.csv")
+        try:
+            job.file.save(stored.name, stored, save=False)
+        finally:
+            stored.close()
+        job.save()
+        ImportChunk.objects.bulk_create(
+            ImportChunk(
+                job=job,
+                index=index,
+                start_byte=planned.start_byte,
+                end_byte=planned.end_byte,
+                first_line=planned.first_line,
+                rows=planned.rows,
+            )
+            for index, planned in enumerate(plan.chunks)
+        )
+    return job
+
+
+def import_preview(*, job: ImportJob, rows: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first data rows of the stored file, as cells, for the preview table."""
+    with job.file.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    text = head.decode("utf-8", errors="ignore")
+    if len(head) == HEAD_BYTES and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    sample = head_rows(text, job.delimiter, limit=rows + 1)
+    return sample[1:] if job.has_header else sample[:rows]
+
+
+def delimiter_label(delimiter: str) -> str:
+    return DELIMITER_NAMES.get(delimiter, repr(delimiter))
+
+
+@transaction.atomic
+def import_start(
+    *, job: ImportJob, mapping: dict | None = None, has_header: bool | None = None, actor: Actor | None = None
+) -> ImportJob:
+    """Confirm the mapping and enqueue the chunks (after commit). Creates the custom fields the
+    mapping defines. Only a PENDING job starts; ValidationError otherwise or for a bad mapping.
+
+    Without a broker (the embedded default) the chunks run eagerly right after the commit, so the
+    call returns when the import is done.
+    """
+    job = ImportJob.objects.select_for_update().select_related("sending_list").get(pk=job.pk)
+    if job.status != ImportStatus.PENDING:
+        raise ValidationError(
+            {"status": [f"This import is {job.get_status_display().lower()}; it cannot start again."]}
+        )
+    if has_header is not None and has_header != job.has_header:
+        _set_has_header(job, has_header)
+    sending_list = job.sending_list
+    custom_fields = {field.key: field for field in sending_list.custom_fields.all()}
+    cleaned = mapping_clean(
+        mapping=job.mapping if mapping is None else mapping, header=job.header, custom_fields=custom_fields
+    )
+    for key, field_type in new_custom_fields(cleaned):
+        label = next((job.header[int(i)] for i, t in cleaned.items() if t.startswith(f"custom:{key}:")), "")
+        custom_field_create(sending_list=sending_list, key=key, label=label[:100], field_type=field_type)
+    job.mapping = mapping_resolved(cleaned)
+    job.status = ImportStatus.QUEUED
+    job.started_at = timezone.now()
+    if actor is not None and job.created_by is None and actor.user is not None:
+        job.created_by = actor.user
+    job.save(
+        update_fields=["mapping", "status", "started_at", "created_by", "has_header", "header", "rows_total"]
+    )
+    _enqueue_chunks(job, ImportChunk.objects.filter(job=job).order_by("index").values_list("pk", flat=True))
+    return job
+
+
+def _set_has_header(job: ImportJob, has_header: bool) -> None:
+    width = len(job.header)
+    job.has_header = has_header
+    if has_header:
+        sample = import_preview(job=job, rows=1)
+        job.header = (
+            [cell.strip() or f"Column {i + 1}" for i, cell in enumerate(sample[0])] if sample else job.header
+        )
+        job.rows_total -= 1
+    else:
+        job.header = [f"Column {i + 1}" for i in range(width)]
+        job.rows_total += 1
+
+
+def _enqueue_chunks(job: ImportJob, chunk_ids) -> None:
+    from sendinglists.imports.tasks import import_chunk_task
+
+    for chunk_id in chunk_ids:
+        import_chunk_task.delay_on_commit(chunk_id)
+
+
+def import_cancel(*, job: ImportJob) -> bool:
+    """Stop an import: chunks not yet applied will not run; a chunk running now finishes (its rows
+    are counted). Returns False when the import had already finished."""
+    cancelled = ImportJob.objects.filter(pk=job.pk, status__in=[ImportStatus.PENDING, *RUNNABLE]).update(
+        status=ImportStatus.CANCELLED, finished_at=timezone.now()
+    )
+    if cancelled:
+        transaction.on_commit(lambda: _enqueue_cleanup(job.pk))
+    return bool(cancelled)
+
+
+def import_chunk_run(*, chunk_id: int) -> dict | None:
+    """The chunk task's body: mark the job running, apply the chunk, finish the job after its last
+    chunk. A failure that is not the database's (those are retried by the task) fails the job
+    with a reason naming the chunk's lines; the applied chunks stay applied and counted."""
+    chunk = ImportChunk.objects.filter(pk=chunk_id).only("job_id", "index", "first_line").first()
+    if chunk is None:
+        return None
+    ImportJob.objects.filter(pk=chunk.job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING)
+    try:
+        counts = chunk_apply(chunk_id=chunk_id)
+    except ValidationError as exc:
+        import_fail(
+            job_id=chunk.job_id,
+            reason=f"Chunk {chunk.index + 1} (from line {chunk.first_line}): {_messages(exc)}",
+        )
+        return None
+    import_finish(job_id=chunk.job_id)
+    return counts
+
+
+def _messages(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def import_fail(*, job_id: int, reason: str) -> bool:
+    """Mark a running import failed with `reason`; chunks not yet applied will not run."""
+    logger.error("import %s failed: %s", job_id, reason)
+    failed = ImportJob.objects.filter(pk=job_id, status__in=[ImportStatus.PENDING, *RUNNABLE]).update(
+        status=ImportStatus.FAILED, failure_reason=reason[:2000], finished_at=timezone.now()
+    )
+    if failed:
+        _enqueue_cleanup(job_id)
+    return bool(failed)
+
+
+def import_finish(*, job_id: int) -> bool:
+    """Complete the import once every chunk is applied (idempotent; exactly one caller wins)."""
+    if ImportChunk.objects.filter(job_id=job_id, applied=False).exists():
+        return False
+    finished = ImportJob.objects.filter(pk=job_id, status__in=RUNNABLE).update(
+        status=ImportStatus.COMPLETED, finished_at=timezone.now()
+    )
+    if finished:
+        _enqueue_cleanup(job_id)
+    return bool(finished)
+
+
+def _enqueue_cleanup(job_id: int) -> None:
+    from sendinglists.imports.tasks import import_cleanup_task
+
+    import_cleanup_task.delay_on_commit(job_id)
+
+
+def import_cleanup(*, job_id: int) -> int:
+    """Drop a finished job's seen-phone bookkeeping (only needed while chunks run)."""
+    if ImportJob.objects.filter(pk=job_id, status__in=FINISHED).exists():
+        deleted, _ = ImportSeenPhone.objects.filter(job_id=job_id).delete()
+        return deleted
+    return 0
+
+
+def import_resume(*, job: ImportJob) -> int:
+    """Enqueue again every chunk of a queued or running job that has not been applied (a worker
+    died and its task will only come back after the broker's visibility timeout). Safe to call at
+    any time: a chunk applied twice does nothing the second time. Returns how many were enqueued."""
+    if job.status not in RUNNABLE:
+        return 0
+    chunk_ids = list(ImportChunk.objects.filter(job=job, applied=False).values_list("pk", flat=True))
+    with transaction.atomic():
+        _enqueue_chunks(job, chunk_ids)
+    return len(chunk_ids)
+
+
+def imports_resume_stalled(*, stalled_after_s: int) -> int:
+    """Resume every running import without progress for `stalled_after_s` seconds (periodic)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=stalled_after_s)
+    resumed = 0
+    for job in ImportJob.objects.filter(status__in=RUNNABLE, started_at__lt=cutoff):
+        if (job.progress_at or job.started_at) < cutoff:
+            resumed += bool(import_resume(job=job))
+    return resumed
+
+
+def import_progress(*, job: ImportJob) -> dict:
+    """What the progress bar shows: rows done, rows per second, seconds left, and the counts."""
+    rows_done = job.rows_read
+    elapsed_s = None
+    if job.started_at:
+        end = job.finished_at or (job.progress_at if job.status in FINISHED else timezone.now())
+        elapsed_s = max((end or timezone.now()) - job.started_at, timezone.timedelta(0)).total_seconds()
+    rows_per_s = round(rows_done / elapsed_s) if elapsed_s and rows_done else 0
+    remaining = max(job.rows_total - rows_done, 0)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "is_finished": job.status in FINISHED,
+        "rows_total": job.rows_total,
+        "rows_done": rows_done,
+        "percent": round(100 * rows_done / job.rows_total, 1) if job.rows_total else 0,
+        "chunks_total": job.total_chunks,
+        "chunks_done": job.chunks_done,
+        "rows_per_s": rows_per_s,
+        "seconds_left": round(remaining / rows_per_s) if rows_per_s and job.status in RUNNABLE else None,
+        "elapsed_s": round(elapsed_s, 1) if elapsed_s is not None else None,
+        "failure_reason": job.failure_reason,
+        "counts": {
+            "rows_read": job.rows_read,
+            "contacts_created": job.contacts_created,
+            "contacts_updated": job.contacts_updated,
+            "memberships_created": job.memberships_created,
+            "memberships_updated": job.memberships_updated,
+            "skipped_opted_out": job.skipped_opted_out,
+            "skipped_blocked": job.skipped_blocked,
+            "duplicates": job.duplicates,
+            "errors": job.errors,
+        },
+    }
+
+
+def import_error_report_lines(*, job: ImportJob) -> Iterator[str]:
+    """The error report as CSV text, streamed: the file's header, then each failed row as it was,
+    plus its line number and the reason. Upload it again once fixed: the two extra columns are
+    ignored by the column guess. Starts with a UTF-8 BOM so spreadsheet programs read accents."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow([*job.header, REPORT_LINE_COLUMN, REPORT_ERROR_COLUMN])
+    yield "\ufeff" + flush()
+    width = len(job.header)
+    errors = (
+        ImportRowError.objects.filter(job=job).order_by("line", "id").values_list("line", "reason", "values")
+    )
+    for count, (line, reason, values) in enumerate(errors.iterator(chunk_size=2000), start=1):
+        cells = list(values or [])
+        cells.extend([""] * (width - len(cells)))
+        writer.writerow([*cells, line, reason])
+        if count % 500 == 0:
+            yield flush()
+    yield flush()

@@ -1,0 +1,270 @@
+"""Set-based writes of one chunk, inside the chunk's transaction.
+
+Rows go into a temporary staging table (PostgreSQL: COPY; SQLite: batched executemany) and every
+write is one statement over it: `INSERT … SELECT … ON CONFLICT` for contacts, memberships and the
+job's seen phones, `UPDATE … FROM` for custom field merges. Nothing here decides what a row
+becomes; `pipeline.py` does, and tells the writer.
+
+Lock order: every statement that touches shared rows takes them in key order (phones sorted,
+contact ids sorted), so two chunks that share numbers wait for each other instead of deadlocking.
+"""
+
+import json
+import uuid
+from collections.abc import Iterable
+
+from django.db import connection
+
+STAGE_COLUMNS = (
+    "phone",
+    "phone_int",
+    "line_type",
+    "uuid",
+    "email",
+    "first_name",
+    "last_name",
+    "timezone",
+    "carrier",
+)
+_MERGED_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
+
+
+class ChunkWriter:
+    """One chunk's writes; create it inside the chunk's transaction, call `close()` at the end."""
+
+    def __init__(self, *, job_id: int, sending_list_id: int, now):
+        self.job_id = job_id
+        self.sending_list_id = sending_list_id
+        self.is_postgres = connection.vendor == "postgresql"
+        self.now = connection.ops.adapt_datetimefield_value(now)
+        self.cursor = connection.cursor()
+        self._temp_tables: list[str] = []
+        self._temp_schema = "pg_temp" if self.is_postgres else "temp"
+
+    def close(self, *, drop_tables: bool = True) -> None:
+        # Dropped here too, not only ON COMMIT: the chunk may run inside an outer transaction.
+        if drop_tables:
+            for table in self._temp_tables:
+                self.cursor.execute(f"DROP TABLE IF EXISTS {self._temp_schema}.{table}")
+        self.cursor.close()
+
+    # --- staging ----------------------------------------------------------------------------------
+
+    def _create_temp(self, table: str, columns_sql: str) -> None:
+        self.cursor.execute(f"DROP TABLE IF EXISTS {self._temp_schema}.{table}")
+        on_commit = " ON COMMIT DROP" if self.is_postgres else ""
+        self.cursor.execute(f"CREATE TEMP TABLE {table} ({columns_sql}){on_commit}")
+        self._temp_tables.append(table)
+
+    def _load(self, table: str, columns: tuple, rows: Iterable[tuple]) -> None:
+        """Bulk-load rows into a table: COPY on PostgreSQL, executemany in batches on SQLite."""
+        names = ", ".join(connection.ops.quote_name(column) for column in columns)
+        if self.is_postgres:
+            with self.cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+        batch: list = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 5000:
+                self.cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            self.cursor.executemany(sql, batch)
+
+    def stage_contacts(self, records: list) -> None:
+        """Stage one row per distinct phone (records sorted by phone)."""
+        self._create_temp(
+            "import_stage",
+            "phone varchar(16) PRIMARY KEY, phone_int bigint, line_type varchar(16), uuid char(32), "
+            "email varchar(254), first_name varchar(100), last_name varchar(100), timezone varchar(64), "
+            "carrier varchar(100)",
+        )
+        if self.is_postgres:
+            rows = (
+                (r.phone, int(r.phone[1:]), r.line_type, None, *(r.values.get(f, "") for f in _MERGED_FIELDS))
+                for r in records
+            )
+        else:
+            rows = (
+                (
+                    r.phone,
+                    int(r.phone[1:]),
+                    r.line_type,
+                    uuid.uuid4().hex,
+                    *(r.values.get(f, "") for f in _MERGED_FIELDS),
+                )
+                for r in records
+            )
+        self._load("import_stage", STAGE_COLUMNS, rows)
+        if self.is_postgres:
+            self.cursor.execute("ANALYZE import_stage")
+
+    # --- statements -------------------------------------------------------------------------------
+
+    def seen_first(self) -> set[int]:
+        """Record the staged phones as seen by the job; returns those it had not seen before."""
+        self.cursor.execute(
+            "INSERT INTO sendinglists_importseenphone (job_id, phone) "
+            "SELECT %s, s.phone_int FROM import_stage s WHERE true ORDER BY s.phone_int "
+            "ON CONFLICT (job_id, phone) DO NOTHING RETURNING phone",
+            [self.job_id],
+        )
+        return {row[0] for row in self.cursor.fetchall()}
+
+    def contacts_upsert(self) -> tuple[set[str], set[str]]:
+        """Insert new contacts, merge non-blank values into existing ones (never blanking a known
+        value). Returns (phones created, phones whose contact changed)."""
+        existing: set[str] = set()
+        if not self.is_postgres:
+            self.cursor.execute(
+                "SELECT c.phone_number FROM import_stage s JOIN contacts_contact c ON c.phone_number = s.phone"
+            )
+            existing = {row[0] for row in self.cursor.fetchall()}
+        uuid_sql = "gen_random_uuid()" if self.is_postgres else "s.uuid"
+        inserted_sql = "(xmax = 0)" if self.is_postgres else "0"
+        assignments = ", ".join(
+            f"{f} = CASE WHEN excluded.{f} <> '' THEN excluded.{f} ELSE c.{f} END" for f in _MERGED_FIELDS
+        )
+        changed = " OR ".join(f"(excluded.{f} <> '' AND excluded.{f} <> c.{f})" for f in _MERGED_FIELDS)
+        self.cursor.execute(
+            "INSERT INTO contacts_contact AS c (uuid, phone_number, email, first_name, last_name, timezone, "
+            "carrier, line_type, is_valid, blocked, created_at, updated_at) "
+            f"SELECT {uuid_sql}, s.phone, s.email, s.first_name, s.last_name, s.timezone, s.carrier, "
+            "s.line_type, true, false, %s, %s FROM import_stage s WHERE true ORDER BY s.phone "
+            f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}, updated_at = excluded.updated_at "
+            f"WHERE {changed} "
+            f"RETURNING phone_number, {inserted_sql}",
+            [self.now, self.now],
+        )
+        created, updated = set(), set()
+        for phone, inserted in self.cursor.fetchall():
+            if self.is_postgres:
+                (created if inserted else updated).add(phone)
+            else:
+                (updated if phone in existing else created).add(phone)
+        return created, updated
+
+    def contacts_state(self) -> dict[str, tuple]:
+        """{phone: (contact id, blocked, membership id or None, membership active or None)}."""
+        self.cursor.execute(
+            "SELECT s.phone, c.id, c.blocked, lc.id, lc.active FROM import_stage s "
+            "JOIN contacts_contact c ON c.phone_number = s.phone "
+            "LEFT JOIN sendinglists_listcontact lc ON lc.contact_id = c.id AND lc.sending_list_id = %s",
+            [self.sending_list_id],
+        )
+        return {
+            phone: (contact_id, bool(blocked), membership_id, None if active is None else bool(active))
+            for phone, contact_id, blocked, membership_id, active in self.cursor.fetchall()
+        }
+
+    def memberships_create(self, items: list[tuple[int, dict]]) -> dict[int, int]:
+        """Create active import memberships for (contact id, custom fields); a membership created
+        meanwhile by someone else is left alone. Returns {contact id: membership id} of those created."""
+        if not items:
+            return {}
+        json_type = "jsonb" if self.is_postgres else "text"
+        self._create_temp("import_new", f"contact_id bigint PRIMARY KEY, custom_fields {json_type}")
+        self._load(
+            "import_new",
+            ("contact_id", "custom_fields"),
+            (
+                (contact_id, json.dumps(custom))
+                for contact_id, custom in sorted(items, key=lambda item: item[0])
+            ),
+        )
+        self.cursor.execute(
+            "INSERT INTO sendinglists_listcontact (sending_list_id, contact_id, active, unsub_reason, "
+            "subscribed_at, opted_out_at, status_changed_at, signup_method, custom_fields, send_count, "
+            "click_count, conversion_count, revenue_total, in_workflow, consecutive_failures, created_at, "
+            "updated_at) "
+            "SELECT %s, n.contact_id, true, '', %s, NULL, %s, 'import', n.custom_fields, 0, 0, 0, 0, false, 0, "
+            "%s, %s FROM import_new n WHERE true ORDER BY n.contact_id "
+            "ON CONFLICT (sending_list_id, contact_id) DO NOTHING RETURNING contact_id, id",
+            [self.sending_list_id, self.now, self.now, self.now, self.now],
+        )
+        return dict(self.cursor.fetchall())
+
+    def events_create(self, rows: list[tuple[int, int, str]], *, actor_id: str, actor_label: str) -> None:
+        """SUBSCRIBED events naming the import for (membership id, contact id, phone)."""
+        self._load(
+            "sendinglists_subscriptionevent",
+            (
+                "sending_list_id",
+                "list_contact_id",
+                "contact_id",
+                "phone_number",
+                "kind",
+                "reason",
+                "signup_method",
+                "actor_kind",
+                "actor_id",
+                "actor_label",
+                "note",
+                "occurred_at",
+                "created_at",
+            ),
+            (
+                (
+                    self.sending_list_id,
+                    membership_id,
+                    contact_id,
+                    phone,
+                    "subscribed",
+                    "",
+                    "import",
+                    "import",
+                    actor_id,
+                    actor_label,
+                    "",
+                    self.now,
+                    self.now,
+                )
+                for membership_id, contact_id, phone in rows
+            ),
+        )
+
+    def custom_fields_merge(self, items: list[tuple[int, dict]]) -> None:
+        """Merge custom field values into active memberships (membership id, values); an opted-out
+        membership (even one opted out a moment ago) is left untouched."""
+        if not items:
+            return
+        json_type = "jsonb" if self.is_postgres else "text"
+        self._create_temp("import_merge", f"id bigint PRIMARY KEY, custom_fields {json_type}")
+        self._load(
+            "import_merge",
+            ("id", "custom_fields"),
+            (
+                (membership_id, json.dumps(values))
+                for membership_id, values in sorted(items, key=lambda i: i[0])
+            ),
+        )
+        if self.is_postgres:
+            self.cursor.execute(
+                "UPDATE sendinglists_listcontact lc SET custom_fields = lc.custom_fields || m.custom_fields, "
+                "updated_at = %s FROM import_merge m "
+                "WHERE lc.id = m.id AND lc.active AND NOT (lc.custom_fields @> m.custom_fields)",
+                [self.now],
+            )
+        else:
+            self.cursor.execute(
+                "UPDATE sendinglists_listcontact SET "
+                "custom_fields = json_patch(sendinglists_listcontact.custom_fields, m.custom_fields), "
+                "updated_at = %s FROM import_merge m "
+                "WHERE sendinglists_listcontact.id = m.id AND sendinglists_listcontact.active "
+                "AND json_patch(sendinglists_listcontact.custom_fields, m.custom_fields) "
+                "<> json(sendinglists_listcontact.custom_fields)",
+                [self.now],
+            )
+
+    def row_errors_create(self, errors: list) -> None:
+        self._load(
+            "sendinglists_importrowerror",
+            ("job_id", "line", "column", "reason", "values"),
+            (
+                (self.job_id, error.line, error.column, error.reason, json.dumps(error.cells or []))
+                for error in errors
+            ),
+        )
