@@ -325,7 +325,8 @@ def _rule_text(rule: dict) -> str:
 
 
 def value_text(value, *, bare: bool = False) -> str:
-    """A value as query text: numbers and booleans bare, text quoted unless `bare` allows a word."""
+    """A value as query text: numbers, booleans, dates and durations bare; other text quoted,
+    except the words of a built-in choice field (`bare`: status = active)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -333,10 +334,9 @@ def value_text(value, *, bare: bool = False) -> str:
     if isinstance(value, float):
         return format(Decimal(str(value)).normalize(), "f")
     text = str(value)
-    if bare and (
-        DATE_RE.match(text)
-        or DURATION_RE.match(text)
-        or (_BARE_WORD_RE.match(text) and text.lower() not in KEYWORDS)
-    ):
+    # A bare date or duration lexes back to the same string whatever the field, so it is safe bare.
+    if DATE_RE.match(text) or DURATION_RE.match(text):
+        return text
+    if bare and _BARE_WORD_RE.match(text) and text.lower() not in KEYWORDS:
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

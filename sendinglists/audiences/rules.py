@@ -306,9 +306,12 @@ def rules_validate(raw, *, custom_fields, positions: dict[str, int] | None = Non
 
 
 def _normalize_root(root: dict) -> dict:
-    # `a OR b` is stored as an OR root, not an AND root holding one OR group.
+    # `a OR b` is stored as an OR root, not an AND root holding one OR group; a root of one rule
+    # (or none) is an AND group, whatever it was called.
     while len(root["rules"]) == 1 and "group" in root["rules"][0]:
         root = root["rules"][0]
+    if len(root["rules"]) < 2:
+        root = {"group": "and", "rules": root["rules"]}
     return root
 
 
@@ -394,6 +397,8 @@ class _Validator:
             return BUILTIN_FIELDS[name]
         if name in self.custom:
             return custom_field_spec(self.custom[name])
+        if name.lower() in BUILTIN_FIELDS:  # built-in names are case-insensitive; custom keys are not
+            return BUILTIN_FIELDS[name.lower()]
         known = [*BUILTIN_FIELDS, *self.custom]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -305,16 +305,16 @@ def _job_actor(job: HygieneJob) -> Actor:
     return Actor.system(f"list hygiene job #{job.pk}")
 
 
-def hygiene_job_run(*, job_id: int, chunk_size: int = HYGIENE_CHUNK_SIZE) -> HygieneJob:
+def hygiene_job_run(*, job_id: int, chunk_size: int | None = None) -> HygieneJob:
     """Run (or resume) a hygiene job: opt out its members in chunks, recording progress.
 
     Idempotent and resumable: each chunk's opt-outs and the job's resume point commit together,
-    so running the job again (a retried or redelivered task) continues after the last committed
-    chunk, and a finished job does nothing. The members are chosen with the job's creation time
+    so running the job again (a redelivered task, a retry after a failure) continues after the
+    last committed chunk, and a completed job does nothing. The members are chosen with the job's creation time
     as "now", so a resumed run removes the same set the operator previewed.
     """
     job = HygieneJob.objects.select_related("sending_list", "created_by").get(pk=job_id)
-    if job.is_finished:
+    if job.status == HygieneStatus.COMPLETED:
         return job
     segment = hygiene_segment(
         sending_list=job.sending_list,
@@ -327,6 +327,11 @@ def hygiene_job_run(*, job_id: int, chunk_size: int = HYGIENE_CHUNK_SIZE) -> Hyg
         HygieneJob.objects.filter(pk=job.pk, status=HygieneStatus.QUEUED).update(
             status=HygieneStatus.RUNNING, started_at=timezone.now(), total=matching.count()
         )
+    elif job.status == HygieneStatus.FAILED:  # run again after a failure: carry on from the resume point
+        HygieneJob.objects.filter(pk=job.pk).update(
+            status=HygieneStatus.RUNNING, failure_reason="", finished_at=None
+        )
+    chunk_size = chunk_size or HYGIENE_CHUNK_SIZE
     actor = _job_actor(job)
     reason = HYGIENE_REASONS[job.action]
     note = f"List hygiene job #{job.pk}: {job.description.lower()}."

@@ -165,6 +165,5 @@ def test_custom_field_keys_that_are_query_words_or_lookups_work(audience_list):
 
     assert labels(segment.queryset(now=NOW)) == {"ana"}
     assert (
-        segment.query
-        == 'custom.contains = "x" AND exact > 2 AND custom.status = "gold" AND status = active'
+        segment.query == 'custom.contains = "x" AND exact > 2 AND custom.status = "gold" AND status = active'
     )
