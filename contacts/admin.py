@@ -1,0 +1,252 @@
+"""Admin for contacts, and the building blocks every admin of a large table uses.
+
+The Contact admin itself is registered in `sendinglists.admin`: blocking, deleting and the
+memberships inline are subscription services, and `contacts` must not import `sendinglists`.
+Here live the parts that depend only on `contacts`: the paginator that never counts a whole
+table, the phone/email/name search, the contact form (phone in any format, at most five tags)
+and the channels inline.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils.functional import cached_property
+from import_export.admin import ExportActionMixin
+
+from contacts.choices import ChannelKind
+from contacts.models import Contact, ContactChannel, Tag
+from contacts.phones import phone_search_candidates
+from contacts.resources import EXPORT_FORMATS
+from contacts.services import (
+    contact_channel_add,
+    contact_channel_remove,
+    contact_tags_check,
+    phone_or_error,
+)
+
+# --- large tables ---------------------------------------------------------------------------------
+
+
+class LargeTablePaginator(Paginator):
+    """Counts at most `count_limit` rows, so a changelist never scans a million rows to count them.
+
+    Past the limit, an unfiltered PostgreSQL table reports the planner's estimate
+    (`pg_class.reltuples`) and anything else reports the limit; the pagination template then says
+    "about N" or "N+" instead of an exact number.
+    """
+
+    count_limit = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet):
+            return len(queryset)
+        # A count over a LIMITed subquery: bounded work whatever the table size.
+        capped = queryset.order_by()[: self.count_limit + 1].count()
+        if capped <= self.count_limit:
+            return capped
+        estimate = self._estimate(queryset)
+        if estimate is not None and estimate > self.count_limit:
+            self.count_is_estimate = True
+            return estimate
+        self.count_is_capped = True
+        return self.count_limit
+
+    count_is_estimate = False
+    count_is_capped = False
+
+    @staticmethod
+    def _estimate(queryset: QuerySet) -> int | None:
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql" or queryset.query.where:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                [connection.ops.quote_name(queryset.model._meta.db_table)],
+            )
+            row = cursor.fetchone()
+        return row[0] if row and row[0] and row[0] > 0 else None
+
+
+class LargeTableAdmin(admin.ModelAdmin):
+    """Defaults for a table that may hold millions of rows: no full counts, no facet counts."""
+
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    list_max_show_all = 200
+
+
+class ReadOnlyAdminMixin:
+    """History and engagement rows are evidence: nobody adds, edits or deletes them in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+def contact_search_q(term: str, *, prefix: str = "") -> Q | None:
+    """A Q finding contacts by `term`: a phone in any format, an email, a name prefix or an id.
+
+    Every branch is an indexed equality or prefix: phone_number (unique), Lower(email)
+    (contact_email_lower), Lower(first/last name) (contact_name_lower, contact_first_name_lower).
+    The email and name branches use the aliases `contact_search` adds. `prefix` is the path to
+    the contact (`"contact__"` from a membership). None when the term cannot match anything.
+    """
+    term = term.strip()
+    if not term:
+        return None
+    alias = _alias_prefix(prefix)
+    conditions = Q()
+    e164 = phone_search_candidates(term)
+    if e164:
+        conditions |= Q(**{f"{prefix}phone_number": e164})
+    if term.isdigit() and len(term) <= 18:
+        conditions |= Q(**{f"{prefix}pk": int(term)})
+    if "@" in term:
+        conditions |= Q(**{f"{alias}email_lower": term.lower()})
+    elif not any(ch.isdigit() for ch in term):
+        words = term.lower().split()
+        first, last = f"{alias}first_lower__startswith", f"{alias}last_lower__startswith"
+        if len(words) == 1:
+            conditions |= Q(**{first: words[0]}) | Q(**{last: words[0]})
+        else:
+            rest = " ".join(words[1:])
+            conditions |= Q(**{first: words[0], last: rest}) | Q(**{last: " ".join(words)})
+    return conditions or None
+
+
+def _alias_prefix(prefix: str) -> str:
+    # Alias names cannot contain "__": "contact__" becomes "_contact_".
+    return "_" + prefix.replace("__", "_")
+
+
+def contact_search(queryset: QuerySet, term: str, *, prefix: str = "") -> QuerySet:
+    """`queryset` narrowed to the contacts (or rows of contacts, via `prefix`) that `term` names."""
+    conditions = contact_search_q(term, prefix=prefix)
+    if conditions is None:
+        return queryset.none() if term.strip() else queryset
+    alias = _alias_prefix(prefix)
+    return queryset.alias(
+        **{
+            f"{alias}email_lower": Lower(f"{prefix}email"),
+            f"{alias}first_lower": Lower(f"{prefix}first_name"),
+            f"{alias}last_lower": Lower(f"{prefix}last_name"),
+        }
+    ).filter(conditions)
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+    ordering = ("name",)
+
+
+# --- contact form and channels --------------------------------------------------------------------
+
+
+class ContactAdminForm(forms.ModelForm):
+    # Wider than the stored E.164 value: people type "+1 (415) 555-1234".
+    phone_number = forms.CharField(
+        max_length=64, help_text="Any format: +14155551234, 14155551234, (415) 555-1234 (US)."
+    )
+
+    class Meta:
+        model = Contact
+        fields = ("phone_number", "email", "first_name", "last_name", "timezone", "carrier", "tags")
+
+    def clean_phone_number(self) -> str:
+        try:
+            return phone_or_error(self.cleaned_data["phone_number"]).e164
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["phone_number"]) from None
+
+    def clean_tags(self):
+        tags = self.cleaned_data.get("tags")
+        if tags is None:
+            return tags
+        try:
+            contact_tags_check(names=[tag.name for tag in tags])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["tags"]) from None
+        return tags
+
+
+class ContactChannelForm(forms.ModelForm):
+    class Meta:
+        model = ContactChannel
+        fields = ("kind", "value")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A channel is replaced (delete + add), never edited in place.
+            for field in self.fields.values():
+                field.disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, value = cleaned.get("kind"), cleaned.get("value")
+        if self.instance.pk or not kind or not value:
+            return cleaned
+        if kind == ChannelKind.PHONE:
+            try:
+                cleaned["value"] = phone_or_error(value, field="value").e164
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict) from None
+        else:
+            cleaned["value"] = forms.EmailField().clean(value).lower()
+        return cleaned
+
+
+class ContactChannelInline(admin.TabularInline):
+    model = ContactChannel
+    form = ContactChannelForm
+    extra = 0
+    verbose_name_plural = "Other channels (phones and emails)"
+
+
+def channels_formset_save(formset, contact: Contact) -> None:
+    """Save the channels inline through the services (normalized values, one owner per value)."""
+    formset.save(commit=False)
+    for channel in formset.deleted_objects:
+        contact_channel_remove(contact=contact, channel_id=channel.pk)
+    for channel in formset.new_objects:
+        contact_channel_add(contact=contact, kind=channel.kind, value=channel.value)
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+class FormulaSafeExportMixin(ExportActionMixin):
+    """django-import-export's export (button and action) in spreadsheet-safe text formats only."""
+
+    export_formats = EXPORT_FORMATS
+
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def get_valid_export_item_pks(self, request):
+        # The library's default lists every primary key of the table to validate the posted ones;
+        # only the posted ones need checking.
+        posted = [value for value in request.POST.getlist("export_items") if value.isdigit()]
+        return self.get_queryset(request).filter(pk__in=posted).values_list("pk", flat=True)

@@ -1,0 +1,313 @@
+"""Sending lists with their custom fields, audiences, imports and API tokens."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils.html import format_html, format_html_join
+
+from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin
+from contacts.services import phone_or_error
+from sendinglists.admin.common import admin_link, changelist_link, plural, selected_or_refuse
+from sendinglists.api.tokens import api_token_create, api_token_revoke
+from sendinglists.choices import MembershipStatus
+from sendinglists.models import (
+    ApiToken,
+    Audience,
+    CustomField,
+    ImportJob,
+    ListStatusCount,
+    SendingList,
+)
+from sendinglists.services import (
+    custom_field_check,
+    custom_field_create,
+    list_status_counts,
+    sending_list_create,
+)
+
+# --- custom fields --------------------------------------------------------------------------------
+
+
+class CustomFieldForm(forms.ModelForm):
+    class Meta:
+        model = CustomField
+        fields = ("sending_list", "key", "label", "field_type", "choices")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # Stored values are keyed and typed by these: changing them would orphan the values.
+            for name in ("sending_list", "key", "field_type"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("field_type"):
+            try:
+                custom_field_check(field_type=cleaned["field_type"], choices=cleaned.get("choices"))
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field, errors)
+        return cleaned
+
+
+def _custom_field_save(field: CustomField) -> None:
+    if field.pk is None:
+        created = custom_field_create(
+            sending_list=field.sending_list,
+            key=field.key,
+            label=field.label,
+            field_type=field.field_type,
+            choices=field.choices,
+        )
+        field.pk = created.pk
+        field._state.adding = False
+    else:
+        field.save(update_fields=["label", "choices"])
+
+
+class CustomFieldInline(admin.TabularInline):
+    model = CustomField
+    form = CustomFieldForm
+    extra = 0
+    fields = ("key", "label", "field_type", "choices")
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    form = CustomFieldForm
+    list_display = ("key", "label", "field_type", "sending_list", "created_at")
+    list_filter = ("sending_list", "field_type")
+    list_select_related = ("sending_list",)
+    search_fields = ("key", "label")
+
+    def save_model(self, request, obj, form, change):
+        _custom_field_save(obj)
+
+
+# --- sending lists --------------------------------------------------------------------------------
+
+
+class SendingListForm(forms.ModelForm):
+    phone_number = forms.CharField(max_length=64, help_text="The sender number, in any format.")
+
+    class Meta:
+        model = SendingList
+        fields = (
+            "name",
+            "phone_number",
+            "default_region",
+            "help_text",
+            "opt_out_keywords",
+            "opt_in_keywords",
+        )
+
+    def clean_default_region(self) -> str:
+        return self.cleaned_data["default_region"].upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("phone_number"):
+            try:
+                cleaned["phone_number"] = phone_or_error(
+                    cleaned["phone_number"], region=cleaned.get("default_region") or "US"
+                ).e164
+            except ValidationError as exc:
+                self.add_error("phone_number", exc.message_dict["phone_number"])
+        return cleaned
+
+
+def _count_subquery(status: str | None):
+    rows = ListStatusCount.objects.filter(sending_list=OuterRef("pk"))
+    if status:
+        rows = rows.filter(status=status)
+    total = rows.order_by().values("sending_list").annotate(total=Sum("count")).values("total")
+    return Coalesce(Subquery(total), 0)
+
+
+@admin.register(SendingList)
+class SendingListAdmin(admin.ModelAdmin):
+    form = SendingListForm
+    inlines = [CustomFieldInline]
+    list_display = ("name", "phone_number", "default_region", "active_members", "members", "created_at")
+    search_fields = ("name", "phone_number")
+    readonly_fields = ("created_at", "status_counts")
+
+    def get_queryset(self, request):
+        # Maintained counts (a handful of delta rows per list), never COUNT(*) over memberships.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                active_members=_count_subquery(MembershipStatus.ACTIVE),
+                members=_count_subquery(None),
+            )
+        )
+
+    @admin.display(description="Active", ordering="active_members")
+    def active_members(self, sending_list: SendingList) -> int:
+        return sending_list.active_members
+
+    @admin.display(description="Members", ordering="members")
+    def members(self, sending_list: SendingList) -> int:
+        return sending_list.members
+
+    @admin.display(description="Members by status")
+    def status_counts(self, sending_list: SendingList) -> str:
+        if not sending_list.pk:
+            return "-"
+        counts = list_status_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
+        links = [
+            changelist_link(
+                "sendinglists",
+                "listcontact",
+                f"{MembershipStatus(status).label}: {count:,}",
+                sending_list__id__exact=sending_list.pk,
+                status=status,
+            )
+            for status, count in counts.items()
+        ]
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        created = sending_list_create(
+            phone_number=obj.phone_number,
+            name=obj.name,
+            default_region=obj.default_region,
+            help_text=obj.help_text,
+        )
+        obj.pk = created.pk
+        obj.created_at = created.created_at
+        obj._state.adding = False
+        obj.save(update_fields=["opt_out_keywords", "opt_in_keywords"])
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not CustomField:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)
+        for field in formset.deleted_objects:
+            field.delete()
+        for field in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
+            _custom_field_save(field)
+
+
+# --- audiences and imports ------------------------------------------------------------------------
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    list_display = ("name", "sending_list", "created_by", "updated_at")
+    list_filter = ("sending_list",)
+    list_select_related = ("sending_list", "created_by")
+    search_fields = ("name",)
+    raw_id_fields = ("created_by",)
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+    list_display = (
+        "id",
+        "original_filename",
+        "sending_list_link",
+        "status",
+        "rows_read",
+        "contacts_created",
+        "memberships_created",
+        "skipped_opted_out",
+        "errors",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "sending_list")
+    list_select_related = ("sending_list", "created_by")
+    search_fields = ("original_filename",)
+    readonly_fields = ("file_link",)
+
+    @admin.display(description="Sending list", ordering="sending_list")
+    def sending_list_link(self, job: ImportJob) -> str:
+        return admin_link(job.sending_list)
+
+    @admin.display(description="Uploaded file")
+    def file_link(self, job: ImportJob) -> str:
+        if not job.file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', job.file.url, job.original_filename)
+
+
+# --- API tokens -----------------------------------------------------------------------------------
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("name", "read_only", "sending_lists")
+        help_texts = {"sending_lists": "Leave empty for every sending list."}
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created by `api_token_create`: the plain token is shown once, only a hash is kept."""
+
+    form = ApiTokenForm
+    list_display = (
+        "name",
+        "key_prefix",
+        "read_only",
+        "scope",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "state",
+    )
+    list_filter = ("read_only",)
+    list_select_related = ("created_by",)
+    search_fields = ("name", "key_prefix")
+    filter_horizontal = ("sending_lists",)
+    readonly_fields = ("key_prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke_tokens"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("sending_lists")
+
+    @admin.display(description="Lists")
+    def scope(self, token: ApiToken) -> str:
+        return ", ".join(sl.phone_number for sl in token.sending_lists.all()) or "All lists"
+
+    @admin.display(description="State")
+    def state(self, token: ApiToken) -> str:
+        return "Active" if token.is_active else f"Revoked {token.revoked_at:%Y-%m-%d %H:%M}"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        token, plain_key = api_token_create(
+            name=obj.name,
+            read_only=obj.read_only,
+            sending_lists=form.cleaned_data.get("sending_lists") or [],
+            created_by=request.user,
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"API token {token.name!r} created. Copy it now, it is not shown again: {plain_key}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens (their next request is refused)")
+    def revoke_tokens(self, request, queryset):
+        tokens = selected_or_refuse(self, request, queryset)
+        if tokens is None:
+            return
+        revoked = sum(api_token_revoke(token=token) for token in tokens)
+        self.message_user(request, f"Revoked {plural(revoked, 'token')}.", messages.SUCCESS)
