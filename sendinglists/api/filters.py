@@ -6,17 +6,19 @@ import json
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from contacts.models import Contact
+from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.selectors import contact_search
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
-from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason, status_filter_kwargs
+from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.models import CustomField, ListContact, SendingList
+from sendinglists.selectors import ListContactFilters, custom_fields_equal, list_contacts
 from sendinglists.services import clean_custom_fields
 
 
@@ -52,29 +54,9 @@ def _custom_fields_value(raw: str, sending_list: SendingList) -> dict:
     return clean_custom_fields(sending_list=sending_list, values=values)
 
 
-def custom_fields_equal(queryset, cleaned: dict, prefix: str = ""):
-    """Rows whose custom fields contain `cleaned` (typed values)."""
-    if connection.vendor == "postgresql":
-        # jsonb containment (@>), served by a GIN index on custom_fields where one exists.
-        return queryset.filter(**{f"{prefix}custom_fields__contains": cleaned})
-    for key, value in cleaned.items():  # SQLite has no containment lookup; key paths are equivalent
-        queryset = queryset.filter(**{f"{prefix}custom_fields__{key}": value})
-    return queryset
-
-
-def _search(queryset, value: str, region: str, prefix: str = ""):
-    value = value.strip()
-    if not value:
-        return queryset
-    phone = normalize_phone(value, region)
-    if phone.is_valid:
-        return queryset.filter(**{f"{prefix}phone_number": phone.e164})
-    if "@" in value:
-        return queryset.alias(_email_lower=Lower(f"{prefix}email")).filter(_email_lower=value.lower())
-    # Uses index: contact_first_name_lower / contact_name_lower (prefix match)
-    return queryset.alias(
-        _first_lower=Lower(f"{prefix}first_name"), _last_lower=Lower(f"{prefix}last_name")
-    ).filter(Q(_first_lower__startswith=value.lower()) | Q(_last_lower__startswith=value.lower()))
+def _tag_filters(value: str) -> dict:
+    tag = Tag.objects.alias(_name_lower=Lower("name")).filter(_name_lower=value.strip().lower()).first()
+    return {"tag": tag, "tag_missing": tag is None}
 
 
 class ContactFilter(django_filters.FilterSet):
@@ -113,7 +95,7 @@ class ContactFilter(django_filters.FilterSet):
 
     def filter_email(self, queryset, name, value):
         # Uses index: contact_email_lower
-        return queryset.alias(_email_lower=Lower("email")).filter(_email_lower=value.strip().lower())
+        return queryset.filter(Exact(Lower("email"), value.strip().lower()))
 
     def filter_tag(self, queryset, name, value):
         through = Contact.tags.through
@@ -126,7 +108,8 @@ class ContactFilter(django_filters.FilterSet):
         )
 
     def filter_search(self, queryset, name, value):
-        return _search(queryset, value, DEFAULT_REGION)
+        search = contact_search(value, region=DEFAULT_REGION)
+        return queryset if search is None else queryset.filter(search.condition)
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -153,8 +136,8 @@ class ContactFilter(django_filters.FilterSet):
                 raise ValidationError(
                     {"custom_fields": "Filtering by custom fields needs `list` (fields are per list)."}
                 )
-            membership_filter = custom_fields_equal(
-                membership_filter, _custom_fields_value(data["custom_fields"], sending_list)
+            membership_filter = membership_filter.filter(
+                custom_fields_equal(_custom_fields_value(data["custom_fields"], sending_list))
             )
         if conditions or data.get("custom_fields") or sending_list is not None:
             queryset = queryset.filter(Exists(membership_filter))
@@ -175,25 +158,27 @@ class ContactFilter(django_filters.FilterSet):
 
 
 class MembershipFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=MembershipStatus.choices, method="filter_status")
-    unsub_reason = django_filters.ChoiceFilter(choices=UnsubReason.choices, method="filter_unsub_reason")
-    signup_method = django_filters.ChoiceFilter(choices=SignupMethod.choices)
-    in_workflow = django_filters.BooleanFilter()
-    phone = django_filters.CharFilter(method="filter_phone", help_text="A phone number in any format.")
-    email = django_filters.CharFilter(method="filter_email", help_text="Exact email, case-insensitive.")
+    """The Contacts tab's filters (sendinglists.selectors.list_contacts), plus phone, email and dates."""
+
+    status = django_filters.ChoiceFilter(choices=MembershipStatus.choices, method="filter_noop")
+    unsub_reason = django_filters.ChoiceFilter(choices=UnsubReason.choices, method="filter_noop")
+    signup_method = django_filters.ChoiceFilter(choices=SignupMethod.choices, method="filter_noop")
+    in_workflow = django_filters.BooleanFilter(method="filter_noop")
     tag = django_filters.CharFilter(
-        method="filter_tag", help_text="The contact has this tag (case-insensitive)."
+        method="filter_noop", help_text="The contact has this tag (case-insensitive)."
     )
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    subscribed_since = django_filters.IsoDateTimeFilter(field_name="subscribed_at", lookup_expr="gte")
     custom_fields = django_filters.CharFilter(
-        method="filter_custom_fields",
+        method="filter_noop",
         help_text='A JSON object the custom fields must contain, keyed by field key or id, e.g. {"plan": "pro"}.',
     )
     search = django_filters.CharFilter(
-        method="filter_search", help_text="A phone number, an email or a name prefix."
+        method="filter_noop", help_text="A phone number, an email or a name prefix."
     )
+    phone = django_filters.CharFilter(method="filter_phone", help_text="A phone number in any format.")
+    email = django_filters.CharFilter(method="filter_email", help_text="Exact email, case-insensitive.")
+    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    subscribed_since = django_filters.IsoDateTimeFilter(field_name="subscribed_at", lookup_expr="gte")
 
     class Meta:
         model = ListContact
@@ -203,34 +188,33 @@ class MembershipFilter(django_filters.FilterSet):
     def sending_list(self) -> SendingList:
         return self.request.parser_context["view"].sending_list
 
-    def filter_status(self, queryset, name, value):
-        # Uses index: listcontact_list_status
-        return queryset.filter(**status_filter_kwargs(value))
-
-    def filter_unsub_reason(self, queryset, name, value):
-        return queryset.filter(active=False, unsub_reason=value)
+    def filter_noop(self, queryset, name, value):
+        return queryset  # the Contacts tab's filters, applied together by list_contacts
 
     def filter_phone(self, queryset, name, value):
         return queryset.filter(contact__phone_number=_phone(value, self.sending_list.default_region))
 
     def filter_email(self, queryset, name, value):
-        return queryset.alias(_email_lower=Lower("contact__email")).filter(_email_lower=value.strip().lower())
+        return queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))
 
-    def filter_tag(self, queryset, name, value):
-        through = Contact.tags.through
-        return queryset.filter(
-            Exists(
-                through.objects.alias(_name_lower=Lower("tag__name")).filter(
-                    contact_id=OuterRef("contact_id"), _name_lower=value.strip().lower()
-                )
-            )
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        filters = ListContactFilters(
+            search=contact_search(
+                data.get("search") or "", region=self.sending_list.default_region, path="contact__"
+            ),
+            status=data.get("status") or "",
+            unsub_reason=data.get("unsub_reason") or "",
+            signup_method=data.get("signup_method") or "",
+            in_workflow=data.get("in_workflow"),
+            custom_fields=_custom_fields_value(data["custom_fields"], self.sending_list)
+            if data.get("custom_fields")
+            else {},
+            **(_tag_filters(data["tag"]) if data.get("tag") else {}),
         )
-
-    def filter_custom_fields(self, queryset, name, value):
-        return custom_fields_equal(queryset, _custom_fields_value(value, self.sending_list))
-
-    def filter_search(self, queryset, name, value):
-        return _search(queryset, value, self.sending_list.default_region, prefix="contact__")
+        # The view's queryset says what to load with each row; list_contacts says which rows.
+        queryset = queryset & list_contacts(sending_list=self.sending_list, filters=filters)
+        return super().filter_queryset(queryset)
 
 
 class CustomFieldFilter(django_filters.FilterSet):

@@ -1,9 +1,9 @@
-"""Keyset (cursor) pagination on indexed orders: a page deep in a 1M-member list costs what the
-first page costs, and nothing ever counts the whole result.
+"""Cursor pagination for the API, on the pages' keyset paginator (contacts.pagination): a page deep
+in a 1M-member list costs what the first page costs, and nothing ever counts the whole result.
 
 A view declares `keyset_orderings` (the public `ordering` values it offers, each backed by an
-index on (…, field, id)) and `keyset_default_ordering`. Pages are walked with a row comparison
-`(field, id) < (value, id)`, which PostgreSQL turns into an index range scan.
+index on (…, field, id)) and `keyset_default_ordering`. The API cursor wraps the paginator's
+position with the ordering and the direction, so a link always continues the walk it came from.
 """
 
 import base64
@@ -11,17 +11,17 @@ import binascii
 import json
 from collections import OrderedDict
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
 from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.utils.urls import replace_query_param
+
+from contacts.pagination import InvalidCursor, KeysetPaginator, Position
+from contacts.pagination import encode_cursor as encode_position
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+INVALID_CURSOR = "Invalid cursor: use the next/previous links as given."
 
 
 def _encode(payload: dict) -> str:
@@ -33,18 +33,24 @@ def _decode(raw: str) -> dict:
         payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         payload = None
-    if not isinstance(payload, dict) or not {"o", "v", "id", "p"} <= set(payload):
-        raise exceptions.ValidationError(
-            {"cursor": ["Invalid cursor: use the next/previous links as given."]}
-        )
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("o"), str)
+        or not isinstance(payload.get("c"), str)
+        or payload.get("p") not in (0, 1)
+    ):
+        raise exceptions.ValidationError({"cursor": [INVALID_CURSOR]})
     return payload
 
 
+def _wrap(ordering: str, position_cursor: str, backwards: bool) -> str:
+    return _encode({"o": ordering, "p": int(backwards), "c": position_cursor})
+
+
 def encode_cursor(*, ordering: str, value, row_id: int, backwards: bool = False) -> str:
-    """The cursor of the position (value, row_id) in `ordering`: the page after it, or before it."""
-    if value is not None and not isinstance(value, int | str | float | bool):
-        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return _encode({"o": ordering, "v": value, "id": row_id, "p": int(backwards)})
+    """The API cursor of the position (value, row_id) in `ordering`: the page after (or before) it."""
+    position = Position(value=value, id=row_id, is_null=value is None)
+    return _wrap(ordering, encode_position(position), backwards)
 
 
 class KeysetPagination(BasePagination):
@@ -72,7 +78,6 @@ class KeysetPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        self.page_size = self._page_size(request)
         cursor_raw = request.query_params.get(self.cursor_query_param)
         cursor = _decode(cursor_raw) if cursor_raw else None
         ordering = request.query_params.get(self.ordering_query_param) or (
@@ -87,72 +92,29 @@ class KeysetPagination(BasePagination):
                 {self.cursor_query_param: ["This cursor belongs to another ordering; drop it to start over."]}
             )
         self.ordering = ordering
-        self.field = ordering.lstrip("-")
-        descending = ordering.startswith("-")
+        paginator = KeysetPaginator(ordering=ordering, model=queryset.model, page_size=self._page_size(request))
         backwards = bool(cursor and cursor["p"])
-        walk_descending = descending != backwards
-        model = queryset.model
-        order = [f"-{self.field}", "-pk"] if walk_descending else [self.field, "pk"]
-        if self.field in ("id", "pk"):
-            order = order[1:]
-        queryset = queryset.order_by(*order)
-        if cursor:
-            queryset = queryset.filter(self._after(model, cursor, walk_descending))
-        rows = list(queryset[: self.page_size + 1])
-        has_more = len(rows) > self.page_size
-        rows = rows[: self.page_size]
-        if backwards:
-            rows.reverse()
-            self.has_next, self.has_previous = True, has_more
-        else:
-            self.has_next, self.has_previous = has_more, cursor is not None
-        self.rows = rows
-        return rows
-
-    def _after(self, model, cursor: dict, descending: bool):
-        """Rows strictly after the cursor's position in the walk's direction."""
-        quote = connection.ops.quote_name
-        table = quote(model._meta.db_table)
-        pk_column = f"{table}.{quote(model._meta.pk.column)}"
-        operator = "<" if descending else ">"
         try:
-            last_id = model._meta.pk.to_python(cursor["id"])
-            if self.field in ("id", "pk"):
-                return Q(**{"pk__lt" if descending else "pk__gt": last_id})
-            field = model._meta.get_field(self.field)
-            value = field.to_python(cursor["v"])
-        except (DjangoValidationError, TypeError, ValueError):
-            raise exceptions.ValidationError(
-                {"cursor": ["Invalid cursor: use the next/previous links as given."]}
-            ) from None
-        column = f"{table}.{quote(field.column)}"
-        return RawSQL(
-            f"({column}, {pk_column}) {operator} (%s, %s)",
-            [field.get_db_prep_value(value, connection), last_id],
-            output_field=BooleanField(),
-        )
+            self.page = paginator.page(
+                queryset,
+                after=cursor["c"] if cursor and not backwards else None,
+                before=cursor["c"] if backwards else None,
+            )
+        except InvalidCursor:
+            raise exceptions.ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
+        return self.page.rows
 
-    def _cursor_for(self, row, backwards: bool) -> str:
-        value = getattr(row, self.field) if self.field not in ("id", "pk") else row.pk
-        return encode_cursor(ordering=self.ordering, value=value, row_id=row.pk, backwards=backwards)
-
-    def _link(self, cursor: str | None) -> str | None:
-        url = self.request.build_absolute_uri()
-        return (
-            replace_query_param(url, self.cursor_query_param, cursor)
-            if cursor
-            else remove_query_param(url, self.cursor_query_param)
-        )
+    def _link(self, position_cursor: str | None, backwards: bool) -> str | None:
+        if not position_cursor:
+            return None
+        cursor = _wrap(self.ordering, position_cursor, backwards)
+        return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param, cursor)
 
     def get_next_link(self) -> str | None:
-        if not self.has_next or not self.rows:
-            return None
-        return self._link(self._cursor_for(self.rows[-1], backwards=False))
+        return self._link(self.page.next_cursor, backwards=False)
 
     def get_previous_link(self) -> str | None:
-        if not self.has_previous or not self.rows:
-            return None
-        return self._link(self._cursor_for(self.rows[0], backwards=True))
+        return self._link(self.page.previous_cursor, backwards=True)
 
     def get_paginated_response(self, data):
         return Response(
@@ -192,7 +154,7 @@ class KeysetPagination(BasePagination):
                 "name": self.ordering_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Sort order; a leading `-` sorts descending.",
+                "description": "Sort order; a leading `-` sorts descending. Empty values sort last.",
                 "schema": {
                     "type": "string",
                     "enum": self._orderings(view),

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.utils import timezone
@@ -305,3 +306,35 @@ def test_membership_page_runs_a_fixed_number_of_queries(client, sending_list, dj
         ListContactFactory(sending_list=sending_list).contact.tags.add(TagFactory(name="vip"))
     with django_assert_max_num_queries(6):
         assert len(contact_ids(client.get(url(sending_list)))) == 30
+
+
+def test_memberships_page_by_last_sent_with_never_sent_last(client, sending_list):
+    now = timezone.now()
+    never = [ListContactFactory(sending_list=sending_list) for _ in range(2)]
+    sent = [
+        ListContactFactory(sending_list=sending_list, last_sent_at=now - timezone.timedelta(hours=hours))
+        for hours in (5, 1, 3)
+    ]
+    expected = [sent[1].contact_id, sent[2].contact_id, sent[0].contact_id] + [
+        m.contact_id for m in reversed(never)
+    ]
+    page = client.get(url(sending_list), {"ordering": "-last_sent_at", "page_size": 2}).json()
+    seen = [row["contact"]["id"] for row in page["results"]]
+    while page["next"]:
+        page = client.get(page["next"]).json()
+        seen += [row["contact"]["id"] for row in page["results"]]
+    assert seen == expected
+    back = client.get(page["previous"]).json()
+    assert [row["contact"]["id"] for row in back["results"]] == expected[2:4]
+
+
+def test_a_cursor_does_not_continue_another_ordering(client, sending_list):
+    for _ in range(3):
+        ListContactFactory(sending_list=sending_list)
+    page = client.get(url(sending_list), {"ordering": "-send_count", "page_size": 1}).json()
+    cursor = parse_qs(urlparse(page["next"]).query)["cursor"][0]
+    response = client.get(url(sending_list), {"ordering": "-id", "cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "cursor": ["This cursor belongs to another ordering; drop it to start over."]
+    }

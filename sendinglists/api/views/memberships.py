@@ -46,7 +46,15 @@ class MembershipViewSet(
     lookup_field = "contact_id"
     lookup_value_regex = r"[0-9]+"
     # Each order is backed by an index on (sending_list, -field, -id): see ListContact.Meta.indexes.
-    keyset_orderings = ["id", "send_count", "click_count", "conversion_count", "revenue_total"]
+    keyset_orderings = [
+        "id",
+        "send_count",
+        "click_count",
+        "conversion_count",
+        "revenue_total",
+        "last_sent_at",
+        "last_clicked_at",
+    ]
     keyset_default_ordering = "-id"
 
     @cached_property
