@@ -71,7 +71,7 @@ def _transcode(source, path: str, encoding: Encoding, line_ends_cr_only: bool) -
             if "\x00" in text:
                 raise FileRejected(
                     "This is not a text CSV file: it contains binary data "
-                    f"(a NUL character near byte {read_bytes + 1:,})."
+                    f"(a NUL character near byte {read_bytes + text.index(chr(0)) + 1:,})."
                 )
             if line_ends_cr_only:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
