@@ -134,9 +134,10 @@ def inbound_message_receive(
         return _replayed(existing)
     changes = tuple(_apply_keyword(message))
     if message.list_contact_id is None and sending_list is not None:
-        membership = _membership(sending_list, contact)
-        if membership is not None:
-            message.list_contact = membership
+        # The keyword may have created the membership (a STOP or START from a new number).
+        created = [c.membership for c in changes if c.membership.sending_list_id == sending_list.pk]
+        if created:
+            message.list_contact = created[0]
             message.save(update_fields=["list_contact", "updated_at"])
     _enqueue_follow_up(message.pk)
     return InboundResult(message, True, changes)
