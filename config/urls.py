@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(url="/lists/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("engagement.api.urls")),  # before api/: its catch-all answers 404
     path("api/", include("sendinglists.api.urls")),
     path("", include("sendinglists.urls")),
     path("", include("contacts.urls")),
