@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.selectors import contact_search
+from sendinglists.api.parsers import NUL_MESSAGE, nul_path
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.models import CustomField, ListContact, SendingList
@@ -47,6 +48,8 @@ def _custom_fields_value(raw: str, sending_list: SendingList) -> dict:
         values = json.loads(raw)
     except ValueError:
         values = None
+    if nul_path(values):
+        raise ValidationError({"custom_fields": NUL_MESSAGE})
     if not isinstance(values, dict) or not values:
         raise ValidationError(
             {"custom_fields": 'Expected a JSON object of field key (or id) to value, e.g. {"plan": "pro"}.'}

@@ -92,7 +92,9 @@ class KeysetPagination(BasePagination):
                 {self.cursor_query_param: ["This cursor belongs to another ordering; drop it to start over."]}
             )
         self.ordering = ordering
-        paginator = KeysetPaginator(ordering=ordering, model=queryset.model, page_size=self._page_size(request))
+        paginator = KeysetPaginator(
+            ordering=ordering, model=queryset.model, page_size=self._page_size(request)
+        )
         backwards = bool(cursor and cursor["p"])
         try:
             self.page = paginator.page(

@@ -338,3 +338,17 @@ def test_a_cursor_does_not_continue_another_ordering(client, sending_list):
     assert response.json()["field_errors"] == {
         "cursor": ["This cursor belongs to another ordering; drop it to start over."]
     }
+
+
+def test_a_nul_character_anywhere_in_the_body_is_a_400_naming_the_field(client, sending_list):
+    response = client.post(
+        url(sending_list),
+        {"phone_number": "+14155551234", "custom_fields": {"plan": "pro\x00"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"custom_fields.plan": ["Null characters are not allowed."]}
+    response = client.get(url(sending_list), {"custom_fields": '{"plan": "pro\\u0000"}'})
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"custom_fields": ["Null characters are not allowed."]}
+    assert Contact.objects.count() == 0

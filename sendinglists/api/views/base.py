@@ -2,12 +2,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from sendinglists.actors import Actor
 from sendinglists.api.authentication import TokenAuthentication
 from sendinglists.api.errors import error_body
 from sendinglists.api.idempotency import HEADER, KEY_TTL
 from sendinglists.api.pagination import KeysetPagination
+from sendinglists.api.parsers import StrictJSONParser
 from sendinglists.api.permissions import HasApiToken
 from sendinglists.api.schema import ApiAutoSchema
 from sendinglists.api.throttling import ApiTokenRateThrottle
@@ -32,6 +34,7 @@ class ApiViewSetMixin:
     throttle_classes = [ApiTokenRateThrottle]
     pagination_class = KeysetPagination
     filter_backends = [DjangoFilterBackend]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
     schema = ApiAutoSchema()
 
     @property
