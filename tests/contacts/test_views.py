@@ -29,14 +29,8 @@ CHANGE_PERMISSIONS = ("contacts.change_contact", "sendinglists.change_listcontac
 T0 = timezone.make_aware(dt.datetime(2025, 6, 1, 9, 0))
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def staff_with(*permissions, username):
     user = UserFactory(username=username, is_staff=True)
-    user.save()  # the factory sets the password after saving; force_login checks it against the row
     for permission in permissions:
         app_label, codename = permission.split(".")
         user.user_permissions.add(

@@ -29,14 +29,8 @@ VIEW_PERMISSIONS = (
 SYSTEM = Actor.system("test")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def staff_with(*permissions, username="viewer"):
     user = UserFactory(username=username, is_staff=True)
-    user.save()  # the factory sets the password after saving; force_login checks it against the row
     for permission in permissions:
         app_label, codename = permission.split(".")
         user.user_permissions.add(
@@ -54,7 +48,6 @@ def viewer(client):
 
 @pytest.fixture
 def admin_client(client, staff_user):
-    staff_user.save()
     client.force_login(staff_user)
     return client
 
