@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 
 from sendinglists.api.views.base import api_not_found
 from sendinglists.api.views.contacts import ContactV2ViewSet, ContactViewSet
+from sendinglists.api.views.imports import ImportViewSet
 from sendinglists.api.views.lists import CustomFieldViewSet, SendingListViewSet
 from sendinglists.api.views.memberships import MembershipViewSet
 
@@ -25,6 +26,7 @@ v1.register("contacts", ContactViewSet, basename="contact")
 v1.register(r"lists/(?P<list_id>[0-9]+)/contacts", MembershipViewSet, basename="membership")
 v1.register("lists", SendingListViewSet, basename="sending-list")
 v1.register("contact-fields", CustomFieldViewSet, basename="contact-field")
+v1.register("imports", ImportViewSet, basename="import")
 
 v2 = OptionalSlashRouter()
 v2.register("contacts", ContactV2ViewSet, basename="contact")

@@ -14,6 +14,7 @@ ENDPOINTS = [
     "/api/v1/lists/",
     "/api/v1/contact-fields",
     "/api/v2/contacts/",
+    "/api/v1/imports/",
 ]
 
 

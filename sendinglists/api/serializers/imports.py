@@ -1,0 +1,123 @@
+import json
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from sendinglists.models import ImportJob, SendingList
+
+MAPPING_HELP = (
+    "A JSON object: column (0-based index, or header) -> target: phone, email, first_name, last_name, "
+    'full_name, timezone, carrier, tags, custom:<key>, custom:<key>:<type> (a new field), or "" to '
+    "ignore the column. Omitted: guessed from the header and the content."
+)
+
+
+class MappingField(serializers.JSONField):
+    """A JSON object: in a JSON body as is, in a multipart upload as a JSON-encoded string."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", MAPPING_HELP)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError("Not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                'Expected a JSON object, e.g. {"0": "phone", "2": "custom:plan"}.'
+            )
+        return super().to_internal_value(data)
+
+
+class ImportCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The CSV file (any common encoding and delimiter).")
+    sending_list = serializers.PrimaryKeyRelatedField(
+        queryset=SendingList.objects.all(),
+        error_messages={
+            "does_not_exist": "No sending list {pk_value}.",
+            "incorrect_type": "Expected a list id.",
+        },
+    )
+    mapping = MappingField(required=False)
+    region = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2,
+        help_text="Country of national numbers (default: the list's).",
+    )
+    has_header = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Omitted: detected."
+    )
+    start = serializers.BooleanField(
+        default=True,
+        help_text="Start at once (default). False: the import waits, with the guessed mapping, for POST …/start/.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        queryset = self.context.get("sending_lists")
+        if queryset is not None:
+            self.fields["sending_list"].queryset = queryset
+
+
+class ImportStartSerializer(serializers.Serializer):
+    mapping = MappingField(required=False)
+    has_header = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ImportCountsSerializer(serializers.Serializer):
+    rows_read = serializers.IntegerField()
+    contacts_created = serializers.IntegerField()
+    contacts_updated = serializers.IntegerField()
+    memberships_created = serializers.IntegerField()
+    memberships_updated = serializers.IntegerField()
+    skipped_opted_out = serializers.IntegerField()
+    skipped_blocked = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.IntegerField()
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    """An import: its file, mapping, status and counts; `error_report` downloads the failed rows."""
+
+    counts = serializers.SerializerMethodField()
+    error_report = serializers.SerializerMethodField(help_text="CSV of the failed rows (null: none failed).")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "sending_list",
+            "original_filename",
+            "size_bytes",
+            "encoding",
+            "delimiter",
+            "header",
+            "has_header",
+            "mapping",
+            "region",
+            "status",
+            "failure_reason",
+            "rows_total",
+            "total_chunks",
+            "chunks_done",
+            "counts",
+            "error_report",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_counts(self, job) -> ImportCountsSerializer:
+        return {name: getattr(job, name) for name in ImportCountsSerializer._declared_fields}
+
+    def get_error_report(self, job) -> str | None:
+        if not job.errors:
+            return None
+        path = reverse("api:v1:import-errors", kwargs={"pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

@@ -1,0 +1,110 @@
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from sendinglists.api.permissions import scope_lists
+from sendinglists.api.serializers.imports import (
+    ImportCreateSerializer,
+    ImportJobSerializer,
+    ImportStartSerializer,
+)
+from sendinglists.api.views.base import ApiViewSetMixin
+from sendinglists.imports.services import (
+    import_cancel,
+    import_create,
+    import_error_report_lines,
+    import_start,
+)
+from sendinglists.models import ImportJob, SendingList
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List imports"),
+    retrieve=extend_schema(summary="An import's status and counts"),
+)
+class ImportViewSet(
+    ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """CSV imports into a sending list (the same service as the Import page and `import_contacts`)."""
+
+    serializer_class = ImportJobSerializer
+    lookup_value_regex = r"[0-9]+"
+    keyset_orderings = ["id"]
+    keyset_default_ordering = "-id"
+    filterset_fields = ["sending_list", "status"]
+
+    def get_queryset(self):
+        return scope_lists(ImportJob.objects.all(), self.request, "sending_list_id")
+
+    def _job_data(self, job_id: int) -> dict:
+        return self.get_serializer(ImportJob.objects.get(pk=job_id)).data
+
+    @extend_schema(
+        summary="Upload a CSV",
+        description=(
+            "Stores and inspects the file (encoding, delimiter, header, rows) and, unless start is false, "
+            "starts the import with the given mapping (or the guessed one). Poll the import for status and "
+            "counts. An opted-out membership is never reactivated by an import."
+        ),
+        request={"multipart/form-data": ImportCreateSerializer},
+        responses={201: ImportJobSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = ImportCreateSerializer(
+            data=request.data,
+            context={"sending_lists": scope_lists(SendingList.objects.all(), request)},
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = import_create(
+            sending_list=data["sending_list"],
+            uploaded_file=data["file"],
+            actor=self.actor,
+            mapping=data.get("mapping"),
+            region=data.get("region", ""),
+            has_header=data["has_header"],
+            filename=data["file"].name,
+        )
+        if data["start"]:
+            job = import_start(job=job, actor=self.actor)
+        return Response(self._job_data(job.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Start a waiting import", request=ImportStartSerializer, responses=ImportJobSerializer
+    )
+    @action(detail=True, methods=["post"], filterset_fields=None, pagination_class=None)
+    def start(self, request, *args, **kwargs):
+        job = self.get_object()
+        serializer = ImportStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        import_start(
+            job=job,
+            mapping=serializer.validated_data.get("mapping"),
+            has_header=serializer.validated_data["has_header"],
+            actor=self.actor,
+        )
+        return Response(self._job_data(job.pk))
+
+    @extend_schema(summary="Cancel an import", request=None, responses=ImportJobSerializer)
+    @action(detail=True, methods=["post"], filterset_fields=None, pagination_class=None)
+    def cancel(self, request, *args, **kwargs):
+        job = self.get_object()
+        import_cancel(job=job)
+        return Response(self._job_data(job.pk))
+
+    @extend_schema(
+        summary="Download the error report",
+        description="The failed rows as they were, with their line number and the reason (CSV).",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], url_name="errors", filterset_fields=None, pagination_class=None)
+    def errors(self, request, *args, **kwargs):
+        job = self.get_object()
+        response = StreamingHttpResponse(
+            import_error_report_lines(job=job), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response

@@ -1,0 +1,141 @@
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from contacts.models import Contact
+from sendinglists.actors import Actor
+from sendinglists.models import ImportJob, ListContact
+from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from tests.factories import ContactFactory, SendingListFactory
+
+CSV = (
+    "Phone,First name,Plan\n"
+    "14155550001,Ana,pro\n"
+    "(415) 555-0002,Ben,free\n"
+    "not a phone,Cleo,pro\n"
+    "+14155550004,Dev,pro\n"
+)
+
+
+def upload(client, sending_list, content: str = CSV, **fields):
+    file = SimpleUploadedFile("contacts.csv", content.encode(), content_type="text/csv")
+    return client.post(
+        "/api/v1/imports/", {"file": file, "sending_list": sending_list.pk, **fields}, format="multipart"
+    )
+
+
+def test_upload_with_a_mapping_imports_and_reports_counts(client, django_capture_on_commit_callbacks):
+    sending_list = SendingListFactory()
+    stopped = ContactFactory(phone_number="+14155550004")
+    membership = list_contact_subscribe(
+        sending_list=sending_list, contact=stopped, signup_method="api", actor=Actor.system("test")
+    ).membership
+    list_contact_opt_out(membership=membership, reason="message", actor=Actor.system("test"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(
+            client, sending_list, mapping='{"0": "phone", "1": "first_name", "2": "custom:plan"}'
+        )
+    assert response.status_code == 201, response.json()
+    job = ImportJob.objects.get()
+    body = client.get(f"/api/v1/imports/{job.pk}/").json()
+    assert body["status"] == "completed"
+    assert body["sending_list"] == sending_list.pk
+    assert body["rows_total"] == 4
+    assert body["counts"] == {
+        "rows_read": 4,
+        "contacts_created": 2,
+        "contacts_updated": 1,
+        "memberships_created": 2,
+        "memberships_updated": 0,
+        "skipped_opted_out": 1,
+        "skipped_blocked": 0,
+        "duplicates": 0,
+        "errors": 1,
+    }
+    assert body["error_report"] == f"http://testserver/api/v1/imports/{job.pk}/errors"
+    assert ListContact.objects.get(
+        sending_list=sending_list, contact__phone_number="+14155550001"
+    ).custom_fields == {"plan": "pro"}
+    membership.refresh_from_db()
+    assert (membership.active, membership.unsub_reason) == (False, "message")
+    assert job.api_token_id == client.token.pk
+
+
+def test_error_report_downloads_the_failed_rows_as_csv(client, django_capture_on_commit_callbacks):
+    sending_list = SendingListFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = upload(client, sending_list).json()["id"]
+    response = client.get(f"/api/v1/imports/{job_id}/errors/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0] == "Phone,First name,Plan,Import line,Import error"
+    assert len(lines) == 2
+    assert lines[1].startswith("not a phone,Cleo,pro,4,")
+
+
+def test_upload_without_start_waits_with_the_guessed_mapping_then_starts(
+    client, django_capture_on_commit_callbacks
+):
+    sending_list = SendingListFactory()
+    response = upload(client, sending_list, start="false")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "pending"
+    assert body["header"] == ["Phone", "First name", "Plan"]
+    assert body["mapping"]["0"] == "phone"
+    assert Contact.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(
+            f"/api/v1/imports/{body['id']}/start/", {"mapping": {"0": "phone"}}, format="json"
+        )
+    assert started.status_code == 200
+    assert client.get(f"/api/v1/imports/{body['id']}/").json()["status"] == "completed"
+    assert Contact.objects.count() == 3
+    again = client.post(f"/api/v1/imports/{body['id']}/start/", {}, format="json")
+    assert again.status_code == 400
+    assert again.json()["field_errors"] == {"status": ["This import is completed; it cannot start again."]}
+
+
+def test_a_bad_file_or_mapping_is_a_400_naming_it(client):
+    sending_list = SendingListFactory()
+    response = upload(client, sending_list, content="")
+    assert response.status_code == 400
+    assert list(response.json()["field_errors"]) == ["file"]
+    response = upload(client, sending_list, mapping="[1, 2]")
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "mapping": ['Expected a JSON object, e.g. {"0": "phone", "2": "custom:plan"}.']
+    }
+    response = upload(client, sending_list, mapping='{"9": "phone"}')
+    assert response.status_code == 400
+    assert "mapping" in next(iter(response.json()["field_errors"]))
+    assert ImportJob.objects.count() == 0
+
+
+def test_cancel_a_waiting_import(client):
+    sending_list = SendingListFactory()
+    job_id = upload(client, sending_list, start="false").json()["id"]
+    response = client.post(f"/api/v1/imports/{job_id}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert Contact.objects.count() == 0
+
+
+def test_imports_are_scoped_and_read_only_tokens_cannot_upload(make_client):
+    mine, theirs = SendingListFactory(), SendingListFactory()
+    admin = make_client()
+    their_job = upload(admin, theirs, start="false").json()["id"]
+    scoped = make_client(sending_lists=[mine])
+    assert scoped.get("/api/v1/imports/").json()["results"] == []
+    assert scoped.get(f"/api/v1/imports/{their_job}/").status_code == 404
+    assert scoped.get(f"/api/v1/imports/{their_job}/errors/").status_code == 404
+    assert scoped.post(f"/api/v1/imports/{their_job}/start/", {}, format="json").status_code == 404
+    assert scoped.post(f"/api/v1/imports/{their_job}/cancel/").status_code == 404
+    response = upload(scoped, theirs)
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"sending_list": [f"No sending list {theirs.pk}."]}
+    assert ImportJob.objects.get(pk=their_job).status == "pending"
+    read_only = make_client(read_only=True)
+    assert upload(read_only, mine).status_code == 403
+    assert read_only.post(f"/api/v1/imports/{their_job}/cancel/").status_code == 403
+    assert ImportJob.objects.count() == 1
+    assert read_only.get(f"/api/v1/imports/{their_job}/").status_code == 200
