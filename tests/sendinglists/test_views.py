@@ -83,7 +83,10 @@ def test_non_staff_user_is_redirected_to_login(client):
 def test_staff_without_view_permission_gets_403(client):
     client.force_login(staff_with(username="nobody"))
 
-    assert client.get("/lists/").status_code == 403
+    response = client.get("/lists/")
+
+    assert response.status_code == 403
+    assert "Your account may not do this." in response.content.decode()
 
 
 def test_root_redirects_to_sending_lists(client):
@@ -95,7 +98,10 @@ def test_root_redirects_to_sending_lists(client):
 
 @pytest.mark.parametrize("path", ["/lists/999999/", "/lists/999999/fields/"])
 def test_unknown_list_is_404(admin_client, path):
-    assert admin_client.get(path).status_code == 404
+    response = admin_client.get(path)
+
+    assert response.status_code == 404
+    assert "Nothing lives at <code>/lists/999999/" in response.content.decode()
 
 
 # --- the lists ------------------------------------------------------------------------------------
