@@ -53,6 +53,13 @@ def spring_deals():
             unsub_reason="" if not contact.phone_number.endswith("0") else "message",
             opted_out_at=None if not contact.phone_number.endswith("0") else now,
             send_count=int(contact.phone_number[-3:]) % 17,
+            click_count=int(contact.phone_number[-3:]) % 3,
+            last_sent_at=now - dt.timedelta(hours=int(contact.phone_number[-3:]) % 17 * 7)
+            if int(contact.phone_number[-3:]) % 17
+            else None,
+            last_clicked_at=now - dt.timedelta(hours=int(contact.phone_number[-3:]) % 5 * 11)
+            if int(contact.phone_number[-3:]) % 3
+            else None,
             custom_fields={"plan": "pro" if int(contact.phone_number[-1]) % 2 else "free"},
         )
         for contact in contacts
@@ -74,7 +81,13 @@ def spring_deals():
         custom_fields={"plan": "pro"},
     ).membership
     ListContact.objects.filter(pk=membership.pk).update(
-        send_count=3, click_count=1, conversion_count=1, revenue_total=Decimal("49.00")
+        send_count=3,
+        click_count=1,
+        conversion_count=1,
+        revenue_total=Decimal("49.00"),
+        last_sent_at=now - dt.timedelta(days=1),
+        last_clicked_at=now - dt.timedelta(days=1) + dt.timedelta(minutes=3),
+        last_revenue_at=now - dt.timedelta(days=1) + dt.timedelta(minutes=30),
     )
     at = now - dt.timedelta(days=1)
     message = MessageFactory(
@@ -136,7 +149,7 @@ def test_operator_walks_lists_to_a_contact_filters_searches_pages_and_unsubscrib
     expect(contact_rows(page)).to_have_count(50)
     expect(contact_rows(page).first).to_contain_text("(415) 555-8042")
     expect(page.locator(".stats")).to_contain_text("120")
-    screenshot(page, "02-list-contacts")
+    screenshot(page, "02-list-contacts", full_page=False)
 
     # Filter: opted-out members only.
     page.select_option("select[name=status]", "message")
