@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("engagement.api.urls")),  # before api/: its catch-all answers 404
     path("api/", include("sendinglists.api.urls")),
+    path("lists/<int:list_id>/audiences/", include("sendinglists.audiences.urls")),
     path("", include("sendinglists.urls")),
     path("", include("contacts.urls")),
     path("", include("engagement.contact_urls")),  # the contact page composes all three apps

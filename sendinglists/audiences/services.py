@@ -299,6 +299,20 @@ def hygiene_job_start(
     return job
 
 
+@transaction.atomic
+def hygiene_job_retry(*, job: HygieneJob) -> bool:
+    """Enqueue a failed job again (after commit): it resumes after its last committed chunk.
+
+    Returns False, doing nothing, for a job that has not failed.
+    """
+    from sendinglists.audiences.tasks import run_hygiene_job
+
+    if not HygieneJob.objects.filter(pk=job.pk, status=HygieneStatus.FAILED).exists():
+        return False
+    run_hygiene_job.delay_on_commit(job.pk)
+    return True
+
+
 def _job_actor(job: HygieneJob) -> Actor:
     if job.created_by is not None:
         return Actor.for_user(job.created_by)

@@ -1,0 +1,238 @@
+"""The opt-out watch: opt-outs / sends per day over the last 30 days, against seed 000's 2% line.
+
+An opt-out here is a contact's own decision: a STOP (reason `message`) or a spam complaint. Hygiene
+removals, carrier failures and invalid numbers are the operator's or the network's doing and would
+otherwise make a clean-up look like a messaging problem. A send is an outbound message.
+
+Both series are grouped counts over index ranges (SubscriptionEvent `subevent_list_kind_time`,
+Message `message_list_direction_time`), cached for a few minutes per list: a busy list sends
+millions of messages a month, and the page should not recount them on every view.
+
+Sends live in the engagement app, which depends on this one; the model is looked up by name
+(`apps.get_model`) so `sendinglists` keeps importing nothing from `engagement`.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from sendinglists.choices import EventKind, UnsubReason
+from sendinglists.models import SubscriptionEvent
+
+OPT_OUT_RATE_LIMIT = Decimal("0.02")  # seed 000: "Aim for under 2%."
+CHART_DAYS = 30
+CACHE_SECONDS = 300
+OPT_OUT_REASONS = (UnsubReason.MESSAGE, UnsubReason.COMPLAINT)
+
+# Chart geometry (SVG user units); the template only places what is computed here.
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 180, 44, 22, 10
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutDay:
+    day: dt.date
+    sends: int
+    opt_outs: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return Decimal(self.opt_outs) / Decimal(self.sends) if self.sends else None
+
+    @property
+    def is_high(self) -> bool:
+        return self.rate is not None and self.rate > OPT_OUT_RATE_LIMIT
+
+    @property
+    def rate_percent(self) -> str:
+        return percent_text(self.rate)
+
+
+def percent_text(rate: Decimal | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.2f}%"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    day: OptOutDay
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutChart:
+    days: list[OptOutDay]
+    scale_max: Decimal  # the rate at the top of the chart
+
+    @property
+    def sends(self) -> int:
+        return sum(d.sends for d in self.days)
+
+    @property
+    def opt_outs(self) -> int:
+        return sum(d.opt_outs for d in self.days)
+
+    @property
+    def rate(self) -> Decimal | None:
+        return Decimal(self.opt_outs) / Decimal(self.sends) if self.sends else None
+
+    @property
+    def is_high(self) -> bool:
+        return self.rate is not None and self.rate > OPT_OUT_RATE_LIMIT
+
+    @property
+    def rate_percent(self) -> str:
+        return percent_text(self.rate)
+
+    @property
+    def limit(self) -> Decimal:
+        return OPT_OUT_RATE_LIMIT
+
+    # --- geometry for templates/audiences/_optout_chart.html ---
+
+    @property
+    def width(self) -> int:
+        return WIDTH
+
+    @property
+    def height(self) -> int:
+        return HEIGHT
+
+    def _y(self, rate: Decimal) -> float:
+        plot = HEIGHT - BOTTOM - TOP
+        return round(TOP + plot - float(rate / self.scale_max) * plot, 1)
+
+    @property
+    def limit_y(self) -> float:
+        return self._y(OPT_OUT_RATE_LIMIT)
+
+    @property
+    def top_label(self) -> str:
+        return f"{self.scale_max * 100:.0f}%"
+
+    @property
+    def baseline_y(self) -> int:
+        return HEIGHT - BOTTOM
+
+    @property
+    def left(self) -> int:
+        return LEFT
+
+    @property
+    def bars(self) -> list[Bar]:
+        slot = (WIDTH - LEFT) / max(1, len(self.days))
+        bars = []
+        for index, day in enumerate(self.days):
+            rate = min(day.rate or Decimal(0), self.scale_max)
+            y = self._y(rate)
+            bars.append(
+                Bar(
+                    round(LEFT + index * slot + 1, 1),
+                    y,
+                    round(slot - 2, 1),
+                    round(HEIGHT - BOTTOM - y, 1),
+                    day,
+                )
+            )
+        return bars
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.days[0].day
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.days[-1].day
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def _days(days: int, today: dt.date) -> tuple[list[dt.date], dt.datetime]:
+    first = today - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=timezone.get_current_timezone())
+    return [first + dt.timedelta(days=n) for n in range(days)], start
+
+
+def _opt_outs_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
+    # Uses index: subevent_list_kind_time (sending_list, kind, occurred_at)
+    rows = (
+        SubscriptionEvent.objects.filter(
+            sending_list_id__in=sending_list_ids,
+            kind=EventKind.OPTED_OUT,
+            occurred_at__gte=start,
+            reason__in=OPT_OUT_REASONS,
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values("sending_list_id", "day")
+        .annotate(n=Count("id"))
+    )
+    return {(row["sending_list_id"], row["day"]): row["n"] for row in rows}
+
+
+def _sends_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
+    message = apps.get_model("engagement", "Message")
+    # Uses index: message_list_direction_time (sending_list, direction, sent_at)
+    rows = (
+        message.objects.filter(sending_list_id__in=sending_list_ids, direction="outbound", sent_at__gte=start)
+        .annotate(day=TruncDate("sent_at", tzinfo=timezone.get_current_timezone()))
+        .values("sending_list_id", "day")
+        .annotate(n=Count("id"))
+    )
+    return {(row["sending_list_id"], row["day"]): row["n"] for row in rows}
+
+
+def opt_out_days(
+    *, sending_list_ids: list[int], days: int = CHART_DAYS, today: dt.date | None = None
+) -> dict:
+    """{list id: [OptOutDay, …]} for the last `days` days up to `today` (every day present)."""
+    dates, start = _days(days, today or _today())
+    opt_outs = _opt_outs_by_day(sending_list_ids, start)
+    sends = _sends_by_day(sending_list_ids, start)
+    return {
+        list_id: [
+            OptOutDay(day, sends.get((list_id, day), 0), opt_outs.get((list_id, day), 0)) for day in dates
+        ]
+        for list_id in sending_list_ids
+    }
+
+
+def opt_out_chart(*, sending_list, days: int = CHART_DAYS, today: dt.date | None = None) -> OptOutChart:
+    """The list's daily opt-out rate chart (cached for CACHE_SECONDS)."""
+    today = today or _today()
+    key = f"audiences:optout-chart:{sending_list.pk}:{days}:{today.isoformat()}"
+    series = cache.get(key)
+    if series is None:
+        series = opt_out_days(sending_list_ids=[sending_list.pk], days=days, today=today)[sending_list.pk]
+        cache.set(key, series, CACHE_SECONDS)
+    highest = max((d.rate for d in series if d.rate is not None), default=Decimal(0))
+    # Room above the 2% line, rounded up to a whole percent, so the line is always visible.
+    scale_max = max(Decimal("0.03"), (highest * 100).to_integral_value(rounding="ROUND_CEILING") / 100)
+    return OptOutChart(days=series, scale_max=scale_max)
+
+
+def opt_out_rates(*, sending_list_ids: list[int], days: int = CHART_DAYS) -> dict[int, Decimal | None]:
+    """Each list's opt-out rate over the last `days` days (None: nothing sent), for flagging lists
+    above the 2% line on the Sending Lists page. Two grouped queries for all the lists."""
+    series = opt_out_days(sending_list_ids=sending_list_ids, days=days)
+    rates = {}
+    for list_id, list_days in series.items():
+        sends = sum(d.sends for d in list_days)
+        rates[list_id] = Decimal(sum(d.opt_outs for d in list_days)) / Decimal(sends) if sends else None
+    return rates
+
+
+def lists_above_opt_out_limit(*, sending_list_ids: list[int]) -> set[int]:
+    return {
+        list_id
+        for list_id, rate in opt_out_rates(sending_list_ids=sending_list_ids).items()
+        if rate and rate > OPT_OUT_RATE_LIMIT
+    }
