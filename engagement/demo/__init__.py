@@ -1,0 +1,1 @@
+"""The demo data `manage.py seed_demo` loads (see builder.py)."""
