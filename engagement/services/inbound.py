@@ -97,14 +97,12 @@ def inbound_message_receive(
         raise ValidationError({"provider_message_id": "Required: the provider's message id."})
     if len(provider_message_id) > MAX_PROVIDER_ID_CHARS:
         raise ValidationError({"provider_message_id": f"At most {MAX_PROVIDER_ID_CHARS} characters."})
-    existing = Message.objects.filter(provider_message_id=provider_message_id).first()
-    if existing is not None:
-        return _replayed(existing)
     sending_list = sending_list_for_number(to_number or "")
     # Locks the contact row: one person's messages are processed one at a time.
     contact, _ = contact_upsert(
         phone_number=from_number, region=sending_list.default_region if sending_list else DEFAULT_REGION
     )
+    membership = _membership(sending_list, contact, lock=True)
     match = match_keyword(
         body,
         list_opt_out=sending_list.opt_out_keywords if sending_list else (),
@@ -114,7 +112,7 @@ def inbound_message_receive(
         direction=Direction.INBOUND,
         sending_list=sending_list,
         contact=contact,
-        list_contact=_membership(sending_list, contact),
+        list_contact=membership,
         from_number=contact.phone_number,
         to_number=sending_list.phone_number if sending_list else (to_number or "")[:32],
         body=body or "",
@@ -128,11 +126,12 @@ def inbound_message_receive(
         with transaction.atomic():
             message.save()
     except IntegrityError:
+        # A retried or replayed webhook (checked here rather than up front: most messages are new).
         existing = Message.objects.filter(provider_message_id=provider_message_id).first()
         if existing is None:
             raise
         return _replayed(existing)
-    changes = tuple(_apply_keyword(message))
+    changes = tuple(_apply_keyword(message, membership))
     if message.list_contact_id is None and sending_list is not None:
         # The keyword may have created the membership (a STOP or START from a new number).
         created = [c.membership for c in changes if c.membership.sending_list_id == sending_list.pk]
@@ -172,52 +171,60 @@ def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | N
     )
 
 
-def _apply_keyword(message: Message) -> list[StatusChange]:
+def _apply_keyword(message: Message, membership: ListContact | None) -> list[StatusChange]:
+    """`membership` is the contact's (locked) membership of the list the message was sent to."""
     if message.keyword == KeywordKind.OPT_OUT_ALL:
-        list_ids = set(
-            ListContact.objects.filter(contact_id=message.contact_id).values_list(
-                "sending_list_id", flat=True
-            )
-        )
-        if message.sending_list_id:
-            list_ids.add(message.sending_list_id)
-        targets = SendingList.objects.filter(pk__in=list_ids).order_by("pk")
-        return [change for target in targets if (change := _opt_out(message, target))]
+        memberships = {
+            m.sending_list_id: m
+            for m in ListContact.objects.select_for_update()
+            .filter(contact_id=message.contact_id)
+            .order_by("pk")
+        }
+        if message.sending_list_id and message.sending_list_id not in memberships:
+            memberships[message.sending_list_id] = None  # opted out of, member or not
+        return [
+            change
+            for list_id, target in sorted(memberships.items())
+            if (change := _opt_out(message, list_id, target))
+        ]
     if message.sending_list is None:
         return []
     if message.keyword == KeywordKind.OPT_OUT:
-        change = _opt_out(message, message.sending_list)
+        change = _opt_out(message, message.sending_list_id, membership)
         return [change] if change else []
     if message.keyword == KeywordKind.OPT_IN:
-        return _opt_in(message)
+        return _opt_in(message, membership)
     return []
 
 
-def _opt_out(message: Message, sending_list: SendingList) -> StatusChange | None:
-    if _later_keyword(message, sending_list.pk, [KeywordKind.OPT_IN]) is not None:
+def _opt_out(message: Message, sending_list_id: int, membership: ListContact | None) -> StatusChange | None:
+    """Opt out of one list; `membership` is None only for the list the message was sent to."""
+    if _later_keyword(message, sending_list_id, [KeywordKind.OPT_IN]) is not None:
         return None  # the person's later START on this list stands
-    membership = _membership(sending_list, message.contact, lock=True)
     occurred_at = message.sent_at
     note = ""
     if membership is not None and membership.active and membership.status_changed_at > occurred_at:
         # Subscribed after the STOP was sent, but not by the person: the STOP still applies.
         occurred_at = membership.status_changed_at
         note = f"STOP sent at {message.sent_at:%Y-%m-%d %H:%M:%S} UTC arrived after a later subscription."
-    return contact_opt_out_of_list(
-        sending_list=sending_list,
-        contact=message.contact,
-        reason=UnsubReason.MESSAGE,
-        actor=Actor.for_message(message),
-        occurred_at=occurred_at,
-        note=note,
+    actor = Actor.for_message(message)
+    if membership is None:
+        return contact_opt_out_of_list(
+            sending_list=message.sending_list,
+            contact=message.contact,
+            reason=UnsubReason.MESSAGE,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+    return list_contact_opt_out(
+        membership=membership, reason=UnsubReason.MESSAGE, actor=actor, occurred_at=occurred_at, note=note
     )
 
 
-def _opt_in(message: Message) -> list[StatusChange]:
+def _opt_in(message: Message, membership: ListContact | None) -> list[StatusChange]:
     sending_list, contact = message.sending_list, message.contact
     actor = Actor.for_message(message)
     later_opt_out = _later_keyword(message, sending_list.pk, list(OPT_OUT_KINDS))
-    membership = _membership(sending_list, contact, lock=True)
     if membership is not None:
         if later_opt_out is not None:
             return []  # the person's later STOP stands
