@@ -35,7 +35,6 @@ class UpsertResult:
     subscription: SubscribeResult | None
 
 
-@transaction.atomic
 def api_contact_upsert(
     *,
     phone_number: str,
