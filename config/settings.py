@@ -191,6 +191,9 @@ WEBHOOK_SIGNING_SECRET = os.environ.get("WEBHOOK_SIGNING_SECRET", "dev-webhook-s
 WEBHOOK_REPLAY_WINDOW_S = env_int("WEBHOOK_REPLAY_WINDOW_S", 300)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "engagement.backends.console.ConsoleBackend")
+# engagement.backends.twilio.TwilioBackend sends with these (and TWILIO_AUTH_TOKEN).
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "https://api.twilio.com")
 BAD_RESPONSE_FAILURE_LIMIT = env_int("BAD_RESPONSE_FAILURE_LIMIT", 3)
 
 REST_FRAMEWORK = {

@@ -7,9 +7,9 @@ in tests; a provider backend such as `engagement.backends.twilio.TwilioBackend` 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from engagement.backends.base import BaseSmsBackend, OutgoingSms, SmsBackendError
+from engagement.backends.base import BaseSmsBackend, OutgoingSms, SmsBackendError, SmsRejected
 
-__all__ = ["BaseSmsBackend", "OutgoingSms", "SmsBackendError", "get_backend"]
+__all__ = ["BaseSmsBackend", "OutgoingSms", "SmsBackendError", "SmsRejected", "get_backend"]
 
 
 def get_backend(backend: str | None = None, **kwargs) -> BaseSmsBackend:

@@ -2,7 +2,15 @@ from dataclasses import dataclass
 
 
 class SmsBackendError(Exception):
-    """The provider did not accept the message (network error, 5xx, rejected request)."""
+    """The provider could not take the message now (network error, 5xx, throttled): retry later."""
+
+
+class SmsRejected(SmsBackendError):
+    """The provider refused this message for good (bad number, recipient opted out): do not retry."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,8 @@ class StatusUpdate:
 
 
 def delivery_actor(message: Message, detail: str = "") -> Actor:
-    label = f"Delivery report for {message.provider_message_id}" + (f" ({detail})" if detail else "")
+    label = f"Delivery report for {message.provider_message_id or f'message #{message.pk}'}"
+    label += f" ({detail})" if detail else ""
     return Actor(kind=ActorKind.DELIVERY, id=str(message.pk), label=label)
 
 
@@ -116,6 +117,15 @@ def message_status_update(
     if status not in FAILED_STATUSES:
         return StatusUpdate(message, True)
     return StatusUpdate(message, True, _apply_failure(message, membership, error_code or "", occurred_at))
+
+
+def message_failure_apply(
+    *, message: Message, error_code: str, occurred_at: dt.datetime | None = None
+) -> str:
+    """Apply the failure rules to an outbound message that failed (a status report, or a provider
+    that refused it outright); returns the unsub_reason set on the membership, if any. Call it
+    inside the transaction that recorded the failure."""
+    return _apply_failure(message, _membership_of(message), error_code, occurred_at or timezone.now())
 
 
 def _apply_failure(message: Message, membership: ListContact | None, error_code: str, occurred_at) -> str:

@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact
-from engagement.backends import OutgoingSms, get_backend
+from engagement.backends import OutgoingSms, SmsRejected, get_backend
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
+from engagement.services.delivery import message_failure_apply
 from engagement.services.events import list_contact_count_send
 from sendinglists.models import ListContact, SendingList
 
@@ -65,7 +66,9 @@ def message_send(
     so an opted-out member still gets it; a blocked contact never does. The contact and membership
     rows stay locked while deciding and sending, so a STOP committing at the same moment either
     comes first (and this send is refused) or waits for it. A sent message adds to the membership's
-    send_count and last_sent_at.
+    send_count and last_sent_at. A message the provider refuses for good (SmsRejected) is recorded
+    as failed and its error code goes through the delivery failure rules (Twilio 21610 opts the
+    membership out); a transient backend error (SmsBackendError) propagates and writes nothing.
     """
     body = (body or "").strip()
     if not body:
@@ -83,14 +86,18 @@ def message_send(
     if refusal:
         raise SendRefused(refusal, code="send_refused")
     sent_at = timezone.now()
-    provider_message_id = get_backend().send(
-        OutgoingSms(
-            from_number=sending_list.phone_number,
-            to_number=contact.phone_number,
-            body=body,
-            status_callback_url=status_callback_url(),
+    try:
+        provider_message_id = get_backend().send(
+            OutgoingSms(
+                from_number=sending_list.phone_number,
+                to_number=contact.phone_number,
+                body=body,
+                status_callback_url=status_callback_url(),
+            )
         )
-    )
+        status, error_code = MessageStatus.SENT, ""
+    except SmsRejected as rejected:
+        provider_message_id, status, error_code = None, MessageStatus.FAILED, rejected.code[:16]
     message = Message.objects.create(
         direction=Direction.OUTBOUND,
         sending_list=sending_list,
@@ -100,10 +107,14 @@ def message_send(
         to_number=contact.phone_number,
         body=body,
         provider_message_id=provider_message_id,
-        status=MessageStatus.SENT,
+        status=status,
+        error_code=error_code,
         sent_at=sent_at,
         reply_to=reply_to,
     )
-    if membership is not None:
+    if status == MessageStatus.FAILED:
+        # Refused outright (the person opted out at the carrier, a landline): same rules as a report.
+        message_failure_apply(message=message, error_code=error_code, occurred_at=sent_at)
+    elif membership is not None:
         list_contact_count_send(membership_id=membership.pk, sent_at=sent_at)
     return message
