@@ -10,7 +10,7 @@ from sendinglists.api.views.base import api_not_found
 from sendinglists.api.views.contacts import ContactV2ViewSet, ContactViewSet
 from sendinglists.api.views.imports import ImportViewSet
 from sendinglists.api.views.lists import CustomFieldViewSet, SendingListViewSet
-from sendinglists.api.views.memberships import MembershipViewSet
+from sendinglists.audiences.api import AudienceViewSet, MembershipQueryViewSet
 
 app_name = "api"
 
@@ -23,7 +23,9 @@ class OptionalSlashRouter(SimpleRouter):
 
 v1 = OptionalSlashRouter()
 v1.register("contacts", ContactViewSet, basename="contact")
-v1.register(r"lists/(?P<list_id>[0-9]+)/contacts", MembershipViewSet, basename="membership")
+# The memberships endpoint with the audience text query (`?q=`) as an extra filter.
+v1.register(r"lists/(?P<list_id>[0-9]+)/contacts", MembershipQueryViewSet, basename="membership")
+v1.register(r"lists/(?P<list_id>[0-9]+)/audiences", AudienceViewSet, basename="audience")
 v1.register("lists", SendingListViewSet, basename="sending-list")
 v1.register("contact-fields", CustomFieldViewSet, basename="contact-field")
 v1.register("imports", ImportViewSet, basename="import")

@@ -77,9 +77,16 @@ def rules_queryset(
 ) -> QuerySet[ListContact]:
     """Memberships of `sending_list` matching canonical `rules`, as one queryset (unordered)."""
     queryset = ListContact.objects.using(using).filter(sending_list=sending_list)
+    return rules_apply(queryset, rules=rules, custom_fields=custom_fields, now=now)
+
+
+def rules_apply(
+    queryset: QuerySet[ListContact], *, rules: dict, custom_fields, now: dt.datetime | None = None
+) -> QuerySet[ListContact]:
+    """`queryset` (memberships of one list, with any other filters) narrowed to canonical `rules`."""
     if not rules.get("rules"):
         return queryset
-    compiler = _Compiler(rules, custom_fields=custom_fields, now=now or timezone.now(), using=using)
+    compiler = _Compiler(rules, custom_fields=custom_fields, now=now or timezone.now(), using=queryset.db)
     condition = compiler.node(rules)
     # Custom field values are read through aliases (`_cf0` = custom_fields -> 'state'), so a key
     # spelled like a lookup (`contains`, `exact`) or holding `__` is still just a key.

@@ -14,7 +14,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from sendinglists.actors import Actor
-from sendinglists.audiences.compiler import rules_queryset
+from sendinglists.audiences.compiler import rules_apply, rules_queryset
 from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
 from sendinglists.audiences.query import QuerySyntaxError, query_parse, rules_to_query
 from sendinglists.audiences.rules import RuleProblem, RulesInvalid, rules_validate
@@ -55,6 +55,10 @@ class Segment:
         return rules_queryset(
             sending_list=self.sending_list, rules=self.rules, custom_fields=self.custom_fields, now=now
         )
+
+    def apply(self, queryset: QuerySet[ListContact]) -> QuerySet[ListContact]:
+        """`queryset` (this list's memberships, maybe filtered further) narrowed to the segment."""
+        return rules_apply(queryset, rules=self.rules, custom_fields=self.custom_fields)
 
 
 def segment_build(*, sending_list: SendingList, rules=None, query: str | None = None) -> Segment:

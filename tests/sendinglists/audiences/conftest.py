@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from sendinglists.models import CustomField
+from tests.browser.conftest import browser, page, screenshot  # noqa: F401 - the shared chromium fixtures
 from tests.factories import ContactFactory, ListContactFactory, SendingListFactory, TagFactory
 
 UTC = dt.UTC
