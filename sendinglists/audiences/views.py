@@ -31,6 +31,7 @@ from sendinglists.audiences.services import (
     problems_of,
     segment_build,
     segment_count,
+    segment_count_cached,
     segment_members,
 )
 from sendinglists.models import Audience, SendingList
@@ -230,7 +231,7 @@ def audience_members(request, list_id: int, audience_id: int):
             audience=audience,
             page=page,
             rows=[(m, [m.custom_fields.get(key, "") for key in custom_keys]) for m in page.rows],
-            count=segment_count(segment=segment),
+            count=segment_count_cached(segment=segment),
             is_first_page=after is None,
             custom_keys=custom_keys,
         ),
@@ -247,7 +248,7 @@ def audience_count_json(request, list_id: int, audience_id: int):
         segment = audience_segment(audience=_audience(sending_list, audience_id))
     except ValidationError as exc:
         return JsonResponse({"ok": False, "problems": problems_of(exc)}, status=409)
-    return JsonResponse({"ok": True, "count": segment_count(segment=segment)})
+    return JsonResponse({"ok": True, "count": segment_count_cached(segment=segment)})
 
 
 @require_POST
