@@ -41,7 +41,9 @@ def _render(request, contact: Contact, *, status: int = 200, **bound_forms):
     memberships = contact_memberships(contact)
     for detail in memberships.memberships:
         membership = detail.membership
-        detail.unsubscribe_form = UnsubscribeForm(prefix=f"unsub{membership.pk}")
+        detail.unsubscribe_form = bound_forms.get(f"unsubscribe_{membership.pk}") or UnsubscribeForm(
+            prefix=f"unsub{membership.pk}"
+        )
         detail.resubscribe_form = bound_forms.get(f"resubscribe_{membership.pk}") or ResubscribeForm(
             prefix=f"resub{membership.pk}"
         )
@@ -148,9 +150,13 @@ def membership_unsubscribe(request, contact_id: int, membership_id: int):
     contact = _contact(contact_id)
     membership = _membership(contact, membership_id)
     form = UnsubscribeForm(request.POST, prefix=f"unsub{membership.pk}")
-    note = form.cleaned_data["note"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _render(request, contact, status=400, **{f"unsubscribe_{membership.pk}": form})
     change = list_contact_opt_out(
-        membership=membership, reason=UnsubReason.MANUAL, actor=Actor.for_user(request.user), note=note
+        membership=membership,
+        reason=UnsubReason.MANUAL,
+        actor=Actor.for_user(request.user),
+        note=form.cleaned_data["note"],
     )
     name = membership.sending_list.name
     if change.changed:

@@ -576,3 +576,19 @@ def test_contact_page_query_count_does_not_grow_with_history(client, operator, d
             response = client.get(f"/contacts/{contact.pk}/")
         assert response.status_code == 200
     assert len(response.context["timeline"].rows) == 50
+
+
+def test_unsubscribe_note_too_long_shows_error_in_place_and_keeps_the_membership(
+    client, operator, subscribed
+):
+    contact, membership = subscribed
+
+    response = client.post(
+        f"/contacts/{contact.pk}/lists/{membership.pk}/unsubscribe/",
+        {f"unsub{membership.pk}-note": "x" * 501},
+    )
+
+    assert response.status_code == 400
+    assert "Ensure this value has at most 500 characters (it has 501)." in response.content.decode()
+    membership.refresh_from_db()
+    assert membership.active is True

@@ -493,3 +493,13 @@ def test_view_only_staff_sees_no_add_field_form_and_gets_403_on_post(client, vie
     assert "Add a custom field" not in html
     assert response.status_code == 403
     assert not CustomField.objects.filter(sending_list=sending_list).exists()
+
+
+def test_contacts_tab_unknown_sort_order_is_an_error_not_a_crash(admin_client, members):
+    sending_list, _ = members
+
+    response = admin_client.get(f"/lists/{sending_list.pk}/", {"ordering": "password"})
+
+    assert response.status_code == 200
+    assert response.context["page"].rows == []
+    assert "Select a valid choice. password is not one of the available choices." in response.content.decode()
