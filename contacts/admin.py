@@ -3,7 +3,7 @@
 The Contact admin itself is registered in `sendinglists.admin`: blocking, deleting and the
 memberships inline are subscription services, and `contacts` must not import `sendinglists`.
 Here live the parts that depend only on `contacts`: the paginator that never counts a whole
-table, the phone/email/name search, the contact form (phone in any format, at most five tags)
+table, the search (the pages' one rule), the contact form (phone in any format, at most five tags)
 and the channels inline.
 """
 
@@ -13,14 +13,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 from import_export.admin import ExportActionMixin
 
 from contacts.choices import ChannelKind
 from contacts.models import Contact, ContactChannel, Tag
-from contacts.phones import phone_search_candidates
 from contacts.resources import EXPORT_FORMATS
+from contacts.selectors import SearchKind, contact_search
 from contacts.services import (
     contact_channel_add,
     contact_channel_remove,
@@ -100,55 +99,23 @@ class ReadOnlyAdminMixin:
 # --- search ---------------------------------------------------------------------------------------
 
 
-def contact_search_q(term: str, *, prefix: str = "") -> Q | None:
-    """A Q finding contacts by `term`: a phone in any format, an email, a name prefix or an id.
+def contact_search_results(queryset: QuerySet, term: str, *, through_contact: bool = False) -> QuerySet:
+    """`queryset` narrowed by the search box's one rule (`contacts.selectors.contact_search`).
 
-    Every branch is an indexed equality or prefix: phone_number (unique), Lower(email)
-    (contact_email_lower), Lower(first/last name) (contact_name_lower, contact_first_name_lower).
-    The email and name branches use the aliases `contact_search` adds. `prefix` is the path to
-    the contact (`"contact__"` from a membership). None when the term cannot match anything.
+    A phone number in any format, an email, or a name prefix; in the admin, digits that are not a
+    phone number are also a contact id. With `through_contact` (memberships, events, messages) the
+    matching contacts are found first, on the contact table's own indexes, and rows are then
+    matched by `contact_id`: a join with an OR across two tables would scan the big one.
     """
-    term = term.strip()
-    if not term:
-        return None
-    alias = _alias_prefix(prefix)
-    conditions = Q()
-    e164 = phone_search_candidates(term)
-    if e164:
-        conditions |= Q(**{f"{prefix}phone_number": e164})
-    if term.isdigit() and len(term) <= 18:
-        conditions |= Q(**{f"{prefix}pk": int(term)})
-    if "@" in term:
-        conditions |= Q(**{f"{alias}email_lower": term.lower()})
-    elif not any(ch.isdigit() for ch in term):
-        words = term.lower().split()
-        first, last = f"{alias}first_lower__startswith", f"{alias}last_lower__startswith"
-        if len(words) == 1:
-            conditions |= Q(**{first: words[0]}) | Q(**{last: words[0]})
-        else:
-            rest = " ".join(words[1:])
-            conditions |= Q(**{first: words[0], last: rest}) | Q(**{last: " ".join(words)})
-    return conditions or None
-
-
-def _alias_prefix(prefix: str) -> str:
-    # Alias names cannot contain "__": "contact__" becomes "_contact_".
-    return "_" + prefix.replace("__", "_")
-
-
-def contact_search(queryset: QuerySet, term: str, *, prefix: str = "") -> QuerySet:
-    """`queryset` narrowed to the contacts (or rows of contacts, via `prefix`) that `term` names."""
-    conditions = contact_search_q(term, prefix=prefix)
-    if conditions is None:
-        return queryset.none() if term.strip() else queryset
-    alias = _alias_prefix(prefix)
-    return queryset.alias(
-        **{
-            f"{alias}email_lower": Lower(f"{prefix}email"),
-            f"{alias}first_lower": Lower(f"{prefix}first_name"),
-            f"{alias}last_lower": Lower(f"{prefix}last_name"),
-        }
-    ).filter(conditions)
+    search = contact_search(term)
+    if search is None:
+        return queryset
+    condition = search.condition
+    if search.kind == SearchKind.NAME and term.strip().isdigit() and len(term.strip()) <= 18:
+        condition = Q(pk=int(term.strip()))
+    if through_contact:
+        return queryset.filter(contact__in=Contact.objects.filter(condition).values("pk"))
+    return queryset.filter(condition)
 
 
 # --- tags -----------------------------------------------------------------------------------------

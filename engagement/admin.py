@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db import models
 
-from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin, contact_search
+from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin, contact_search_results
 from engagement.models import Click, Conversion, Message
 
 
@@ -18,7 +18,7 @@ class EngagementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
     )
 
     def get_search_results(self, request, queryset, search_term):
-        return contact_search(queryset, search_term, prefix="contact__"), False
+        return contact_search_results(queryset, search_term, through_contact=True), False
 
 
 @admin.register(Message)

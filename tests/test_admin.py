@@ -207,6 +207,7 @@ def test_contact_changelist_counts_at_most_the_limit_and_says_so(admin_client, m
     assert response.status_code == 200
     assert response.context["cl"].result_count == 20
     assert b"20+ contacts" in response.content
+    assert b"20+ results" in response.content
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate is PostgreSQL's")
@@ -220,6 +221,7 @@ def test_unfiltered_changelist_past_the_limit_reports_the_postgres_estimate(admi
 
     assert response.context["cl"].result_count == 30
     assert b"about 30 contacts" in response.content
+    assert b"about 30 results" in response.content
 
 
 def _change(obj) -> str:
@@ -824,3 +826,20 @@ def test_export_selected_action_exports_only_the_selected_rows(admin_client):
 
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert sorted(row[2] for row in rows[1:]) == sorted([first.phone_number, third.phone_number])
+
+
+def test_audience_admin_saves_through_the_audience_services_and_reports_a_bad_query(admin_client, staff_user):
+    sending_list = SendingListFactory()
+    data = _form_data(admin_client.get(reverse("admin:sendinglists_audience_add")))
+    data.update({"sending_list": str(sending_list.pk), "name": "Active", "query": "status = nonsense"})
+
+    refused = admin_client.post(reverse("admin:sendinglists_audience_add"), data)
+    data["query"] = "status=active"
+    created = admin_client.post(reverse("admin:sendinglists_audience_add"), data)
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["query"]
+    assert created.status_code == 302
+    audience = Audience.objects.get()
+    assert (audience.name, audience.query, audience.created_by) == ("Active", "status = active", staff_user)
+    assert audience.rules["rules"] == [{"field": "status", "operator": "=", "value": "active"}]

@@ -12,7 +12,7 @@ from contacts.admin import (
     FormulaSafeExportMixin,
     LargeTableAdmin,
     channels_formset_save,
-    contact_search,
+    contact_search_results,
 )
 from contacts.models import Contact, ContactChannel
 from contacts.resources import ContactResource
@@ -164,7 +164,7 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         return super().get_queryset(request).prefetch_related("tags")
 
     def get_search_results(self, request, queryset, search_term):
-        return contact_search(queryset, search_term), False
+        return contact_search_results(queryset, search_term), False
 
     @admin.display(description="Tags")
     def tag_list(self, contact: Contact) -> str:

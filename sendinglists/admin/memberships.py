@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.response import TemplateResponse
 
-from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdminMixin, contact_search
+from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdminMixin, contact_search_results
 from contacts.models import Contact
 from contacts.phones import phone_search_candidates
 from sendinglists.admin.common import actor_for, admin_link, plural, selected_or_refuse
@@ -166,7 +166,7 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        return contact_search(queryset, search_term, prefix="contact__"), False
+        return contact_search_results(queryset, search_term, through_contact=True), False
 
     @admin.display(description="Name")
     def contact_name(self, membership: ListContact) -> str:
