@@ -98,7 +98,8 @@ def tokenize(query: str) -> list[Token]:
     return tokens
 
 
-def _token_value(kind: str, text: str) -> tuple[str, object, str] | tuple:
+def _token_value(kind: str, text: str) -> tuple[object, str]:
+    """(value, text) of a token: strings unescaped, numbers as int/float, `==`/`<>` canonical."""
     if kind == "string":
         return _UNESCAPE_RE.sub(r"\1", text[1:-1]), text
     if kind == "number":

@@ -25,6 +25,7 @@ import difflib
 import enum
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from contacts.choices import LineType
 from sendinglists.choices import FieldType, MembershipStatus, SignupMethod, UnsubReason
@@ -444,8 +445,6 @@ class _Validator:
             raise _Invalid(f"{spec.name} {op.value} takes one value; use 'in' for a list.")
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             raise _Invalid(f"{spec.name} {op.value} needs a value.")
-        if op in (Op.CONTAINS, Op.NOT_CONTAINS) and not str(raw).strip():
-            raise _Invalid(f"{spec.name} {op.value} needs some text to look for.")
         return self.scalar(spec, op, raw)
 
     def scalar(self, spec: FieldSpec, op: Op, raw):
@@ -525,8 +524,6 @@ def _ops_text(spec: FieldSpec) -> str:
 
 
 def _number_text(value) -> str:
-    from decimal import Decimal
-
     return format(Decimal(str(value)).normalize(), "f") if isinstance(value, float) else str(value)
 
 

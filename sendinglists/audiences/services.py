@@ -369,36 +369,42 @@ def hygiene_job_run(*, job_id: int, chunk_size: int | None = None) -> HygieneJob
     actor = _job_actor(job)
     reason = HYGIENE_REASONS[job.action]
     note = f"List hygiene job #{job.pk}: {job.description.lower()}."
-    while True:
-        job.refresh_from_db(fields=["last_membership_id", "status"])
-        # Uses index: listcontact_list_id (sending_list, id) walked upwards from the resume point.
-        ids = list(
-            matching.filter(id__gt=job.last_membership_id)
-            .order_by("id")
-            .values_list("id", flat=True)[:chunk_size]
-        )
-        if not ids:
-            break
-        with transaction.atomic():
-            # Decided again under the row locks: a member who clicked since the ids were read stays.
-            still_matching = list(
-                matching.filter(id__in=ids).select_for_update(of=("self",)).values_list("id", flat=True)
-            )
-            removed = list_contacts_opt_out_bulk(
-                sending_list_id=job.sending_list_id,
-                membership_ids=still_matching,
-                reason=reason,
-                actor=actor,
-                note=note,
-            )
-            HygieneJob.objects.filter(pk=job.pk).update(
-                last_membership_id=ids[-1],
-                processed=F("processed") + len(ids),
-                removed=F("removed") + removed,
-            )
+    while _hygiene_chunk(
+        job_id=job.pk, matching=matching, chunk_size=chunk_size, reason=reason, actor=actor, note=note
+    ):
+        pass
     HygieneJob.objects.filter(pk=job.pk).update(status=HygieneStatus.COMPLETED, finished_at=timezone.now())
     job.refresh_from_db()
     return job
+
+
+@transaction.atomic
+def _hygiene_chunk(*, job_id: int, matching, chunk_size: int, reason: str, actor: Actor, note: str) -> bool:
+    """Opt out the next chunk of a job's members; False when none are left.
+
+    The job row is locked first, so a duplicate run of the same job waits here and then reads the
+    resume point the first one committed, instead of counting the same chunk twice. The members
+    are chosen under their row locks: one who clicked since the preview is left alone.
+    """
+    job = HygieneJob.objects.select_for_update().get(pk=job_id)
+    if job.status == HygieneStatus.COMPLETED:
+        return False
+    # Uses index: listcontact_list_id (sending_list, id) walked upwards from the resume point.
+    ids = list(
+        matching.filter(id__gt=job.last_membership_id)
+        .order_by("id")
+        .select_for_update(of=("self",))
+        .values_list("id", flat=True)[:chunk_size]
+    )
+    if not ids:
+        return False
+    removed = list_contacts_opt_out_bulk(
+        sending_list_id=job.sending_list_id, membership_ids=ids, reason=reason, actor=actor, note=note
+    )
+    HygieneJob.objects.filter(pk=job.pk).update(
+        last_membership_id=ids[-1], processed=F("processed") + len(ids), removed=F("removed") + removed
+    )
+    return True
 
 
 def hygiene_job_fail(*, job_id: int, reason: str) -> None:
