@@ -21,7 +21,7 @@ setup: $(STAMP)
 migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
-# Loads the demo once (a marker row in the database says it is there) and creates the admin user.
+# Loads the demo once (skipped when sending lists exist) and creates the admin user (admin / admin).
 demo: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py ensure_admin

@@ -103,7 +103,7 @@ def contact_search_results(queryset: QuerySet, term: str, *, through_contact: bo
     """`queryset` narrowed by the search box's one rule (`contacts.selectors.contact_search`).
 
     A phone number in any format, an email, or a name prefix; in the admin, digits that are not a
-    phone number are also a contact id. With `through_contact` (memberships, events, messages) the
+    phone number are a contact id. With `through_contact` (memberships, events, messages) the
     matching contacts are found first, on the contact table's own indexes, and rows are then
     matched by `contact_id`: a join with an OR across two tables would scan the big one.
     """

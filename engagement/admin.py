@@ -1,10 +1,15 @@
 """Messages, clicks and conversions: read-only in the admin (they come from providers and webhooks)."""
 
+import re
+
 from django.contrib import admin
 from django.db import models
 
 from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin, contact_search_results
 from engagement.models import Click, Conversion, Message
+
+# A provider's message id (Twilio: SM + 32 hex digits); never a name, a phone number or an email.
+PROVIDER_MESSAGE_ID = re.compile(r"(?=\D*\d)[A-Za-z]{2}[0-9A-Za-z]{16,62}")
 
 
 class EngagementAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
@@ -46,7 +51,7 @@ class MessageAdmin(EngagementAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
-        if term[:2].upper() in {"SM", "MM"} and not term.isdigit():
+        if PROVIDER_MESSAGE_ID.fullmatch(term):
             # Uses index: the unique provider_message_id
             return queryset.filter(provider_message_id=term), False
         return super().get_search_results(request, queryset, search_term)
