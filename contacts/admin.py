@@ -208,6 +208,17 @@ class FormulaSafeExportMixin(ExportActionMixin):
     """django-import-export's export (button and action) in spreadsheet-safe text formats only."""
 
     export_formats = EXPORT_FORMATS
+    # The admin builds the file in memory; larger exports belong to the streaming CSV export pages.
+    max_export_rows = 50_000
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        if queryset.order_by()[: self.max_export_rows + 1].count() > self.max_export_rows:
+            # export_action shows a ValueError as an error message above the form.
+            raise ValueError(
+                f"This export has more than {self.max_export_rows:,} rows. Narrow it with the filters or "
+                "a search, or use the sending list's CSV export, which streams any size."
+            )
+        return super().get_export_data(file_format, request, queryset, **kwargs)
 
     def has_export_permission(self, request) -> bool:
         return self.has_view_permission(request)

@@ -868,3 +868,22 @@ def test_message_search_finds_a_provider_id_or_the_contact_by_name(admin_client,
     assert [m.pk for m in _results(by_id)] == [message.pk]
     assert [m.pk for m in _results(by_name)] == [message.pk]
     assert [m.pk for m in _results(by_phone)] == [message.pk]
+
+
+def test_an_export_larger_than_the_admin_limit_is_refused_with_a_message(admin_client, monkeypatch):
+    from sendinglists.admin.contacts import ContactAdmin
+
+    monkeypatch.setattr(ContactAdmin, "max_export_rows", 2)
+    ContactFactory.create_batch(3)
+    url = reverse("admin:contacts_contact_export")
+    fields = {
+        name: "on"
+        for name in admin_client.get(url).context["form"].fields
+        if name.startswith("contactresource_")
+    }
+
+    response = admin_client.post(url, {"format": "0", "resource": "0", **fields})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert "This export has more than 2 rows." in " ".join(str(m) for m in response.context["messages"])
