@@ -2,10 +2,12 @@
 by the explicit resubscribe service."""
 
 import datetime as dt
+import threading
 from collections import Counter
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from sendinglists import services as list_services
@@ -358,3 +360,32 @@ def test_hygiene_job_runs_on_a_real_worker_with_progress(celery_worker):
     assert (done.total, done.processed, done.removed) == (5, 5, 5)
     assert ListContact.objects.filter(sending_list=sending_list, active=True).count() == 1
     assert SubscriptionEvent.objects.filter(sending_list=sending_list, reason="invalid_contact").count() == 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_of_the_same_job_at_once_remove_each_member_once():
+    sending_list = SendingListFactory()
+    for n in range(9):
+        subscribe(sending_list, f"bad{n}", is_valid=False)
+    job = HygieneJob.objects.create(sending_list=sending_list, action=HygieneAction.INVALID_NUMBERS)
+    errors = []
+
+    def run():
+        try:
+            hygiene_job_run(job_id=job.pk, chunk_size=2)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    job.refresh_from_db()
+    assert errors == []
+    assert (job.status, job.total, job.processed, job.removed) == (HygieneStatus.COMPLETED, 9, 9, 9)
+    assert SubscriptionEvent.objects.filter(sending_list=sending_list, reason="invalid_contact").count() == 9
