@@ -160,10 +160,7 @@ def mapping_clean(*, mapping: dict, header: list[str], custom_fields: dict) -> d
     """Validate a mapping; keys may be column indexes or header names. Every problem is reported
     at once (ValidationError keyed `mapping`). Returns `{index: target}` for every column."""
     errors: list[str] = []
-    by_name = {}
-    for index, name in enumerate(header):
-        by_name.setdefault(name.strip().lower(), index)
-        by_name.setdefault(normalize_header(name), index)
+    by_name = _names(header)
     cleaned = dict.fromkeys((str(i) for i in range(len(header))), IGNORE)
     for column, raw_target in (mapping or {}).items():
         index = _column_index(str(column), by_name, len(header))
@@ -181,7 +178,7 @@ def mapping_clean(*, mapping: dict, header: list[str], custom_fields: dict) -> d
         errors.append(
             "No column is mapped to the phone number; map the column that holds the numbers to phone."
         )
-    for target in set(targets):
+    for target in dict.fromkeys(targets):
         if target != "tags" and targets.count(target) > 1:
             where = ", ".join(repr(header_for(header, int(i))) for i, t in cleaned.items() if t == target)
             errors.append(f"{_target_label(target)} is mapped from more than one column ({where}).")
@@ -190,14 +187,38 @@ def mapping_clean(*, mapping: dict, header: list[str], custom_fields: dict) -> d
     return cleaned
 
 
+def _names(header: list[str]) -> dict[str, int]:
+    by_name: dict[str, int] = {}
+    for index, name in enumerate(header):
+        by_name.setdefault(name.strip().lower(), index)
+        by_name.setdefault(normalize_header(name), index)
+    return by_name
+
+
 def _column_index(column: str, by_name: dict, width: int) -> int | None:
-    if column.isdigit():
-        index = int(column)
-        return index if index < width else None
     index = by_name.get(column.strip().lower())
-    if index is None:
+    if index is None and normalize_header(column):
         index = by_name.get(normalize_header(column))
+    if index is None and column.isdigit() and int(column) < width:
+        index = int(column)
     return index
+
+
+def mapping_override(*, mapping: dict[str, str], overrides: dict, header: list[str]) -> dict[str, str]:
+    """`mapping` (by index) with some columns, named by header or index, set to other targets; the
+    result still needs `mapping_clean`. An unknown column is a ValidationError keyed `mapping`."""
+    by_name = _names(header)
+    merged = dict(mapping)
+    unknown = []
+    for column, target in overrides.items():
+        index = _column_index(str(column), by_name, len(header))
+        if index is None:
+            unknown.append(f"No column {column!r} in the file (columns: {', '.join(header) or 'none'}).")
+            continue
+        merged[str(index)] = target
+    if unknown:
+        raise ValidationError({"mapping": unknown})
+    return merged
 
 
 def _clean_target(target: str, custom_fields: dict) -> tuple[str, str]:
