@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/v1/", include("engagement.api.urls")),  # before api/: its catch-all answers 404
     path("api/", include("sendinglists.api.urls")),
     path("lists/<int:list_id>/audiences/", include("sendinglists.audiences.urls")),
+    path("imports/", include("sendinglists.imports.urls")),
     path("", include("sendinglists.urls")),
     path("", include("contacts.urls")),
     path("", include("engagement.contact_urls")),  # the contact page composes all three apps
