@@ -20,8 +20,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION, normalize_phone
-from contacts.services import contact_upsert
+from contacts.services import contact_upsert, phone_or_error
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.keywords import match_keyword
 from engagement.models import Message
@@ -73,7 +74,6 @@ def _enqueue_follow_up(message_id: int) -> None:
     inbound_follow_up.delay_on_commit(message_id)
 
 
-@transaction.atomic
 def inbound_message_receive(
     *,
     provider_message_id: str,
@@ -97,10 +97,33 @@ def inbound_message_receive(
         raise ValidationError({"provider_message_id": "Required: the provider's message id."})
     if len(provider_message_id) > MAX_PROVIDER_ID_CHARS:
         raise ValidationError({"provider_message_id": f"At most {MAX_PROVIDER_ID_CHARS} characters."})
-    sending_list = sending_list_for_number(to_number or "")
-    # Locks the contact row: one person's messages are processed one at a time.
-    contact, _ = contact_upsert(
-        phone_number=from_number, region=sending_list.default_region if sending_list else DEFAULT_REGION
+    arguments = {
+        "provider_message_id": provider_message_id,
+        "from_number": from_number,
+        "to_number": to_number or "",
+        "body": body or "",
+        "received_at": received_at,
+    }
+    try:
+        # Most messages are new: no look-up first, the unique provider id decides.
+        return _receive(**arguments, is_retry=False)
+    except IntegrityError:
+        # A replay (a concurrent copy committed first): this attempt rolled back as a whole, and
+        # the second one finds the stored message.
+        return _receive(**arguments, is_retry=True)
+
+
+@transaction.atomic
+def _receive(
+    *, provider_message_id, from_number, to_number, body, received_at, is_retry: bool
+) -> InboundResult:
+    if is_retry:
+        existing = Message.objects.filter(provider_message_id=provider_message_id).first()
+        if existing is not None:
+            return _replayed(existing)
+    sending_list = sending_list_for_number(to_number)
+    contact = _locked_contact(
+        from_number, region=sending_list.default_region if sending_list else DEFAULT_REGION
     )
     membership = _membership(sending_list, contact, lock=True)
     match = match_keyword(
@@ -114,23 +137,15 @@ def inbound_message_receive(
         contact=contact,
         list_contact=membership,
         from_number=contact.phone_number,
-        to_number=sending_list.phone_number if sending_list else (to_number or "")[:32],
-        body=body or "",
+        to_number=sending_list.phone_number if sending_list else to_number[:32],
+        body=body,
         provider_message_id=provider_message_id,
         status=MessageStatus.RECEIVED,
         keyword=match.kind,
         needs_review=match.needs_review,
         sent_at=received_at or timezone.now(),
     )
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:
-        # A retried or replayed webhook (checked here rather than up front: most messages are new).
-        existing = Message.objects.filter(provider_message_id=provider_message_id).first()
-        if existing is None:
-            raise
-        return _replayed(existing)
+    message.save()
     changes = tuple(_apply_keyword(message, membership))
     if message.list_contact_id is None and sending_list is not None:
         # The keyword may have created the membership (a STOP or START from a new number).
@@ -140,6 +155,16 @@ def inbound_message_receive(
             message.save(update_fields=["list_contact", "updated_at"])
     _enqueue_follow_up(message.pk)
     return InboundResult(message, True, changes)
+
+
+def _locked_contact(from_number: str, *, region: str) -> Contact:
+    """The sender's contact, created for a new number, its row locked until commit: one person's
+    messages are processed one at a time, so their order checks see each other's results."""
+    phone = phone_or_error(from_number, region=region)
+    contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
+    if contact is None:
+        contact, _ = contact_upsert(phone_number=phone.e164, region=region)  # locks the new row too
+    return contact
 
 
 def _replayed(message: Message) -> InboundResult:
