@@ -273,3 +273,50 @@ def test_pages_read_on_a_phone_screen(browser, live_server, operator, spring_dea
         screenshot(page, "09-phone-contact", full_page=False)
     finally:
         context.close()
+
+
+IMPORT_CSV = (
+    "Phone Number,First Name,Last Name,E-mail,Plan\n"
+    "(415) 555-7001,Ada,Lovelace,ada@example.com,pro\n"
+    "415.555.7002,Alan,Turing,alan@example.com,free\n"
+    "not a phone,Bad,Row,,pro\n"
+    "+14155558010,Person10,Example,,free\n"
+)
+
+
+def test_operator_starts_an_import_from_a_list_and_sees_it_finish(
+    page, operator, spring_deals, screenshot, tmp_path
+):
+    sending_list, _, _ = spring_deals
+    upload = tmp_path / "spring-signups.csv"
+    upload.write_text(IMPORT_CSV)
+    log_in(page)
+    page.goto(f"/lists/{sending_list.pk}/")
+
+    page.get_by_role("link", name="Import contacts").click()
+    expect(page.get_by_role("heading", name="Import contacts into Spring Deals")).to_be_visible()
+    page.set_input_files("input[type=file]", str(upload))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("table", name="First rows")).to_contain_text("Lovelace")
+    screenshot(page, "10-import-preview")
+    page.get_by_role("button", name="Start the import").click()
+
+    expect(page.locator("#import-status")).to_have_text("Completed")
+    counts = page.get_by_role("table", name="Counts")
+    expect(counts.locator("[data-count=rows_read]")).to_have_text("4")
+    expect(counts.locator("[data-count=memberships_created]")).to_have_text("2")
+    expect(counts.locator("[data-count=skipped_opted_out]")).to_have_text("1")
+    expect(counts.locator("[data-count=errors]")).to_have_text("1")
+    screenshot(page, "11-import-finished")
+
+    # The new members are on the list, and the opted-out number stayed opted out.
+    page.get_by_role("link", name="Spring Deals").click()
+    expect(page.locator(".stats")).to_contain_text("122")
+    page.fill("input[name=q]", "(415) 555-7001")
+    page.get_by_role("button", name="Apply").click()
+    expect(contact_rows(page)).to_have_count(1)
+    expect(contact_rows(page).first).to_contain_text("Ada Lovelace")
+    expect(contact_rows(page).first).to_contain_text("Import")
+    page.fill("input[name=q]", "(415) 555-8010")
+    page.get_by_role("button", name="Apply").click()
+    expect(contact_rows(page).first.locator(".badge")).to_have_text("Opted-out")
