@@ -1,5 +1,6 @@
 """An operator's day in a real browser: log in, Sending Lists -> a list -> Contacts -> a contact,
-filter, search by a phone typed as people type it, page forward and back, unsubscribe a contact."""
+filter, search by a phone typed as people type it, page forward and back, unsubscribe a contact,
+start an import from the list and see it finish."""
 
 import datetime as dt
 from decimal import Decimal
