@@ -98,7 +98,7 @@ def _deep_cursor(sending_list, ordering: str, depth: int) -> str:
 
     paginator = KeysetPaginator(ordering=ordering, model=ListContact)
     queryset = ListContact.objects.filter(sending_list=sending_list).order_by(
-        *paginator._order(paginator.descending)
+        *paginator.order_expressions(paginator.descending)
     )
     row = queryset[depth - 1]
     return encode_cursor(paginator.position_of(row))

@@ -102,7 +102,8 @@ class KeysetPaginator:
 
     # --- queries -----------------------------------------------------------------------------------
 
-    def _order(self, descending: bool) -> list:
+    def order_expressions(self, descending: bool) -> list:
+        """ORDER BY of the non-null range walked in `descending` order (the field, then the id)."""
         id_order = "-pk" if descending else "pk"
         if not self.field_name:
             return [id_order]
@@ -131,7 +132,7 @@ class KeysetPaginator:
             values = self._non_null(queryset)
             if after is not None:
                 values = self._beyond(values, after, self.descending)
-            rows = list(values.order_by(*self._order(self.descending))[:limit])
+            rows = list(values.order_by(*self.order_expressions(self.descending))[:limit])
         if self.nullable and len(rows) < limit:
             after_id = after.id if after is not None and after.is_null else None
             rows += list(self._nulls(queryset, after_id, self.descending)[: limit - len(rows)])
@@ -146,7 +147,7 @@ class KeysetPaginator:
             values = self._non_null(queryset)
             if not before.is_null:
                 values = self._beyond(values, before, not self.descending)
-            rows += list(values.order_by(*self._order(not self.descending))[: limit - len(rows)])
+            rows += list(values.order_by(*self.order_expressions(not self.descending))[: limit - len(rows)])
         return rows
 
     def page(self, queryset: QuerySet, *, after: str | None = None, before: str | None = None) -> KeysetPage:
