@@ -27,6 +27,11 @@ from sendinglists.services import clean_custom_fields
 class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)  # a larger id cannot exist (and overflows SQLite)
+        super().__init__(*args, **kwargs)
+
 
 CONTACT_STATUS_CHOICES = [
     ("subscribed", "Subscribed to at least one list"),

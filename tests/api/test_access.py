@@ -285,3 +285,32 @@ def test_read_only_scoped_token_is_both(make_client, world):
         ).status_code
         == 403
     )
+
+
+HUGE_ID = 10**30
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("get", f"/api/v1/contacts/{HUGE_ID}/", None, 404),
+        ("get", f"/api/v1/lists/{HUGE_ID}/contacts/", None, 404),
+        ("get", f"/api/v1/lists/{{list}}/contacts/{HUGE_ID}/", None, 404),
+        ("get", f"/api/v1/imports/{HUGE_ID}/", None, 404),
+        ("get", f"/api/v1/contacts/?list={HUGE_ID}", None, 400),
+        ("get", f"/api/v1/contact-fields?sending_list={HUGE_ID}", None, 400),
+        ("post", "/api/v1/lists/{list}/contacts/", {"contact_id": HUGE_ID}, 400),
+        (
+            "post",
+            "/api/v1/contacts/bulk/",
+            {"sending_list": HUGE_ID, "contacts": [{"phone_number": "+14155551234"}]},
+            400,
+        ),
+        ("post", "/api/v1/contact-fields", {"sending_list": HUGE_ID, "key": "x"}, 400),
+    ],
+)
+def test_ids_beyond_any_database_integer_are_clean_4xx(client, world, method, path, body, expected):
+    path = path.replace("{list}", str(world["mine"].pk))
+    response = getattr(client, method)(path, body, format="json")
+    assert response.status_code == expected
+    assert set(response.json()) == {"code", "message", "field_errors"}

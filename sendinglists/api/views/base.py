@@ -14,6 +14,11 @@ from sendinglists.api.permissions import HasApiToken
 from sendinglists.api.schema import ApiAutoSchema
 from sendinglists.api.throttling import ApiTokenRateThrottle
 
+# Integer ids in paths: at most 18 digits, so every one fits a 64-bit column (a longer one is a 404,
+# not a database overflow).
+ID_PATTERN = r"[0-9]{1,18}"
+MAX_ID = 2**63 - 1
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=HEADER,
     type=str,

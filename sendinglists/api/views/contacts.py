@@ -28,7 +28,7 @@ from sendinglists.api.serializers.contacts import (
     TagsSerializer,
 )
 from sendinglists.api.upserts import api_contact_update, api_contact_upsert
-from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, MAX_ID, ApiViewSetMixin
 from sendinglists.models import ListContact, SendingList
 from sendinglists.services import Outcome, contact_delete
 
@@ -66,7 +66,7 @@ class ContactViewSet(
 ):
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id", "created_at", "updated_at"]
     keyset_default_ordering = "-id"
 
@@ -187,7 +187,11 @@ class ContactViewSet(
             )
         default_list_id = payload.get("sending_list")
         list_ids = {default_list_id} | {item.get("sending_list") for item in items if isinstance(item, dict)}
-        int_ids = {value for value in list_ids if isinstance(value, int) and not isinstance(value, bool)}
+        int_ids = {
+            value
+            for value in list_ids
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+        }
         lists = {
             sending_list.pk: sending_list
             for sending_list in scope_lists(
@@ -360,7 +364,7 @@ class ContactV2ViewSet(ContactViewSet):
     @action(
         detail=True,
         methods=["delete"],
-        url_path=r"channels/(?P<channel_id>[0-9]+)",
+        url_path=rf"channels/(?P<channel_id>{ID_PATTERN})",
         filterset_class=None,
         pagination_class=None,
     )

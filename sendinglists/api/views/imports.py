@@ -11,7 +11,7 @@ from sendinglists.api.serializers.imports import (
     ImportJobSerializer,
     ImportStartSerializer,
 )
-from sendinglists.api.views.base import ApiViewSetMixin
+from sendinglists.api.views.base import ID_PATTERN, ApiViewSetMixin
 from sendinglists.imports.services import (
     import_cancel,
     import_create,
@@ -31,7 +31,7 @@ class ImportViewSet(
     """CSV imports into a sending list (the same service as the Import page and `import_contacts`)."""
 
     serializer_class = ImportJobSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id"]
     keyset_default_ordering = "-id"
     filterset_fields = ["sending_list", "status"]

@@ -7,7 +7,7 @@ from sendinglists.api.filters import CustomFieldFilter
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
 from sendinglists.api.serializers.lists import CustomFieldSerializer, SendingListSerializer
-from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.models import CustomField, SendingList
 from sendinglists.services import custom_field_create, list_status_counts, sending_list_create
 
@@ -31,7 +31,7 @@ class SendingListViewSet(
     ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = SendingListSerializer
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id", "name"]
     keyset_default_ordering = "id"
     unscoped_writes_only = True
@@ -81,7 +81,7 @@ class CustomFieldViewSet(
 
     serializer_class = CustomFieldSerializer
     filterset_class = CustomFieldFilter
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id"]
     keyset_default_ordering = "id"
 

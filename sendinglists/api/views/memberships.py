@@ -1,3 +1,4 @@
+import re
 from functools import cached_property
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -18,7 +19,7 @@ from sendinglists.api.serializers.lists import (
     UnsubscribeSerializer,
 )
 from sendinglists.api.upserts import api_contact_upsert
-from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.choices import UnsubReason
 from sendinglists.models import ListContact, SendingList
 from sendinglists.services import (
@@ -44,7 +45,7 @@ class MembershipViewSet(
     serializer_class = MembershipSerializer
     filterset_class = MembershipFilter
     lookup_field = "contact_id"
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_PATTERN
     # Each order is backed by an index on (sending_list, -field, -id): see ListContact.Meta.indexes.
     keyset_orderings = [
         "id",
@@ -60,7 +61,9 @@ class MembershipViewSet(
     @cached_property
     def sending_list(self) -> SendingList:
         list_id = self.kwargs["list_id"]
-        sending_list = scope_lists(SendingList.objects.all(), self.request).filter(pk=list_id).first()
+        sending_list = None
+        if re.fullmatch(ID_PATTERN, list_id):
+            sending_list = scope_lists(SendingList.objects.all(), self.request).filter(pk=list_id).first()
         if sending_list is None:
             raise exceptions.NotFound(f"No sending list {list_id}.")
         return sending_list
