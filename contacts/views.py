@@ -19,9 +19,11 @@ from contacts.selectors import contact_search, contacts_for_search
 @permission_required("contacts.view_contact", raise_exception=True)
 def contact_search_view(request):
     form = ContactSearchForm(request.GET)
-    search = contact_search(form.cleaned_data["q"]) if form.is_valid() else None
+    valid = form.is_valid()
+    search = contact_search(form.cleaned_data["q"]) if valid else None
     paginator = KeysetPaginator(ordering="-id", model=Contact)
-    queryset = contacts_for_search(search)
+    # An invalid search shows its error and no contacts, rather than every contact.
+    queryset = contacts_for_search(search) if valid else Contact.objects.none()
     page, warning = page_or_first(
         lambda **cursor: paginator.page(queryset, **cursor),
         after=request.GET.get("after"),

@@ -592,3 +592,14 @@ def test_unsubscribe_note_too_long_shows_error_in_place_and_keeps_the_membership
     assert "Ensure this value has at most 500 characters (it has 501)." in response.content.decode()
     membership.refresh_from_db()
     assert membership.active is True
+
+
+def test_search_too_long_shows_the_error_and_no_contacts(client, viewer):
+    ContactFactory()
+
+    response = client.get("/contacts/", {"q": "a" * 101})
+
+    assert response.context["page"].rows == []
+    html = response.content.decode()
+    assert "Ensure this value has at most 100 characters (it has 101)." in html
+    assert "Check the search" in html
