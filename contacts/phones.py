@@ -97,30 +97,42 @@ def normalize_phone(raw: object, region: str | None = DEFAULT_REGION) -> PhoneRe
         country_code = str(phonenumbers.country_code_for_region(region))
         if digits.startswith(country_code):
             international, _ = _parse("+" + digits, None)
-            if international is not None and phonenumbers.is_valid_number(international):
-                return _valid(international)
+            kind = _number_type(international)
+            if kind != PhoneNumberType.UNKNOWN:
+                return _valid(international, kind)
     number, error = _parse(text, region)
-    if number is None or not phonenumbers.is_valid_number(number):
+    kind = _number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
         if not text.startswith("+") and len(digits) >= 8:
             # Seed 001 sends international numbers as bare digits (14155551234, 447911123456).
             retried, _ = _parse("+" + digits, None)
-            if retried is not None and phonenumbers.is_valid_number(retried):
-                number, error = retried, ""
+            retried_kind = _number_type(retried)
+            if retried_kind != PhoneNumberType.UNKNOWN:
+                number, error, kind = retried, "", retried_kind
         if number is None:
             return _invalid(error)
-        if not phonenumbers.is_valid_number(number):
+        if kind == PhoneNumberType.UNKNOWN:
             if not phonenumbers.is_possible_number(number):
                 return _invalid("wrong number of digits")
             where = phonenumbers.region_code_for_number(number) or region or "any country"
             return _invalid(f"not a valid number for {where}")
 
-    return _valid(number)
+    return _valid(number, kind)
 
 
-def _valid(number: phonenumbers.PhoneNumber) -> PhoneResult:
+def _number_type(number: phonenumbers.PhoneNumber | None) -> int:
+    """The number's type, UNKNOWN for None or an invalid number.
+
+    `number_type(n) != UNKNOWN` is exactly `is_valid_number(n)` (both find the number's region and
+    match its digits against that region's patterns); asking once instead of validating and then
+    asking for the type halves the cost of the most expensive step of an import.
+    """
+    return PhoneNumberType.UNKNOWN if number is None else phonenumbers.number_type(number)
+
+
+def _valid(number: phonenumbers.PhoneNumber, kind: int) -> PhoneResult:
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    line_type = _LINE_TYPES.get(phonenumbers.number_type(number), LineType.UNKNOWN)
-    return PhoneResult(e164=e164, line_type=line_type, is_valid=True, error="")
+    return PhoneResult(e164=e164, line_type=_LINE_TYPES.get(kind, LineType.UNKNOWN), is_valid=True, error="")
 
 
 def format_phone_for_display(e164: str, region: str | None = DEFAULT_REGION) -> str:
