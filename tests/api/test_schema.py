@@ -18,7 +18,7 @@ from sendinglists.api.tokens import api_token_create
 from tests.factories import ContactChannelFactory, CustomFieldFactory, ListContactFactory, SendingListFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 20
 
 
 # Loaded at collection through the WSGI app (the schema view needs no database).
