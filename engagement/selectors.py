@@ -33,9 +33,11 @@ class Stream:
 
 STREAMS = (
     Stream("message", Message, "sent_at", 0, ("sending_list",)),
-    Stream("click", Click, "clicked_at", 1, ("sending_list", "message")),
+    Stream("click", Click, "clicked_at", 1, ("sending_list",)),
     Stream("conversion", Conversion, "converted_at", 2, ("sending_list",)),
 )
+# The timeline shows only the list's name: skip decoding its JSON keyword lists for every row.
+LIST_COLUMNS_NOT_SHOWN = ("help_text", "opt_out_keywords", "opt_in_keywords")
 STREAMS_BY_RANK = {stream.rank: stream for stream in STREAMS}
 
 
@@ -96,7 +98,11 @@ def _past(stream: Stream, position: tuple[dt.datetime, int, int], newer: bool) -
 
 
 def _stream_rows(stream: Stream, contact: Contact, position, newer: bool, limit: int) -> QuerySet:
-    queryset = stream.model.objects.filter(contact=contact).select_related(*stream.related)
+    queryset = (
+        stream.model.objects.filter(contact=contact)
+        .select_related(*stream.related)
+        .defer(*(f"sending_list__{column}" for column in LIST_COLUMNS_NOT_SHOWN))
+    )
     if position is not None:
         queryset = queryset.filter(_past(stream, position, newer))
     order = [stream.time_field, "pk"] if newer else [f"-{stream.time_field}", "-pk"]
