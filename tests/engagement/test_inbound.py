@@ -23,11 +23,13 @@ from tests.engagement.support import LIST_NUMBER, OTHER_LIST_NUMBER, PHONE, rece
 from tests.factories import ContactFactory, SendingListFactory
 
 SYSTEM = Actor.system("test")
-T0 = timezone.now() + dt.timedelta(minutes=1)  # after the memberships the tests create
 
 
-def at(seconds: int) -> dt.datetime:
-    return T0 + dt.timedelta(seconds=seconds)
+@pytest.fixture
+def at():
+    """Message timestamps: `at(n)` is n seconds after a start just after the test's own setup."""
+    start = timezone.now() + dt.timedelta(minutes=1)
+    return lambda seconds: start + dt.timedelta(seconds=seconds)
 
 
 def subscribe(sending_list, contact, **kwargs):
@@ -60,7 +62,9 @@ def member(sending_list, contact):
 @pytest.mark.parametrize(
     "word", ["STOP", "unsubscribe", "Cancel", "end", "QUIT", "optout", "Revoke", "opt out"]
 )
-def test_each_opt_out_keyword_opts_the_contact_out_of_that_list_only(word, sending_list, other_list, contact):
+def test_each_opt_out_keyword_opts_the_contact_out_of_that_list_only(
+    at, word, sending_list, other_list, contact
+):
     member, other = subscribe(sending_list, contact), subscribe(other_list, contact)
 
     result = receive(word, at=at(1))
@@ -87,7 +91,9 @@ def test_each_opt_out_keyword_opts_the_contact_out_of_that_list_only(word, sendi
 
 
 @pytest.mark.parametrize("word", ["STOPALL", "stop all"])
-def test_stopall_opts_the_contact_out_of_every_list_it_belongs_to(word, sending_list, other_list, contact):
+def test_stopall_opts_the_contact_out_of_every_list_it_belongs_to(
+    at, word, sending_list, other_list, contact
+):
     member, other = subscribe(sending_list, contact), subscribe(other_list, contact)
     third_list = SendingListFactory()
     bystander = subscribe(sending_list, ContactFactory())
@@ -106,7 +112,7 @@ def test_stopall_opts_the_contact_out_of_every_list_it_belongs_to(word, sending_
 
 
 def test_stopall_to_a_number_that_is_no_sending_list_still_opts_out_of_every_list(
-    sending_list, other_list, contact
+    at, sending_list, other_list, contact
 ):
     member, other = subscribe(sending_list, contact), subscribe(other_list, contact)
 
@@ -126,7 +132,7 @@ def test_stop_to_a_number_that_is_no_sending_list_is_stored_and_changes_nothing(
 
 @pytest.mark.parametrize("word", ["START", "unstop", "Yes"])
 def test_each_opt_in_keyword_resubscribes_an_opted_out_membership_with_an_audited_event(
-    word, sending_list, member
+    at, word, sending_list, member
 ):
     list_contact_opt_out(membership=member, reason="message", actor=SYSTEM)
 
@@ -145,6 +151,7 @@ def test_each_opt_in_keyword_resubscribes_an_opted_out_membership_with_an_audite
 
 
 def test_start_from_a_new_number_creates_the_contact_and_subscribes_it_with_signup_method_inbound(
+    at,
     sending_list,
 ):
     result = receive("START", phone="4155550199", at=at(1))
@@ -180,6 +187,7 @@ def test_a_message_from_a_new_number_creates_the_contact_without_subscribing_it(
 
 
 def test_stop_from_a_number_that_never_subscribed_records_an_opt_out_that_a_later_import_respects(
+    at,
     sending_list,
 ):
     message = receive("STOP", at=at(1)).message
@@ -200,7 +208,7 @@ def test_stop_from_a_number_that_never_subscribed_records_an_opt_out_that_a_late
 
 
 def test_a_replayed_message_changes_nothing_and_its_follow_up_runs_once(
-    sending_list, member, sms_outbox, django_capture_on_commit_callbacks
+    at, sending_list, member, sms_outbox, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         first = receive("STOP", sid="SMreplay", at=at(1))
@@ -218,7 +226,7 @@ def test_a_replayed_message_changes_nothing_and_its_follow_up_runs_once(
 # --- ordering -------------------------------------------------------------------------------------
 
 
-def test_a_stop_that_arrives_before_an_earlier_start_wins(sending_list, member):
+def test_a_stop_that_arrives_before_an_earlier_start_wins(at, sending_list, member):
     receive("STOP", at=at(2))
     receive("START", at=at(1))
 
@@ -226,7 +234,7 @@ def test_a_stop_that_arrives_before_an_earlier_start_wins(sending_list, member):
     assert member.opted_out_at == at(2)
 
 
-def test_a_start_that_arrives_before_an_earlier_stop_wins(sending_list, member):
+def test_a_start_that_arrives_before_an_earlier_stop_wins(at, sending_list, member):
     list_contact_opt_out(membership=member, reason="message", actor=SYSTEM)
     receive("START", at=at(2))
     receive("STOP", at=at(1))
@@ -235,14 +243,14 @@ def test_a_start_that_arrives_before_an_earlier_stop_wins(sending_list, member):
     assert SubscriptionEvent.objects.filter(list_contact=member, kind="opted_out").count() == 1  # the setup's
 
 
-def test_a_start_that_changed_nothing_still_outranks_an_earlier_stop_arriving_late(sending_list, member):
+def test_a_start_that_changed_nothing_still_outranks_an_earlier_stop_arriving_late(at, sending_list, member):
     receive("START", at=at(2))  # already subscribed: nothing to change
     receive("STOP", at=at(1))
 
     assert state(member) == (True, "")
 
 
-def test_a_stop_that_changed_nothing_still_outranks_an_earlier_start_arriving_late(sending_list, member):
+def test_a_stop_that_changed_nothing_still_outranks_an_earlier_start_arriving_late(at, sending_list, member):
     list_contact_opt_out(membership=member, reason="bad_response", actor=SYSTEM)
     receive("STOP", at=at(2))
     receive("START", at=at(1))
@@ -250,7 +258,7 @@ def test_a_stop_that_changed_nothing_still_outranks_an_earlier_start_arriving_la
     assert state(member) == (False, "bad_response")
 
 
-def test_messages_in_time_order_apply_one_after_the_other(sending_list, member):
+def test_messages_in_time_order_apply_one_after_the_other(at, sending_list, member):
     receive("STOP", at=at(1))
     receive("START", at=at(2))
     receive("STOP", at=at(3))
@@ -262,7 +270,9 @@ def test_messages_in_time_order_apply_one_after_the_other(sending_list, member):
     assert kinds == ["subscribed", "opted_out", "resubscribed", "opted_out"]
 
 
-def test_stopall_outranks_an_earlier_start_on_another_list_arriving_late(sending_list, other_list, contact):
+def test_stopall_outranks_an_earlier_start_on_another_list_arriving_late(
+    at, sending_list, other_list, contact
+):
     member, other = subscribe(sending_list, contact), subscribe(other_list, contact)
     receive("STOPALL", at=at(2))
     receive("START", to=OTHER_LIST_NUMBER, at=at(1))
@@ -273,7 +283,7 @@ def test_stopall_outranks_an_earlier_start_on_another_list_arriving_late(sending
 
 
 def test_a_late_start_from_a_new_member_is_followed_by_the_stopall_sent_after_it(
-    sending_list, other_list, contact
+    at, sending_list, other_list, contact
 ):
     subscribe(sending_list, contact)
     stopall = receive("STOPALL", at=at(2)).message
@@ -336,7 +346,7 @@ def test_opt_out_wording_that_is_not_a_keyword_is_flagged_for_review_and_changes
     assert sms_outbox == []
 
 
-def test_a_lists_own_keywords_apply_to_messages_sent_to_that_list_only(sending_list, other_list, contact):
+def test_a_lists_own_keywords_apply_to_messages_sent_to_that_list_only(at, sending_list, other_list, contact):
     sending_list.opt_out_keywords = ["pause"]
     sending_list.opt_in_keywords = ["resume"]
     sending_list.save()
@@ -350,7 +360,7 @@ def test_a_lists_own_keywords_apply_to_messages_sent_to_that_list_only(sending_l
     assert state(member) == (True, "")
 
 
-def test_a_blocked_contact_is_never_subscribed_by_start_but_its_stop_is_recorded(sending_list, contact):
+def test_a_blocked_contact_is_never_subscribed_by_start_but_its_stop_is_recorded(at, sending_list, contact):
     member = subscribe(sending_list, contact)
     contact_block(contact=contact, actor=SYSTEM)
 
@@ -362,7 +372,7 @@ def test_a_blocked_contact_is_never_subscribed_by_start_but_its_stop_is_recorded
     assert ListContact.objects.count() == 1
 
 
-def test_start_brings_back_a_number_whose_opt_out_outlived_its_deleted_contact(sending_list, contact):
+def test_start_brings_back_a_number_whose_opt_out_outlived_its_deleted_contact(at, sending_list, contact):
     member = subscribe(sending_list, contact)
     list_contact_opt_out(membership=member, reason="message", actor=SYSTEM)
     contact_delete(contact=contact)
