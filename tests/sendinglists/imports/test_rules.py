@@ -450,3 +450,36 @@ def test_an_import_run_again_on_the_same_file_updates_and_creates_nothing_new(se
         2,
         2,
     )
+
+
+def test_prior_opt_out_phones_applies_the_prior_opt_out_rule_to_many_numbers(sending_list):
+    from sendinglists.services import list_contact_resubscribe, prior_opt_out, prior_opt_out_phones
+    from tests.factories import SendingListFactory
+
+    other_list = SendingListFactory(phone_number="+18005550199")
+    histories = {
+        "+14155550101": (sending_list, ["opt_out"]),  # opted out: stands
+        "+14155550102": (sending_list, ["opt_out", "resubscribe"]),  # came back: does not
+        "+14155550103": (sending_list, []),  # subscribed only
+        "+14155550104": (other_list, ["opt_out"]),  # another list's opt-out
+    }
+    for phone, (target, steps) in histories.items():
+        contact = ContactFactory(phone_number=phone)
+        membership = list_contact_subscribe(
+            sending_list=target, contact=contact, signup_method="api", actor=SYSTEM
+        ).membership
+        for step in steps:
+            if step == "opt_out":
+                list_contact_opt_out(membership=membership, reason=UnsubReason.MESSAGE, actor=SYSTEM)
+            else:
+                list_contact_resubscribe(membership=membership, actor=SYSTEM)
+        contact_delete(contact=contact)
+    phones = [*histories, "+14155550105"]
+
+    standing = prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=phones)
+
+    assert standing == {"+14155550101"}
+    assert standing == {
+        phone for phone in phones if prior_opt_out(sending_list_id=sending_list.pk, phone_number=phone)
+    }
+    assert prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=[]) == set()
