@@ -20,6 +20,7 @@ completion. The list is reloaded before every run. Prints one JSON object on the
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -321,10 +322,8 @@ def _stop_worker(worker) -> None:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
     except Exception:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def child_baseline(args) -> dict:

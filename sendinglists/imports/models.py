@@ -35,16 +35,19 @@ class ImportSeenPhone(models.Model):
     """A phone (E.164 digits as an integer) an import has already applied: later rows with it are
     duplicates. Written in the chunk's transaction; deleted when the import finishes."""
 
-    # The unique (job, phone) index serves every lookup, so the FK needs no index of its own.
+    # One row per distinct number of a file (a million for a big import), so the row is as small as
+    # it gets: the (job, phone) key is the primary key (no id, no second index) and the job is not
+    # a database foreign key (a check per row, and every chunk locking the job row); the ORM still
+    # deletes the rows with their job.
+    pk = models.CompositePrimaryKey("job", "phone")
     job = models.ForeignKey(
-        "sendinglists.ImportJob", on_delete=models.CASCADE, related_name="+", db_index=False
+        "sendinglists.ImportJob",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     phone = models.BigIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["job", "phone"], name="importseenphone_job_phone_unique"),
-        ]
 
     def __str__(self) -> str:
         return f"+{self.phone}"

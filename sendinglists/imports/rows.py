@@ -304,7 +304,16 @@ def fold(valid: list[ValidRow], existing_tags: dict | None = None) -> tuple[dict
                 )
                 continue
         if record is None:
-            record = records[row.phone] = ContactRecord(row.phone, row.line_type)
+            # The row's own dicts become the record's: rows are not read again after the fold.
+            records[row.phone] = ContactRecord(
+                row.phone,
+                row.line_type,
+                row.values,
+                row.custom,
+                {name.lower(): name for name in row.tags} if row.tags else {},
+                [row.line],
+            )
+            continue
         record.values.update(row.values)
         if row.custom:
             record.custom.update(row.custom)

@@ -40,6 +40,12 @@ class ChunkWriter:
         self.cursor = connection.cursor()
         self._temp_tables: list[str] = []
         self._temp_schema = "pg_temp" if self.is_postgres else "temp"
+        if self.is_postgres:
+            # A chunk joins ~20k staged rows to tables of millions by unique keys: index probes
+            # (nested loops) cost in proportion to the chunk, hash joins scan the whole table.
+            # The planner's statistics lag behind a big import, so say it (for this transaction).
+            self.cursor.execute("SET LOCAL enable_hashjoin = off")
+            self.cursor.execute("SET LOCAL enable_mergejoin = off")
 
     def close(self, *, drop_tables: bool = True) -> None:
         # Dropped here too, not only ON COMMIT: the chunk may run inside an outer transaction.
@@ -99,8 +105,6 @@ class ChunkWriter:
                 for r in records
             )
         self._load("import_stage", STAGE_COLUMNS, rows)
-        if self.is_postgres:
-            self.cursor.execute("ANALYZE import_stage")
 
     # --- statements -------------------------------------------------------------------------------
 

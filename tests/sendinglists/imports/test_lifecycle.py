@@ -205,3 +205,25 @@ def test_the_job_records_who_started_it(sending_list):
 
     assert (job.created_by, job.api_token, job.original_filename) == (user, None, "contacts.csv")
     assert ImportJob.objects.get().file.name.startswith("imports/")
+
+
+def test_deleting_an_import_deletes_its_bookkeeping(sending_list):
+    from sendinglists.imports.models import ImportRowError, ImportSeenPhone
+
+    job = import_create(sending_list=sending_list, uploaded_file=csv_file("phone\n+14155550101\nbad\n"))
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        import_start(job=job)
+    callbacks[0]()  # the chunk ran; the cleanup task has not
+    assert (
+        ImportSeenPhone.objects.filter(job=job).count(),
+        ImportRowError.objects.filter(job=job).count(),
+    ) == (1, 1)
+
+    job.delete()
+
+    assert (ImportSeenPhone.objects.count(), ImportRowError.objects.count(), ImportChunk.objects.count()) == (
+        0,
+        0,
+        0,
+    )
+    assert ListContact.objects.count() == 1  # what the import did stays
