@@ -171,28 +171,22 @@ def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> 
         )
         outcomes[phone] = outcome
         if outcome == Outcome.CREATED:
-            to_create.append((contact_id, record.custom))
+            to_create.append((contact_id, phone, record.custom))
         elif outcome == Outcome.UPDATED:
             if record.custom:
                 to_merge.append((membership_id, record.custom))
         elif outcome == Outcome.SKIPPED_OPTED_OUT and membership_id is None:
             # A number deleted while opted out: the foundation re-creates its opted-out membership.
             one_by_one.append(phone)
-    created = writer.memberships_create(to_create)
-    phone_of = {state[phone][0]: phone for phone in records}
     actor = Actor.for_import(job)
-    writer.events_create(
-        [(membership_id, contact_id, phone_of[contact_id]) for contact_id, membership_id in created.items()],
-        actor_id=actor.id,
-        actor_label=actor.label,
-    )
+    created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label)
     list_status_counts_add(
         sending_list_id=sending_list.pk, deltas=Counter({MembershipStatus.ACTIVE: len(created)})
     )
     writer.custom_fields_merge(to_merge)
     # Memberships someone else created between our read and our insert, and restored opt-outs:
     # few, so the per-row service decides again against the rows as they are now.
-    one_by_one.extend(phone_of[contact_id] for contact_id, _ in to_create if contact_id not in created)
+    one_by_one.extend(phone for contact_id, phone, _ in to_create if contact_id not in created)
     for phone in one_by_one:
         result = list_contact_subscribe(
             sending_list=sending_list,

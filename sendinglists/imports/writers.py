@@ -164,71 +164,58 @@ class ChunkWriter:
             for phone, contact_id, blocked, membership_id, active in self.cursor.fetchall()
         }
 
-    def memberships_create(self, items: list[tuple[int, dict]]) -> dict[int, int]:
-        """Create active import memberships for (contact id, custom fields); a membership created
-        meanwhile by someone else is left alone. Returns {contact id: membership id} of those created."""
+    def memberships_create(
+        self, items: list[tuple[int, str, dict]], *, actor_id: str, actor_label: str
+    ) -> set[int]:
+        """Create active import memberships, each with its SUBSCRIBED event naming the import, for
+        (contact id, phone, custom fields). A membership someone else created meanwhile is left
+        alone (no event either). Returns the contact ids whose membership was created."""
         if not items:
-            return {}
+            return set()
         json_type = "jsonb" if self.is_postgres else "text"
-        self._create_temp("import_new", f"contact_id bigint PRIMARY KEY, custom_fields {json_type}")
+        self._create_temp(
+            "import_new", f"contact_id bigint PRIMARY KEY, phone varchar(16), custom_fields {json_type}"
+        )
         self._load(
             "import_new",
-            ("contact_id", "custom_fields"),
+            ("contact_id", "phone", "custom_fields"),
             (
-                (contact_id, json.dumps(custom))
-                for contact_id, custom in sorted(items, key=lambda item: item[0])
+                (contact_id, phone, json.dumps(custom))
+                for contact_id, phone, custom in sorted(items, key=lambda item: item[0])
             ),
         )
-        self.cursor.execute(
+        insert = (
             "INSERT INTO sendinglists_listcontact (sending_list_id, contact_id, active, unsub_reason, "
             "subscribed_at, opted_out_at, status_changed_at, signup_method, custom_fields, send_count, "
             "click_count, conversion_count, revenue_total, in_workflow, consecutive_failures, created_at, "
             "updated_at) "
             "SELECT %s, n.contact_id, true, '', %s, NULL, %s, 'import', n.custom_fields, 0, 0, 0, 0, false, 0, "
             "%s, %s FROM import_new n WHERE true ORDER BY n.contact_id "
-            "ON CONFLICT (sending_list_id, contact_id) DO NOTHING RETURNING contact_id, id",
-            [self.sending_list_id, self.now, self.now, self.now, self.now],
+            "ON CONFLICT (sending_list_id, contact_id) DO NOTHING RETURNING id, contact_id"
         )
-        return dict(self.cursor.fetchall())
-
-    def events_create(self, rows: list[tuple[int, int, str]], *, actor_id: str, actor_label: str) -> None:
-        """SUBSCRIBED events naming the import for (membership id, contact id, phone)."""
-        self._load(
-            "sendinglists_subscriptionevent",
-            (
-                "sending_list_id",
-                "list_contact_id",
-                "contact_id",
-                "phone_number",
-                "kind",
-                "reason",
-                "signup_method",
-                "actor_kind",
-                "actor_id",
-                "actor_label",
-                "note",
-                "occurred_at",
-                "created_at",
-            ),
-            (
-                (
-                    self.sending_list_id,
-                    membership_id,
-                    contact_id,
-                    phone,
-                    "subscribed",
-                    "",
-                    "import",
-                    "import",
-                    actor_id,
-                    actor_label,
-                    "",
-                    self.now,
-                    self.now,
-                )
-                for membership_id, contact_id, phone in rows
-            ),
+        insert_params = [self.sending_list_id, self.now, self.now, self.now, self.now]
+        events = (
+            "INSERT INTO sendinglists_subscriptionevent (sending_list_id, list_contact_id, contact_id, "
+            "phone_number, kind, reason, signup_method, actor_kind, actor_id, actor_label, note, occurred_at, "
+            "created_at) "
+            "SELECT %s, created.id, created.contact_id, n.phone, 'subscribed', '', 'import', 'import', %s, %s, "
+            "'', %s, %s FROM {created} JOIN import_new n ON n.contact_id = created.contact_id "
+            "ORDER BY created.id"
         )
+        event_params = [self.sending_list_id, actor_id, actor_label, self.now, self.now]
+        if self.is_postgres:
+            # One statement: the memberships the INSERT returns get their events, server-side.
+            self.cursor.execute(
+                f"WITH created AS ({insert}) {events.format(created='created')} RETURNING contact_id",
+                insert_params + event_params,
+            )
+            return {row[0] for row in self.cursor.fetchall()}
+        self.cursor.execute(insert, insert_params)
+        created = self.cursor.fetchall()
+        self._create_temp("import_created", "id bigint PRIMARY KEY, contact_id bigint")
+        self._load("import_created", ("id", "contact_id"), created)
+        self.cursor.execute(events.format(created="import_created created"), event_params)
+        return {contact_id for _, contact_id in created}
 
     def custom_fields_merge(self, items: list[tuple[int, dict]]) -> None:
         """Merge custom field values into active memberships (membership id, values); an opted-out
