@@ -343,6 +343,10 @@ def import_resume(*, job: ImportJob) -> int:
         return 0
     chunk_ids = list(ImportChunk.objects.filter(job=job, applied=False).values_list("pk", flat=True))
     with transaction.atomic():
+        # Counts as progress, so the stalled-import sweep waits a whole period before enqueuing
+        # the same chunks again (a job that is only waiting behind a long queue gets one extra copy
+        # per period, not one per sweep).
+        ImportJob.objects.filter(pk=job.pk).update(progress_at=timezone.now())
         _enqueue_chunks(job, chunk_ids)
     return len(chunk_ids)
 

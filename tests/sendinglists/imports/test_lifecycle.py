@@ -1,11 +1,13 @@
 """An import's life: start, progress, cancel, failure, resume, and the error report round trip."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import TestCase
+from django.utils import timezone
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
@@ -190,8 +192,12 @@ def test_the_stalled_import_sweep_resumes_imports_without_recent_progress(sendin
         import_start(job=job)
 
     assert imports_resume_stalled(stalled_after_s=3600) == 0
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        assert imports_resume_stalled(stalled_after_s=0) == 1
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
+    with TestCase.captureOnCommitCallbacks(execute=False) as enqueued:
+        assert imports_resume_stalled(stalled_after_s=600) == 1
+        assert imports_resume_stalled(stalled_after_s=600) == 0  # resumed: it waits another period
+    for callback in enqueued:
+        callback()
 
     job.refresh_from_db()
     assert (job.status, job.memberships_created) == (ImportStatus.COMPLETED, 1)
