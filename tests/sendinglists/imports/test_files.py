@@ -5,6 +5,7 @@ import codecs
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import TestCase
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
@@ -239,3 +240,28 @@ def test_the_chunk_plan_covers_the_whole_file_at_row_boundaries(sending_list):
     spans = ImportChunk.objects.filter(job=job).values_list("start_byte", "end_byte")
     assert [s for s, _ in spans][0] == 0 and [e for _, e in spans][-1] == len(stored)
     assert all(stored[start - 1 : start] == b"\n" for start, _ in list(spans)[1:])
+
+
+def test_an_unknown_region_is_refused(sending_list):
+    with pytest.raises(ValidationError) as caught:
+        create(sending_list, "phone\n+14155550101\n", region="ZZ")
+
+    assert caught.value.message_dict["region"] == ["'ZZ' is not a known country code (use e.g. US, GB, DE)."]
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_first_row_taken_for_a_header_can_be_imported_as_data(sending_list):
+    job = create(sending_list, "Ana,+14155550101\nBen,+14155550102\n", has_header=True)
+    assert (job.header, job.rows_total) == (["Ana", "+14155550101"], 1)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        import_start(job=job, mapping={"1": "phone", "0": "first_name"}, has_header=False)
+
+    job.refresh_from_db()
+    assert (job.has_header, job.header, job.rows_total, job.rows_read) == (
+        False,
+        ["Column 1", "Column 2"],
+        2,
+        2,
+    )
+    assert names() == [("Ana", ""), ("Ben", "")]
