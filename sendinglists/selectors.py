@@ -14,13 +14,13 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from contacts.models import Contact, Tag
 from contacts.pagination import DEFAULT_PAGE_SIZE, KeysetPage, KeysetPaginator
 from contacts.selectors import ContactSearch
+from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_chart, opt_out_rates
 from sendinglists.choices import MembershipStatus, status_filter_kwargs
 from sendinglists.models import CustomField, ImportJob, ListContact, SendingList, SubscriptionEvent
 from sendinglists.services import list_status_counts
 
 # Seed 000: "High opt-out rates can indicate messaging frequency issues or content problems. Aim for
 # under 2%."
-OPT_OUT_RATE_WARNING = Decimal("0.02")
 # People who asked to stop (or were stopped by an operator / a complaint), as opposed to numbers the
 # carrier could not deliver to.
 OPTED_OUT_STATUSES = (MembershipStatus.OPTED_OUT, MembershipStatus.MANUAL, MembershipStatus.COMPLAINT)
@@ -52,6 +52,8 @@ class ListSummary:
     sending_list: SendingList
     counts: dict[str, int]
     last_import: ImportJob | None = None
+    opt_out_rate: Decimal | None = None
+    """Opt-outs / sends over the last 30 days (sendinglists.audiences.optout); None: nothing sent."""
 
     @property
     def active(self) -> int:
@@ -70,13 +72,8 @@ class ListSummary:
         return sum(self.counts.values())
 
     @property
-    def opt_out_rate(self) -> Decimal | None:
-        """Opted out / all members; None for an empty list."""
-        return Decimal(self.opted_out) / Decimal(self.total) if self.total else None
-
-    @property
     def opt_out_rate_is_high(self) -> bool:
-        return self.opt_out_rate is not None and self.opt_out_rate > OPT_OUT_RATE_WARNING
+        return self.opt_out_rate is not None and self.opt_out_rate > OPT_OUT_RATE_LIMIT
 
     @property
     def status_rows(self) -> list[tuple[str, str, int]]:
@@ -90,15 +87,23 @@ def sending_list_summaries() -> list[ListSummary]:
     lists = list(SendingList.objects.annotate(last_import_id=Subquery(latest_import)))
     counts = list_status_counts(sending_list_ids=[sending_list.pk for sending_list in lists])
     imports = ImportJob.objects.in_bulk([s.last_import_id for s in lists if s.last_import_id])
+    rates = opt_out_rates(sending_list_ids=[s.pk for s in lists])
     return [
-        ListSummary(sending_list=s, counts=counts[s.pk], last_import=imports.get(s.last_import_id))
+        ListSummary(
+            sending_list=s,
+            counts=counts[s.pk],
+            last_import=imports.get(s.last_import_id),
+            opt_out_rate=rates.get(s.pk),
+        )
         for s in lists
     ]
 
 
 def sending_list_summary(sending_list: SendingList) -> ListSummary:
     counts = list_status_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
-    return ListSummary(sending_list=sending_list, counts=counts)
+    # The same cached series the list page's chart draws: one computation for both.
+    rate = opt_out_chart(sending_list=sending_list).rate
+    return ListSummary(sending_list=sending_list, counts=counts, opt_out_rate=rate)
 
 
 # --- a list's contacts ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.pagination import KeysetPage, page_or_first
+from sendinglists.audiences.optout import opt_out_chart
 from sendinglists.forms import CustomFieldForm, ListContactFilterForm
 from sendinglists.models import SendingList
 from sendinglists.selectors import (
@@ -89,6 +90,7 @@ def sending_list_contacts(request, list_id: int):
             "nav": "lists",
             "tab": "contacts",
             "summary": sending_list_summary(sending_list),
+            "optout_chart": opt_out_chart(sending_list=sending_list),
             "sending_list": sending_list,
             "form": form,
             "filters": filters,

@@ -222,11 +222,16 @@ def opt_out_chart(*, sending_list, days: int = CHART_DAYS, today: dt.date | None
 def opt_out_rates(*, sending_list_ids: list[int], days: int = CHART_DAYS) -> dict[int, Decimal | None]:
     """Each list's opt-out rate over the last `days` days (None: nothing sent), for flagging lists
     above the 2% line on the Sending Lists page. Two grouped queries for all the lists."""
+    key = f"audiences:optout-rates:{days}:{_today().isoformat()}:{','.join(map(str, sorted(sending_list_ids)))}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     series = opt_out_days(sending_list_ids=sending_list_ids, days=days)
     rates = {}
     for list_id, list_days in series.items():
         sends = sum(d.sends for d in list_days)
         rates[list_id] = Decimal(sum(d.opt_outs for d in list_days)) / Decimal(sends) if sends else None
+    cache.set(key, rates, CACHE_SECONDS)
     return rates
 
 
