@@ -150,7 +150,8 @@ def _blocked_on_events_lock(database: str) -> int:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
             "AND query ILIKE %s",
-            [database, "COPY sendinglists_subscriptionevent%"],
+            # Whatever statement the chunk writes its events with (COPY or INSERT … SELECT).
+            [database, "%sendinglists_subscriptionevent%"],
         )
         return cursor.fetchone()[0]
 
@@ -163,13 +164,15 @@ def test_a_worker_killed_mid_chunk_leaves_no_duplicate_once_the_task_runs_again(
     # Another transaction holds the events table, so every chunk stops half-way through its writes
     # (contacts and memberships inserted, not committed) until the worker is killed.
     blocker = psycopg.connect(_test_database_url())
-    blocker.execute("LOCK TABLE sendinglists_subscriptionevent IN SHARE MODE")
-
-    import_start(job=job)
-    wait_for(lambda: _blocked_on_events_lock(database) >= 1, timeout_s=60)
-    celery_worker.kill()
-    blocker.rollback()
-    blocker.close()
+    try:
+        blocker.execute("LOCK TABLE sendinglists_subscriptionevent IN SHARE MODE")
+        import_start(job=job)
+        wait_for(lambda: _blocked_on_events_lock(database) >= 1, timeout_s=60)
+        celery_worker.kill()
+    finally:
+        # Released on every path: a lock left behind would block the test database's teardown.
+        blocker.rollback()
+        blocker.close()
 
     def orphans_gone():
         return (
