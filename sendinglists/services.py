@@ -342,10 +342,10 @@ def list_contact_subscribe(
             subscribed_at=now,
             status_changed_at=now,
         )
-        try:
-            with transaction.atomic():
-                membership.save()
-        except IntegrityError:
+        inserted = _membership_insert(
+            membership, kind=EventKind.SUBSCRIBED, actor=actor, occurred_at=now, signup_method=signup_method
+        )
+        if not inserted:
             # A concurrent request created it first; decide again against the row it wrote.
             return list_contact_subscribe(
                 sending_list=sending_list,
@@ -355,16 +355,6 @@ def list_contact_subscribe(
                 custom_fields=custom_fields,
                 occurred_at=occurred_at,
             )
-        _count_change(membership, None, MembershipStatus.ACTIVE)
-        _record_event(
-            membership=membership,
-            contact=contact,
-            sending_list_id=sending_list.pk,
-            kind=EventKind.SUBSCRIBED,
-            actor=actor,
-            occurred_at=now,
-            signup_method=signup_method,
-        )
     elif outcome == Outcome.UPDATED:
         merged = {**membership.custom_fields, **cleaned}
         if merged != membership.custom_fields:
@@ -377,7 +367,7 @@ def list_contact_subscribe(
 
 def _restore_prior_opt_out(*, sending_list, contact, prior: SubscriptionEvent, now) -> ListContact:
     """Re-create the opted-out membership of a number that was deleted and came back."""
-    membership = ListContact.objects.create(
+    membership = ListContact(
         sending_list=sending_list,
         contact=contact,
         active=False,
@@ -387,18 +377,40 @@ def _restore_prior_opt_out(*, sending_list, contact, prior: SubscriptionEvent, n
         opted_out_at=prior.occurred_at,
         status_changed_at=prior.occurred_at,
     )
-    _count_change(membership, None, membership.status)
-    _record_event(
-        membership=membership,
-        contact=contact,
-        sending_list_id=sending_list.pk,
+    inserted = _membership_insert(
+        membership,
         kind=EventKind.OPTED_OUT,
         reason=membership.unsub_reason,
         actor=Actor.system("opt-out history"),
         occurred_at=now,
         note=f"The opt-out of {prior.occurred_at:%Y-%m-%d %H:%M} UTC (event #{prior.pk}) still stands.",
     )
+    if not inserted:  # a concurrent request created the membership: it decides
+        return ListContact.objects.get(sending_list=sending_list, contact=contact)
     return membership
+
+
+def _membership_insert(
+    membership: ListContact, *, kind: EventKind, actor: Actor, occurred_at, **event
+) -> bool:
+    """Insert a new membership with its count delta and its event, or return False (and write
+    nothing) when a concurrent insert of the same (list, contact) won the unique constraint."""
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:
+        return False
+    _count_change(membership, None, membership.status)
+    _record_event(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=kind,
+        actor=actor,
+        occurred_at=occurred_at,
+        **event,
+    )
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,10 +567,9 @@ def contact_opt_out_of_list(
         opted_out_at=now,
         status_changed_at=now,
     )
-    try:
-        with transaction.atomic():
-            membership.save()
-    except IntegrityError:
+    if not _membership_insert(
+        membership, kind=EventKind.OPTED_OUT, reason=reason, actor=actor, occurred_at=now, note=note
+    ):
         # A concurrent request created the membership first; opt that one out.
         return contact_opt_out_of_list(
             sending_list=sending_list,
@@ -568,17 +579,6 @@ def contact_opt_out_of_list(
             occurred_at=occurred_at,
             note=note,
         )
-    _count_change(membership, None, membership.status)
-    _record_event(
-        membership=membership,
-        contact=contact,
-        sending_list_id=sending_list.pk,
-        kind=EventKind.OPTED_OUT,
-        reason=reason,
-        actor=actor,
-        occurred_at=now,
-        note=note,
-    )
     return StatusChange(True, membership)
 
 
