@@ -222,7 +222,9 @@ def opt_out_chart(*, sending_list, days: int = CHART_DAYS, today: dt.date | None
 def opt_out_rates(*, sending_list_ids: list[int], days: int = CHART_DAYS) -> dict[int, Decimal | None]:
     """Each list's opt-out rate over the last `days` days (None: nothing sent), for flagging lists
     above the 2% line on the Sending Lists page. Two grouped queries for all the lists."""
-    key = f"audiences:optout-rates:{days}:{_today().isoformat()}:{','.join(map(str, sorted(sending_list_ids)))}"
+    key = (
+        f"audiences:optout-rates:{days}:{_today().isoformat()}:{','.join(map(str, sorted(sending_list_ids)))}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return cached
