@@ -264,7 +264,7 @@ def _start_worker(args):
         "REDIS_URL": args.redis_url,
         "CELERY_QUEUE": queue,
         "DJANGO_MEDIA_ROOT": args.media_root,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING").upper(),
     }
     log = open(Path(args.media_root) / f"{queue}.log", "ab")  # noqa: SIM115 - owned by the worker
     process = subprocess.Popen(
@@ -287,7 +287,7 @@ def _start_worker(args):
             "--without-mingle",
             "--without-heartbeat",
             "-l",
-            "warning",
+            os.environ.get("BENCH_WORKER_LOG_LEVEL", "warning"),
         ],
         cwd=ROOT,
         env=env,
@@ -420,6 +420,7 @@ def main():
     runs = [run.strip() for run in args.runs.split(",") if run.strip()]
     work = Path(tempfile.mkdtemp(prefix="import-bench-"))
     args.media_root = str(work / "media")
+    os.makedirs(args.media_root)
     args.file = work / "bench.csv"
     sqlite_path = str(work / "bench.sqlite3")
     started = time.perf_counter()

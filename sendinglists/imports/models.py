@@ -22,7 +22,7 @@ class ImportChunk(models.Model):
     counts = models.JSONField(default=dict, blank=True, help_text="What the chunk's rows became")
 
     class Meta:
-        ordering = ["job", "index"]
+        ordering = ["job_id", "index"]
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="importchunk_job_index_unique"),
         ]
@@ -63,7 +63,7 @@ class ImportRowError(models.Model):
     values = models.JSONField(default=list, help_text="The row's cells as they were in the file")
 
     class Meta:
-        ordering = ["job", "line", "id"]
+        ordering = ["job_id", "line", "id"]
         indexes = [models.Index(fields=["job", "line"], name="importrowerror_job_line")]
 
     def __str__(self) -> str:

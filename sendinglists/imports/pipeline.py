@@ -69,7 +69,9 @@ def chunk_apply(*, chunk_id: int) -> dict | None:
     cancelled or failed meanwhile.
     """
     with transaction.atomic():
-        chunk = ImportChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        # Locks the chunk row only (`of`, and no ordering that would join the job): chunks of one
+        # job run in parallel.
+        chunk = ImportChunk.objects.select_for_update(of=("self",)).filter(pk=chunk_id).order_by().first()
         if chunk is None or chunk.applied:
             return None
         job = ImportJob.objects.select_related("sending_list").get(pk=chunk.job_id)

@@ -215,7 +215,7 @@ def import_start(
     Without a broker (the embedded default) the chunks run eagerly right after the commit, so the
     call returns when the import is done.
     """
-    job = ImportJob.objects.select_for_update().select_related("sending_list").get(pk=job.pk)
+    job = ImportJob.objects.select_for_update(of=("self",)).select_related("sending_list").get(pk=job.pk)
     if job.status != ImportStatus.PENDING:
         raise ValidationError(
             {"status": [f"This import is {job.get_status_display().lower()}; it cannot start again."]}
