@@ -101,37 +101,31 @@ def generate_file(path: Path, rows: int) -> dict:
     cells = [_formats(phone, i) for i, phone in enumerate(phones)]
     order = list(range(distinct))
     rng.shuffle(order)
-    lines: list[str] = []
     seen: list[int] = []
     plan = ["row"] * distinct + ["dup"] * duplicates + ["bad"] * invalid
     rng.shuffle(plan)
-    # A duplicate must follow its first occurrence: pick among the rows already written.
-    next_row = 0
-    for kind in plan:
-        if kind == "dup" and not seen:
-            kind = "row"
-        if kind == "row" and next_row >= distinct:
-            kind = "dup"
-        if kind == "row":
-            index = order[next_row]
-            next_row += 1
-            seen.append(index)
-        elif kind == "dup":
-            index = seen[rng.randrange(len(seen))]
-        else:
-            lines.append(_line(INVALID[len(lines) % len(INVALID)], len(lines)))
-            continue
-        lines.append(_line(cells[index], index))
+    written = 0
     with open(path, "w", encoding="utf-8", newline="") as out:
         out.write("phone_number,first_name,last_name,email,state,plan,score\n")
-        out.write("".join(lines))
-    return {
-        "rows": len(lines),
-        "invalid": invalid,
-        "duplicates": duplicates,
-        "existing": existing,
-        "new": new,
-    }
+        # A duplicate must follow its first occurrence: pick among the rows already written.
+        next_row = 0
+        for kind in plan:
+            if kind == "dup" and not seen:
+                kind = "row"
+            if kind == "row" and next_row >= distinct:
+                kind = "dup"
+            if kind == "row":
+                index = order[next_row]
+                next_row += 1
+                seen.append(index)
+                out.write(_line(cells[index], index))
+            elif kind == "dup":
+                index = seen[rng.randrange(len(seen))]
+                out.write(_line(cells[index], index))
+            else:
+                out.write(_line(INVALID[written % len(INVALID)], written))
+            written += 1
+    return {"rows": written, "invalid": invalid, "duplicates": duplicates, "existing": existing, "new": new}
 
 
 def _line(phone: str, i: int) -> str:
@@ -176,6 +170,14 @@ class PeakMemory:
 
 
 def _self_peak_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's peak before exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

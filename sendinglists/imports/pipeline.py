@@ -13,8 +13,10 @@ merged into the same contact and membership). `contacts_created` counts new cont
 `contacts_updated` existing contacts whose values the file changed.
 """
 
+import gc
 import logging
 from collections import Counter
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import F
@@ -78,7 +80,8 @@ def chunk_apply(*, chunk_id: int) -> dict | None:
         if job.status not in RUNNABLE:
             return None
         now = timezone.now()
-        counts = _apply(job, chunk, now)
+        with _cyclic_gc_paused():
+            counts = _apply(job, chunk, now)
         chunk.applied = True
         chunk.applied_at = now
         chunk.counts = counts
@@ -91,6 +94,20 @@ def chunk_apply(*, chunk_id: int) -> dict | None:
             **{name: F(name) + counts[name] for name in COUNT_FIELDS if counts[name]},
         )
     return counts
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """A chunk allocates ~10 containers per row and creates no reference cycles; the cyclic
+    collector would scan them again and again as they survive (a third of the row loop's time).
+    Reference counting still frees everything; the collector resumes when the chunk is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _apply(job: ImportJob, chunk: ImportChunk, now) -> dict:
