@@ -4,17 +4,15 @@ calls these and nothing else.
     job = import_create(sending_list=…, uploaded_file=…, actor=…)   # store, inspect, plan, propose
     import_start(job=job, mapping=…)                                # confirm the mapping, enqueue
     import_cancel(job=job)                                          # stop what has not run yet
-    import_error_report_lines(job=job)                              # the failed rows as CSV
+
+Reads (preview, progress, the error report) are in `sendinglists.imports.selectors`.
 
 A job's chunks run as Celery tasks after the start commits (eagerly, in order, when there is no
 broker). Each chunk is one transaction and safe to run twice; see `pipeline.chunk_apply`.
 """
 
-import csv
-import io
 import logging
 import os
-from collections.abc import Iterator
 
 import phonenumbers
 from django.conf import settings
@@ -27,7 +25,6 @@ from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, ImportStatus
 from sendinglists.imports.detect import (
-    DELIMITER_NAMES,
     HEAD_BYTES,
     FileRejected,
     head_rows,
@@ -36,23 +33,25 @@ from sendinglists.imports.detect import (
 )
 from sendinglists.imports.files import TemporaryFile, transcode_to_utf8
 from sendinglists.imports.mapping import (
-    REPORT_ERROR_COLUMN,
-    REPORT_LINE_COLUMN,
     guess_mapping,
     mapping_clean,
     mapping_resolved,
     new_custom_fields,
 )
-from sendinglists.imports.models import ImportChunk, ImportRowError, ImportSeenPhone
+from sendinglists.imports.models import ImportChunk, ImportSeenPhone
 from sendinglists.imports.parse import plan_chunks
 from sendinglists.imports.pipeline import RUNNABLE, chunk_apply
+from sendinglists.imports.selectors import (  # noqa: F401 - also read through this module by the API
+    FINISHED,
+    delimiter_label,
+    import_error_report_lines,
+    import_preview,
+    import_progress,
+)
 from sendinglists.models import ImportJob, SendingList
 from sendinglists.services import custom_field_create
 
 logger = logging.getLogger(__name__)
-
-PREVIEW_ROWS = 10
-FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
 
 
 def _rejected(message: str) -> ValidationError:
@@ -188,21 +187,6 @@ def _create_job(
             for index, planned in enumerate(plan.chunks)
         )
     return job
-
-
-def import_preview(*, job: ImportJob, rows: int = PREVIEW_ROWS) -> list[list[str]]:
-    """The first data rows of the stored file, as cells, for the preview table."""
-    with job.file.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    text = head.decode("utf-8", errors="ignore")
-    if len(head) == HEAD_BYTES and "\n" in text:
-        text = text[: text.rfind("\n") + 1]
-    sample = head_rows(text, job.delimiter, limit=rows + 1)
-    return sample[1:] if job.has_header else sample[:rows]
-
-
-def delimiter_label(delimiter: str) -> str:
-    return DELIMITER_NAMES.get(delimiter, repr(delimiter))
 
 
 @transaction.atomic
@@ -359,68 +343,3 @@ def imports_resume_stalled(*, stalled_after_s: int) -> int:
         if (job.progress_at or job.started_at) < cutoff:
             resumed += bool(import_resume(job=job))
     return resumed
-
-
-def import_progress(*, job: ImportJob) -> dict:
-    """What the progress bar shows: rows done, rows per second, seconds left, and the counts."""
-    rows_done = job.rows_read
-    elapsed_s = None
-    if job.started_at:
-        end = job.finished_at or (job.progress_at if job.status in FINISHED else timezone.now())
-        elapsed_s = max((end or timezone.now()) - job.started_at, timezone.timedelta(0)).total_seconds()
-    rows_per_s = round(rows_done / elapsed_s) if elapsed_s and rows_done else 0
-    remaining = max(job.rows_total - rows_done, 0)
-    return {
-        "id": job.pk,
-        "status": job.status,
-        "status_label": job.get_status_display(),
-        "is_finished": job.status in FINISHED,
-        "rows_total": job.rows_total,
-        "rows_done": rows_done,
-        "percent": round(100 * rows_done / job.rows_total, 1) if job.rows_total else 0,
-        "chunks_total": job.total_chunks,
-        "chunks_done": job.chunks_done,
-        "rows_per_s": rows_per_s,
-        "seconds_left": round(remaining / rows_per_s) if rows_per_s and job.status in RUNNABLE else None,
-        "elapsed_s": round(elapsed_s, 1) if elapsed_s is not None else None,
-        "failure_reason": job.failure_reason,
-        "counts": {
-            "rows_read": job.rows_read,
-            "contacts_created": job.contacts_created,
-            "contacts_updated": job.contacts_updated,
-            "memberships_created": job.memberships_created,
-            "memberships_updated": job.memberships_updated,
-            "skipped_opted_out": job.skipped_opted_out,
-            "skipped_blocked": job.skipped_blocked,
-            "duplicates": job.duplicates,
-            "errors": job.errors,
-        },
-    }
-
-
-def import_error_report_lines(*, job: ImportJob) -> Iterator[str]:
-    """The error report as CSV text, streamed: the file's header, then each failed row as it was,
-    plus its line number and the reason. Upload it again once fixed: the two extra columns are
-    ignored by the column guess. Starts with a UTF-8 BOM so spreadsheet programs read accents."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow([*job.header, REPORT_LINE_COLUMN, REPORT_ERROR_COLUMN])
-    yield "\ufeff" + flush()
-    width = len(job.header)
-    errors = (
-        ImportRowError.objects.filter(job=job).order_by("line", "id").values_list("line", "reason", "values")
-    )
-    for count, (line, reason, values) in enumerate(errors.iterator(chunk_size=2000), start=1):
-        cells = list(values or [])
-        cells.extend([""] * (width - len(cells)))
-        writer.writerow([*cells, line, reason])
-        if count % 500 == 0:
-            yield flush()
-    yield flush()

@@ -17,13 +17,8 @@ from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.mapping import mapping_override, target_label
-from sendinglists.imports.services import (
-    delimiter_label,
-    import_create,
-    import_error_report_lines,
-    import_progress,
-    import_start,
-)
+from sendinglists.imports.selectors import delimiter_label, import_error_report_lines, import_progress
+from sendinglists.imports.services import import_create, import_start
 from sendinglists.models import ImportJob, SendingList
 
 

@@ -10,7 +10,8 @@ from django.test import TestCase
 from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.imports.models import ImportChunk, ImportRowError
-from sendinglists.imports.services import import_create, import_preview, import_start
+from sendinglists.imports.selectors import import_preview
+from sendinglists.imports.services import import_create, import_start
 from sendinglists.models import ImportJob, ListContact
 from tests.sendinglists.imports.conftest import counts_of, csv_file, run_import
 

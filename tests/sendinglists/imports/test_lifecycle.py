@@ -13,11 +13,10 @@ from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.models import ImportChunk
+from sendinglists.imports.selectors import import_error_report_lines, import_progress
 from sendinglists.imports.services import (
     import_cancel,
     import_create,
-    import_error_report_lines,
-    import_progress,
     import_resume,
     import_start,
     imports_resume_stalled,
