@@ -17,6 +17,10 @@ process's own ru_maxrss):
               rows skipped), on the file's first --baseline-rows rows, on SQLite and PostgreSQL
 Each import is timed end to end: from the upload (import_create: transcode, plan) to the job's
 completion. The list is reloaded before every run. Prints one JSON object on the last line.
+
+Knobs for analysis: BENCH_DUPLICATE_PERCENT (default 5: chunks that share numbers wait for each
+other's commit), BENCH_WORKER_LOG_LEVEL (e.g. INFO: per-chunk timings in the worker log),
+--chunk-rows, --runs, --keep-file.
 """
 
 import argparse
@@ -92,7 +96,7 @@ def generate_file(path: Path, rows: int) -> dict:
     """Write the CSV; returns what it holds (for checking the import's counts)."""
     rng = random.Random(20261123)
     invalid = rows * 2 // 100
-    duplicates = rows * 5 // 100
+    duplicates = rows * int(os.environ.get("BENCH_DUPLICATE_PERCENT", "5")) // 100
     existing = rows * 20 // 100
     distinct = rows - invalid - duplicates
     new = distinct - existing
