@@ -347,4 +347,9 @@ class IdempotencyKey(models.Model):
 from sendinglists.audiences.models import HygieneJob  # noqa: E402, F401
 
 # So do the import pipeline's own tables (chunks, seen phones, row errors).
-from sendinglists.imports.models import ImportChunk, ImportRowError, ImportSeenPhone  # noqa: E402, F401
+from sendinglists.imports.models import (  # noqa: E402, F401
+    ImportChunk,
+    ImportChunkPart,
+    ImportRowError,
+    ImportSeenPhone,
+)

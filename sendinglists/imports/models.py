@@ -17,7 +17,7 @@ class ImportChunk(models.Model):
     end_byte = models.BigIntegerField()
     first_line = models.PositiveIntegerField(help_text="Line number (1-based) of the chunk's first line")
     rows = models.PositiveIntegerField(help_text="Data rows in the chunk (blank lines excluded)")
-    applied = models.BooleanField(default=False)
+    applied = models.BooleanField(default=False, help_text="Every part applied")
     applied_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True, help_text="What the chunk's rows became")
 
@@ -29,6 +29,29 @@ class ImportChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Import #{self.job_id} chunk {self.index}"
+
+
+class ImportChunkPart(models.Model):
+    """The numbers of a chunk whose E.164 digits modulo PARTS_PER_CHUNK equal `part`: the unit of
+    a write transaction. A chunk's parts commit one after the other, so two workers on
+    neighbouring chunks that share numbers wait for each other one part at a time, then run in
+    step (part n of one chunk while the other does part n+1) instead of one whole chunk after the
+    other. `applied` is set in the part's own transaction (idempotency, as for the chunk)."""
+
+    chunk = models.ForeignKey(ImportChunk, on_delete=models.CASCADE, related_name="parts")
+    part = models.PositiveSmallIntegerField()
+    applied = models.BooleanField(default=False)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["chunk_id", "part"]
+        constraints = [
+            models.UniqueConstraint(fields=["chunk", "part"], name="importchunkpart_chunk_part_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chunk} part {self.part}"
 
 
 class ImportSeenPhone(models.Model):

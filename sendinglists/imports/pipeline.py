@@ -27,7 +27,7 @@ from contacts.services import tags_get_or_create
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus, MembershipStatus, SignupMethod
 from sendinglists.imports.mapping import mapping_compile
-from sendinglists.imports.models import ImportChunk
+from sendinglists.imports.models import ImportChunk, ImportChunkPart
 from sendinglists.imports.parse import read_chunk
 from sendinglists.imports.rows import RowReader, fold
 from sendinglists.imports.writers import ChunkWriter
@@ -60,57 +60,50 @@ OUTCOME_COUNTS = {
     Outcome.SKIPPED_BLOCKED: "skipped_blocked",
 }
 RUNNABLE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
+# Write transactions per chunk (see ImportChunkPart). More parts: shorter waits between workers
+# that share numbers, more commits.
+PARTS_PER_CHUNK = 4
 
 
 def chunk_apply(*, chunk_id: int) -> dict | None:
-    """Apply one chunk in one transaction and add its counts to the job.
+    """Apply one chunk: read and validate its rows once, then write them in PARTS_PER_CHUNK
+    transactions (numbers split by their digits), each adding its counts to the job.
 
-    Idempotent: the chunk row is locked first and marked applied in the same transaction as its
-    writes, so a second run (a redelivered task, a worker killed after the commit) returns None and
-    writes nothing; a run killed before the commit left nothing behind. Also None when the job was
-    cancelled or failed meanwhile.
+    Idempotent: each part row is locked first and marked applied in the same transaction as its
+    writes, so a second run (a redelivered task, a worker killed half-way) writes only the parts
+    that had not committed, and returns None when there were none. A run killed inside a part left
+    nothing of that part behind. Stops (None, or the counts so far) when the job is cancelled or
+    fails meanwhile.
     """
-    with transaction.atomic():
-        # Locks the chunk row only (`of`, and no ordering that would join the job): chunks of one
-        # job run in parallel.
-        chunk = ImportChunk.objects.select_for_update(of=("self",)).filter(pk=chunk_id).order_by().first()
-        if chunk is None or chunk.applied:
-            return None
-        job = ImportJob.objects.select_related("sending_list").get(pk=chunk.job_id)
-        if job.status not in RUNNABLE:
-            return None
-        now = timezone.now()
-        with _cyclic_gc_paused():
-            counts = _apply(job, chunk, now)
-        chunk.applied = True
-        chunk.applied_at = now
-        chunk.counts = counts
-        chunk.save(update_fields=["applied", "applied_at", "counts"])
-        # Last statement of the transaction: the job row is locked only for the commit.
-        ImportJob.objects.filter(pk=job.pk).update(
-            chunks_done=F("chunks_done") + 1,
-            bytes_done=F("bytes_done") + (chunk.end_byte - chunk.start_byte),
-            progress_at=now,
-            **{name: F(name) + counts[name] for name in COUNT_FIELDS if counts[name]},
-        )
-    return counts
+    chunk = ImportChunk.objects.filter(pk=chunk_id).first()
+    if chunk is None or chunk.applied:
+        return None
+    job = ImportJob.objects.select_related("sending_list").get(pk=chunk.job_id)
+    if job.status not in RUNNABLE:
+        return None
+    pending = set(ImportChunkPart.objects.filter(chunk=chunk, applied=False).values_list("part", flat=True))
+    totals: Counter = Counter()
+    with _cyclic_gc_paused():
+        records, errors = _read(job, chunk) if pending else ({}, [])
+        parts: list[dict] = [{} for _ in range(PARTS_PER_CHUNK)]
+        for phone, record in records.items():
+            parts[int(phone[1:]) % PARTS_PER_CHUNK][phone] = record
+        for part in sorted(pending):
+            counts = _apply_part(job, chunk, part, parts[part], errors if part == 0 else [])
+            if counts is _STOPPED:
+                break
+            if counts is not None:
+                totals.update(counts)
+    if not pending:
+        _chunk_finish(job, chunk)  # a run that died between its last part and the chunk's finish
+    return dict(totals) if totals else None
 
 
-@contextmanager
-def _cyclic_gc_paused():
-    """A chunk allocates ~10 containers per row and creates no reference cycles; the cyclic
-    collector would scan them again and again as they survive (a third of the row loop's time).
-    Reference counting still frees everything; the collector resumes when the chunk is done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+_STOPPED = object()
 
 
-def _apply(job: ImportJob, chunk: ImportChunk, now) -> dict:
+def _read(job: ImportJob, chunk: ImportChunk) -> tuple[dict, list]:
+    """The chunk's valid rows folded per phone (every row is in a record's lines or an error)."""
     sending_list = job.sending_list
     custom_fields = {field.key: field for field in sending_list.custom_fields.all()}
     mapping = mapping_compile(mapping=job.mapping, header=job.header, custom_fields=custom_fields)
@@ -125,27 +118,98 @@ def _apply(job: ImportJob, chunk: ImportChunk, now) -> dict:
         )
         if chunk.index == 0 and job.has_header:
             next(rows, None)
-        valid, errors, rows_read = reader.read(rows)
+        valid, errors, _ = reader.read(rows)
     existing_tags = _existing_tags(valid) if mapping.tags else None
     records, tag_errors = fold(valid, existing_tags)
     errors.extend(tag_errors)
-    counts = dict.fromkeys(COUNT_FIELDS, 0)
-    counts["rows_read"] = rows_read
-    counts["errors"] = len(errors)
-    if not records and not errors:
-        return counts
-    writer = ChunkWriter(job_id=job.pk, sending_list_id=sending_list.pk, now=now)
-    try:
-        if errors:
-            errors.sort(key=lambda error: error.line)
-            writer.row_errors_create(errors)
-        if records:
-            _write_records(job, writer, records, counts)
-    except BaseException:
-        writer.close(drop_tables=False)  # the rollback drops them; the transaction may be aborted
-        raise
-    writer.close()
+    errors.sort(key=lambda error: error.line)
+    return records, errors
+
+
+def _apply_part(job: ImportJob, chunk: ImportChunk, part: int, records: dict, errors: list):
+    """One part in one transaction; None when it was applied already, _STOPPED when the job was
+    cancelled or failed meanwhile, else its counts."""
+    with transaction.atomic():
+        # Locks the part row only (`of`, and no ordering that would join other tables).
+        part_row = (
+            ImportChunkPart.objects.select_for_update(of=("self",))
+            .filter(chunk=chunk, part=part)
+            .order_by()
+            .first()
+        )
+        if part_row is None or part_row.applied:
+            return None
+        if ImportJob.objects.filter(pk=job.pk).values_list("status", flat=True).first() not in RUNNABLE:
+            return _STOPPED
+        now = timezone.now()
+        counts = dict.fromkeys(COUNT_FIELDS, 0)
+        counts["rows_read"] = len(errors) + sum(len(record.lines) for record in records.values())
+        counts["errors"] = len(errors)
+        if records or errors:
+            writer = ChunkWriter(job_id=job.pk, sending_list_id=job.sending_list_id, now=now)
+            try:
+                if errors:
+                    writer.row_errors_create(errors)
+                if records:
+                    _write_records(job, writer, records, counts)
+            except BaseException:
+                writer.close(drop_tables=False)  # the rollback drops them; the transaction may be aborted
+                raise
+            writer.close()
+        part_row.applied = True
+        part_row.applied_at = now
+        part_row.counts = counts
+        part_row.save(update_fields=["applied", "applied_at", "counts"])
+        # Last statements of the transaction: the job row is locked only for the commit.
+        finished_chunk = _chunk_finish(job, chunk, in_transaction=True)
+        ImportJob.objects.filter(pk=job.pk).update(
+            progress_at=now,
+            **{name: F(name) + counts[name] for name in COUNT_FIELDS if counts[name]},
+            **finished_chunk,
+        )
     return counts
+
+
+def _chunk_finish(job: ImportJob, chunk: ImportChunk, *, in_transaction: bool = False) -> dict:
+    """Mark the chunk applied once every part is; returns the job counter updates that go with it
+    (applied on their own when not called inside a part's transaction)."""
+    with transaction.atomic():
+        # The chunk row lock orders concurrent runs of the same chunk: exactly one finishes it.
+        locked = ImportChunk.objects.select_for_update(of=("self",)).filter(pk=chunk.pk).order_by().first()
+        if locked is None or locked.applied:
+            return {}
+        parts = list(ImportChunkPart.objects.filter(chunk=chunk).values_list("applied", "counts"))
+        if not all(applied for applied, _ in parts):
+            return {}
+        totals: Counter = Counter()
+        for _, counts in parts:
+            totals.update(counts)
+        locked.applied = True
+        locked.applied_at = timezone.now()
+        locked.counts = {name: totals[name] for name in COUNT_FIELDS}
+        locked.save(update_fields=["applied", "applied_at", "counts"])
+        updates = {
+            "chunks_done": F("chunks_done") + 1,
+            "bytes_done": F("bytes_done") + (chunk.end_byte - chunk.start_byte),
+        }
+        if not in_transaction:
+            ImportJob.objects.filter(pk=job.pk).update(**updates)
+            return {}
+        return updates
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """A chunk allocates ~10 containers per row and creates no reference cycles; the cyclic
+    collector would scan them again and again as they survive (a third of the row loop's time).
+    Reference counting still frees everything; the collector resumes when the chunk is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: dict) -> None:

@@ -38,9 +38,9 @@ from sendinglists.imports.mapping import (
     mapping_resolved,
     new_custom_fields,
 )
-from sendinglists.imports.models import ImportChunk, ImportSeenPhone
+from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportSeenPhone
 from sendinglists.imports.parse import plan_chunks
-from sendinglists.imports.pipeline import RUNNABLE, chunk_apply
+from sendinglists.imports.pipeline import PARTS_PER_CHUNK, RUNNABLE, chunk_apply
 from sendinglists.imports.selectors import (  # noqa: F401 - also read through this module by the API
     FINISHED,
     delimiter_label,
@@ -175,7 +175,7 @@ def _create_job(
         finally:
             stored.close()
         job.save()
-        ImportChunk.objects.bulk_create(
+        chunks = ImportChunk.objects.bulk_create(
             ImportChunk(
                 job=job,
                 index=index,
@@ -185,6 +185,9 @@ def _create_job(
                 rows=planned.rows,
             )
             for index, planned in enumerate(plan.chunks)
+        )
+        ImportChunkPart.objects.bulk_create(
+            ImportChunkPart(chunk=chunk, part=part) for chunk in chunks for part in range(PARTS_PER_CHUNK)
         )
     return job
 

@@ -483,3 +483,45 @@ def test_prior_opt_out_phones_applies_the_prior_opt_out_rule_to_many_numbers(sen
         phone for phone in phones if prior_opt_out(sending_list_id=sending_list.pk, phone_number=phone)
     }
     assert prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=[]) == set()
+
+
+def test_a_chunk_run_again_after_some_of_its_parts_committed_writes_only_the_rest(sending_list):
+    from django.test import TestCase
+
+    from sendinglists.imports import pipeline
+    from sendinglists.imports.models import ImportChunkPart
+    from sendinglists.imports.services import import_create, import_start
+    from tests.sendinglists.imports.conftest import csv_file
+
+    content = "phone,first_name\n" + "".join(f"+1415555{n:04d},N{n}\n" for n in range(1, 41)) + "bad,X\n"
+    job = import_create(sending_list=sending_list, uploaded_file=csv_file(content))
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        import_start(job=job)
+    job.refresh_from_db()
+    chunk = ImportChunk.objects.get(job=job)
+    # A first run that died after committing parts 0 and 1 of 4.
+    records, errors = pipeline._read(job, chunk)
+    for part in (0, 1):
+        mine = {p: r for p, r in records.items() if int(p[1:]) % pipeline.PARTS_PER_CHUNK == part}
+        pipeline._apply_part(job, chunk, part, mine, errors if part == 0 else [])
+    assert list(ImportChunkPart.objects.filter(chunk=chunk).values_list("applied", flat=True)) == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+    again = chunk_apply(chunk_id=chunk.pk)
+
+    job.refresh_from_db()
+    chunk.refresh_from_db()
+    assert counts_of(job) == {"rows_read": 41, "contacts_created": 40, "memberships_created": 40, "errors": 1}
+    assert sum(again.values()) < sum(chunk.counts.values())  # only the two remaining parts
+    assert (chunk.applied, job.chunks_done) == (True, 1)
+    assert (Contact.objects.count(), ListContact.objects.count(), SubscriptionEvent.objects.count()) == (
+        40,
+        40,
+        40,
+    )
+    assert ImportRowError.objects.filter(job=job).count() == 1
+    assert chunk_apply(chunk_id=chunk.pk) is None
