@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -61,13 +61,17 @@ OUTCOME_COUNTS = {
 }
 RUNNABLE = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 # Write transactions per chunk (see ImportChunkPart). More parts: shorter waits between workers
-# that share numbers, more commits.
+# that share numbers, more commits. SQLite has one writer at a time: one part.
 PARTS_PER_CHUNK = 4
 
 
+def parts_per_chunk() -> int:
+    return PARTS_PER_CHUNK if connection.vendor == "postgresql" else 1
+
+
 def chunk_apply(*, chunk_id: int) -> dict | None:
-    """Apply one chunk: read and validate its rows once, then write them in PARTS_PER_CHUNK
-    transactions (numbers split by their digits), each adding its counts to the job.
+    """Apply one chunk: read and validate its rows once, then write them in one transaction per
+    part (numbers split by their digits), each adding its counts to the job.
 
     Idempotent: each part row is locked first and marked applied in the same transaction as its
     writes, so a second run (a redelivered task, a worker killed half-way) writes only the parts
@@ -81,13 +85,14 @@ def chunk_apply(*, chunk_id: int) -> dict | None:
     job = ImportJob.objects.select_related("sending_list").get(pk=chunk.job_id)
     if job.status not in RUNNABLE:
         return None
-    pending = set(ImportChunkPart.objects.filter(chunk=chunk, applied=False).values_list("part", flat=True))
+    applied = dict(ImportChunkPart.objects.filter(chunk=chunk).values_list("part", "applied"))
+    pending = {part for part, done in applied.items() if not done}
     totals: Counter = Counter()
     with _cyclic_gc_paused():
         records, errors = _read(job, chunk) if pending else ({}, [])
-        parts: list[dict] = [{} for _ in range(PARTS_PER_CHUNK)]
+        parts: list[dict] = [{} for _ in range(len(applied))]
         for phone, record in records.items():
-            parts[int(phone[1:]) % PARTS_PER_CHUNK][phone] = record
+            parts[int(phone[1:]) % len(applied)][phone] = record
         for part in sorted(pending):
             counts = _apply_part(job, chunk, part, parts[part], errors if part == 0 else [])
             if counts is _STOPPED:

@@ -40,7 +40,7 @@ from sendinglists.imports.mapping import (
 )
 from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportSeenPhone
 from sendinglists.imports.parse import plan_chunks
-from sendinglists.imports.pipeline import PARTS_PER_CHUNK, RUNNABLE, chunk_apply
+from sendinglists.imports.pipeline import RUNNABLE, chunk_apply, parts_per_chunk
 from sendinglists.imports.selectors import (  # noqa: F401 - also read through this module by the API
     FINISHED,
     delimiter_label,
@@ -187,7 +187,7 @@ def _create_job(
             for index, planned in enumerate(plan.chunks)
         )
         ImportChunkPart.objects.bulk_create(
-            ImportChunkPart(chunk=chunk, part=part) for chunk in chunks for part in range(PARTS_PER_CHUNK)
+            ImportChunkPart(chunk=chunk, part=part) for chunk in chunks for part in range(parts_per_chunk())
         )
     return job
 
