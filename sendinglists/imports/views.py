@@ -110,6 +110,7 @@ def import_detail(request, job_id: int):
             form=form,
             preview=preview,
             delimiter=delimiter_label(job.delimiter),
+            phone_guessed="phone" in job.mapping.values(),
         )
     elif request.method == "POST":
         return redirect("imports:detail", job_id=job.pk)

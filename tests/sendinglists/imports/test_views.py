@@ -74,6 +74,7 @@ def test_upload_shows_the_preview_detected_format_and_guessed_mapping(client, se
     assert detail.status_code == 200
     assert '<dd id="detected-encoding">UTF-8</dd>' in html
     assert '<dd id="detected-delimiter">comma</dd>' in html
+    assert 'id="no-phone-column"' not in html
     assert detail.context["preview"] == [
         ["+14155550101", "Ana", "ana@example.com", "CA", "10"],
         ["555", "Ben", "", "NY", "x"],
@@ -236,3 +237,15 @@ def test_the_index_lists_imports_newest_first_with_their_counts(
     html = response.content.decode()
     assert "second.csv" in html and "first.csv" in html
     assert f'<a href="/imports/{second.pk}/errors.csv">1</a>' in html
+
+
+def test_the_preview_says_when_no_column_looks_like_phone_numbers(client, sending_list, operator):
+    client.force_login(operator)
+    upload(client, sending_list, content="Name,City\nAna,Paris\nBen,Lyon\n")
+    job = ImportJob.objects.get()
+
+    html = client.get(f"/imports/{job.pk}/").content.decode()
+
+    assert 'id="no-phone-column"' in html
+    assert "No column looks like phone numbers." in html
+    assert job.status == ImportStatus.PENDING
