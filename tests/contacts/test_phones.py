@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contacts.choices import LineType
-from contacts.phones import format_phone_for_display, normalize_phone
+from contacts.phones import _normalize, format_phone_for_display, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -140,3 +140,21 @@ def test_formatting_round_trips_to_the_same_e164(number, style):
     assert result.is_valid, (text, result.error)
     assert result.e164 == e164
     assert normalize_phone(result.e164, region).e164 == e164
+
+
+_NANP_LIKE = st.builds(
+    lambda prefix, digits, separators: (
+        prefix + "".join(digit + separator for digit, separator in zip(digits, separators, strict=False))
+    ),
+    st.sampled_from(["", "+", "+1 ", "1-", "(", " ", "\u00a0", "1 ("]),
+    st.text(alphabet="0123456789", min_size=8, max_size=12),
+    st.lists(st.sampled_from(["", "", "", " ", "-", ".", ")", "/", "+"]), min_size=12, max_size=12),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_NANP_LIKE, st.sampled_from(["US", "CA", "PR", "JM", "GB", "DE", "FR", None]))
+def test_the_north_american_shortcut_answers_exactly_as_the_general_parse(text, region):
+    # The import path builds +1 numbers directly instead of parsing them: the answer (number,
+    # line type, or the reason it is invalid) must be the general path's, whatever the input.
+    assert _normalize(text, region) == _normalize(text, region, nanp_shortcut=False)
