@@ -80,7 +80,8 @@ class KeysetPaginator:
     """Pages of `queryset` in the order `ordering` ("-id", "id", "-send_count", "last_sent_at", …).
 
     `queryset` carries every filter; the paginator adds the order and the position. Rows come back
-    in display order whichever way the user walks.
+    in display order whichever way the user walks. A `.values()` queryset pages too (rows are dicts),
+    when its values include "id" and the ordering's field.
     """
 
     def __init__(self, *, ordering: str, model, page_size: int = DEFAULT_PAGE_SIZE):
@@ -94,8 +95,15 @@ class KeysetPaginator:
     # --- positions ---------------------------------------------------------------------------------
 
     def position_of(self, row) -> Position:
-        value = getattr(row, self.field_name) if self.field_name else row.pk
-        return Position(value=value, id=row.pk, is_null=value is None)
+        """The position of `row`: a model instance, or a dict from `.values()` holding "id" and
+        the ordering's field."""
+        if isinstance(row, dict):
+            row_id = row["id"]
+            value = row[self.field_name] if self.field_name else row_id
+        else:
+            row_id = row.pk
+            value = getattr(row, self.field_name) if self.field_name else row_id
+        return Position(value=value, id=row_id, is_null=value is None)
 
     def decode(self, cursor: str) -> Position:
         return decode_cursor(cursor, field=self.field)

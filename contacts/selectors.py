@@ -2,6 +2,8 @@
 name prefix), each form served by an index on the contact table."""
 
 import enum
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -79,3 +81,15 @@ def contacts_for_search(search: ContactSearch | None):
     """Contacts matching `search` (all contacts for None), with tags for the result table."""
     queryset = Contact.objects.prefetch_related("tags")
     return queryset.filter(search.condition) if search else queryset
+
+
+def contact_tag_names(*, contact_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each contact's tag names (in no order; contacts without tags are absent), in one query
+    over the contact-tag table: cheaper than prefetching Tag objects for a page of rows."""
+    names: dict[int, list[str]] = defaultdict(list)
+    # Uses index: the through table's (contact_id, tag_id) unique constraint
+    for contact_id, name in Contact.tags.through.objects.filter(contact_id__in=contact_ids).values_list(
+        "contact_id", "tag__name"
+    ):
+        names[contact_id].append(name)
+    return names

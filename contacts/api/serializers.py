@@ -1,8 +1,11 @@
 """Contact serializers that need nothing from sending lists (contacts must not import them)."""
 
+import datetime as dt
 import zoneinfo
+from collections.abc import Callable, Iterable
 
 from django.core.validators import validate_email
+from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
 from contacts.choices import ChannelKind
@@ -47,9 +50,28 @@ def validate_timezone_name(value: str) -> str:
 _DATETIME = serializers.DateTimeField()
 
 
-def datetime_value(value) -> str | None:
+def datetime_formatter() -> Callable[[dt.datetime | None], str | None]:
+    """`datetime_value` with the current time zone looked up once: a list page formats hundreds of
+    datetimes, and the lookup (a context-local read) costs more than the formatting.
+
+    Equal to DRF's DateTimeField output with the default ISO 8601 format (tests compare them).
+    """
+    zone = django_timezone.get_current_timezone()
+
+    def format_datetime(value: dt.datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # never from an aware database; DRF's rules for naive values
+            return _DATETIME.to_representation(value)
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return format_datetime
+
+
+def datetime_value(value: dt.datetime | None) -> str | None:
     """A datetime as DRF renders it (ISO 8601 in the current time zone, `Z` for UTC)."""
-    return None if value is None else _DATETIME.to_representation(value)
+    return datetime_formatter()(value)
 
 
 def contact_fields_data(contact) -> dict:
@@ -82,7 +104,12 @@ def channel_data(channel) -> dict:
 
 
 def tag_names(tags) -> list[str]:
-    return sorted((tag.name for tag in tags), key=str.lower)
+    return sorted_tag_names(tag.name for tag in tags)
+
+
+def sorted_tag_names(names: Iterable[str]) -> list[str]:
+    """Tag names in the order the API shows them: case-insensitively sorted."""
+    return sorted(names, key=str.lower)
 
 
 class TagNamesField(serializers.ListField):
