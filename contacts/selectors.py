@@ -3,14 +3,15 @@ name prefix), each form served by an index on the contact table."""
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 
-from contacts.models import Contact
+from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 
 
@@ -83,13 +84,29 @@ def contacts_for_search(search: ContactSearch | None):
     return queryset.filter(search.condition) if search else queryset
 
 
-def contact_tag_names(*, contact_ids: Iterable[int]) -> dict[int, list[str]]:
-    """Each contact's tag names (in no order; contacts without tags are absent), in one query
-    over the contact-tag table: cheaper than prefetching Tag objects for a page of rows."""
+def contact_tag_names(*, contact_ids: Collection[int]) -> dict[int, list[str]]:
+    """Each contact's tag names (in no order; contacts without tags are absent), in one query.
+
+    Plain SQL over the contact-tag table joined to the tags: an API list page asks this on every
+    request, and compiling the ORM query cost four times what running it does.
+    """
     names: dict[int, list[str]] = defaultdict(list)
+    if not contact_ids:
+        return names
+    through = Contact.tags.through._meta
+    tag = Tag._meta
+    quote = connection.ops.quote_name
+    contact_column = quote(through.get_field("contact").column)
+    tag_column = quote(through.get_field("tag").column)
+    placeholders = ", ".join(["%s"] * len(contact_ids))
     # Uses index: the through table's (contact_id, tag_id) unique constraint
-    for contact_id, name in Contact.tags.through.objects.filter(contact_id__in=contact_ids).values_list(
-        "contact_id", "tag__name"
-    ):
-        names[contact_id].append(name)
+    sql = (
+        f"SELECT ct.{contact_column}, t.{quote(tag.get_field('name').column)}"
+        f" FROM {quote(through.db_table)} ct JOIN {quote(tag.db_table)} t ON t.{quote(tag.pk.column)} = ct.{tag_column}"
+        f" WHERE ct.{contact_column} IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(contact_ids))
+        for contact_id, name in cursor.fetchall():
+            names[contact_id].append(name)
     return names

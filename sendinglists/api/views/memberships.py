@@ -10,7 +10,7 @@ from contacts.models import Contact
 from contacts.selectors import contact_tag_names
 from sendinglists.api.filters import MembershipFilter
 from sendinglists.api.idempotency import idempotent
-from sendinglists.api.permissions import allowed_list_ids, scope_contacts, scope_lists
+from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, scope_contacts
 from sendinglists.api.serializers.lists import (
     MEMBERSHIP_ROW_FIELDS,
     MembershipSerializer,
@@ -62,33 +62,49 @@ class MembershipViewSet(
     keyset_default_ordering = "-id"
 
     @cached_property
-    def sending_list(self) -> SendingList:
+    def list_id(self) -> int:
+        """The path's list id; a 404 (without a query) when the token may not see that list."""
         list_id = self.kwargs["list_id"]
-        sending_list = None
-        if re.fullmatch(ID_PATTERN, list_id):
-            sending_list = scope_lists(SendingList.objects.all(), self.request).filter(pk=list_id).first()
-        if sending_list is None:
+        if not re.fullmatch(ID_PATTERN, list_id) or not list_is_allowed(self.request, list_id):
             raise exceptions.NotFound(f"No sending list {list_id}.")
+        return int(list_id)
+
+    @cached_property
+    def sending_list(self) -> SendingList:
+        sending_list = SendingList.objects.filter(pk=self.list_id).first()
+        if sending_list is None:
+            raise exceptions.NotFound(f"No sending list {self.kwargs['list_id']}.")
         return sending_list
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ListContact.objects.none()
         return (
-            ListContact.objects.filter(sending_list=self.sending_list)
+            ListContact.objects.filter(sending_list_id=self.list_id)
             .select_related("contact")
             .prefetch_related("contact__tags")
         )
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.sending_list  # noqa: B018 - a list outside the token's scope is a 404 for every method
+        # A list outside the token's scope, or missing, is a 404 for every method. A page with rows
+        # proves the list exists, so the list page looks the list up only when it is empty.
+        if self.action == "list":
+            self.list_id  # noqa: B018
+        else:
+            self.sending_list  # noqa: B018
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
-        # Rows as dicts of exactly the columns shown, and the page's tags in one query: model
-        # instances and prefetch machinery cost more CPU than the queries themselves.
-        rows = self.paginate_queryset(queryset.prefetch_related(None).values(*MEMBERSHIP_ROW_FIELDS))
+        try:
+            queryset = self.filter_queryset(self.get_queryset())
+            # Rows as dicts of exactly the columns shown, and the page's tags in one query: model
+            # instances and prefetch machinery cost more CPU than the queries themselves.
+            rows = self.paginate_queryset(queryset.prefetch_related(None).values(*MEMBERSHIP_ROW_FIELDS))
+        except exceptions.ValidationError:
+            self.sending_list  # noqa: B018 - a missing list is a 404 before a bad parameter is a 400
+            raise
+        if not rows:
+            self.sending_list  # noqa: B018 - and so is its empty page
         tags = contact_tag_names(contact_ids=[row["contact_id"] for row in rows])
         return self.get_paginated_response(memberships_data(rows, tags))
 
