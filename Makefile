@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup lint migrate demo browser-deps worker clean
+.PHONY: run test setup lint migrate demo browser-deps bench-deps worker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; }
+
+# bench/api_bench.py drives gunicorn with wrk (a C load generator) when it is installed: on a small
+# machine a Python driver takes much of the CPU the server needs.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; fi; }
 
 lint: setup
 	$(BIN)/ruff check .
