@@ -88,7 +88,7 @@ def contact_fields_data(contact) -> dict:
         "line_type": contact.line_type,
         "is_valid": contact.is_valid,
         "blocked": contact.blocked,
-        "tags": tag_names(contact.tags.all()),
+        "tags": contact_tag_list(contact),
         "created_at": datetime_value(contact.created_at),
         "updated_at": datetime_value(contact.updated_at),
     }
@@ -101,6 +101,13 @@ def channel_data(channel) -> dict:
         "value": channel.value,
         "created_at": datetime_value(channel.created_at),
     }
+
+
+def contact_tag_list(contact) -> list[str]:
+    """The contact's sorted tag names: from `loaded_tag_names` when a view loaded them for a page
+    (contacts.selectors.contact_tag_names, one query), else from its (prefetched) tags."""
+    names = getattr(contact, "loaded_tag_names", None)
+    return sorted_tag_names(names) if names is not None else tag_names(contact.tags.all())
 
 
 def tag_names(tags) -> list[str]:
