@@ -12,12 +12,15 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from contacts.models import Contact
 from contacts.pagination import DEFAULT_PAGE_SIZE, InvalidCursor
+from engagement.choices import Direction
 from engagement.models import Click, Conversion, Message
 
 
@@ -143,3 +146,17 @@ def contact_timeline_page(
         next_cursor=_encode(entries[-1]) if has_next else None,
         previous_cursor=_encode(entries[0]) if has_previous else None,
     )
+
+
+def sends_by_list_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
+    """Outbound messages per (list, local date) since `start`: the opt-out watch's denominator."""
+    # Uses index: message_list_direction_time (sending_list, direction, sent_at)
+    rows = (
+        Message.objects.filter(
+            sending_list_id__in=sending_list_ids, direction=Direction.OUTBOUND, sent_at__gte=start
+        )
+        .annotate(day=TruncDate("sent_at", tzinfo=timezone.get_current_timezone()))
+        .values("sending_list_id", "day")
+        .annotate(n=Count("id"))
+    )
+    return {(row["sending_list_id"], row["day"]): row["n"] for row in rows}

@@ -8,15 +8,16 @@ Both series are grouped counts over index ranges (SubscriptionEvent `subevent_li
 Message `message_list_direction_time`), cached for a few minutes per list: a busy list sends
 millions of messages a month, and the page should not recount them on every view.
 
-Sends live in the engagement app, which depends on this one; the model is looked up by name
-(`apps.get_model`) so `sendinglists` keeps importing nothing from `engagement`.
+Sends live in the engagement app, which depends on this one: engagement registers the function
+that counts them (`register_send_counter`, from its AppConfig.ready), so `sendinglists` neither
+imports nor names anything of `engagement`. With no counter registered there are no sends.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.apps import apps
 from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -178,16 +179,22 @@ def _opt_outs_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tu
     return {(row["sending_list_id"], row["day"]): row["n"] for row in rows}
 
 
+SendCounter = Callable[[list[int], dt.datetime], dict[tuple[int, dt.date], int]]
+_send_counters: list[SendCounter] = []
+
+
+def register_send_counter(counter: SendCounter) -> None:
+    """Add a source of sends: counter(list ids, start) -> {(list id, local date): sends since start}."""
+    if counter not in _send_counters:
+        _send_counters.append(counter)
+
+
 def _sends_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
-    message = apps.get_model("engagement", "Message")
-    # Uses index: message_list_direction_time (sending_list, direction, sent_at)
-    rows = (
-        message.objects.filter(sending_list_id__in=sending_list_ids, direction="outbound", sent_at__gte=start)
-        .annotate(day=TruncDate("sent_at", tzinfo=timezone.get_current_timezone()))
-        .values("sending_list_id", "day")
-        .annotate(n=Count("id"))
-    )
-    return {(row["sending_list_id"], row["day"]): row["n"] for row in rows}
+    sends: dict[tuple[int, dt.date], int] = {}
+    for counter in _send_counters:
+        for key, count in counter(sending_list_ids, start).items():
+            sends[key] = sends.get(key, 0) + count
+    return sends
 
 
 def opt_out_days(
