@@ -1,6 +1,7 @@
 """factory_boy factories for every model. Memberships and contacts go through plain ORM creation;
 tests that exercise the rules call the services instead."""
 
+import datetime as dt
 import itertools
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactChannel, Tag
 from engagement.models import Click, Conversion, Message
-from sendinglists.models import CustomField, ListContact, SendingList
+from sendinglists.models import CustomField, ListContact, SendingList, SubscriptionEvent
 
 _phone_seq = itertools.count(1)
 
@@ -130,3 +131,34 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     order_id = factory.Sequence(lambda n: f"order-{n}")
     revenue = Decimal("25.00")
     converted_at = factory.LazyFunction(timezone.now)
+
+
+# Bulk history for the opt-out watch: outbound sends and contact-initiated opt-outs at a time.
+def send(sending_list, contact, count: int, when: dt.datetime, direction: str = "outbound") -> None:
+    Message.objects.bulk_create(
+        Message(
+            direction=direction,
+            sending_list=sending_list,
+            contact=contact,
+            from_number=sending_list.phone_number,
+            to_number=contact.phone_number,
+            status="delivered",
+            sent_at=when,
+        )
+        for _ in range(count)
+    )
+
+
+def opt_outs(sending_list, contact, count: int, when: dt.datetime, reason: str = "message") -> None:
+    SubscriptionEvent.objects.bulk_create(
+        SubscriptionEvent(
+            sending_list=sending_list,
+            contact=contact,
+            phone_number=contact.phone_number,
+            kind="opted_out",
+            reason=reason,
+            actor_kind="message",
+            occurred_at=when,
+        )
+        for _ in range(count)
+    )

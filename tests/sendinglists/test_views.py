@@ -16,8 +16,9 @@ from tests.factories import (
     ListContactFactory,
     SendingListFactory,
     UserFactory,
+    opt_outs,
+    send,
 )
-from tests.sendinglists.audiences.test_optout import opt_outs, send
 
 pytestmark = pytest.mark.django_db
 

@@ -7,44 +7,12 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from engagement.models import Message
 from sendinglists.audiences.optout import lists_above_opt_out_limit, opt_out_chart, opt_out_rates
-from sendinglists.models import SubscriptionEvent
-from tests.factories import ContactFactory, SendingListFactory
+from tests.factories import ContactFactory, SendingListFactory, opt_outs, send
 
 
 def days_ago(days: int) -> dt.datetime:
     return timezone.now().replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(days=days)
-
-
-def send(sending_list, contact, count: int, when: dt.datetime, direction: str = "outbound") -> None:
-    Message.objects.bulk_create(
-        Message(
-            direction=direction,
-            sending_list=sending_list,
-            contact=contact,
-            from_number=sending_list.phone_number,
-            to_number=contact.phone_number,
-            status="delivered",
-            sent_at=when,
-        )
-        for _ in range(count)
-    )
-
-
-def opt_outs(sending_list, contact, count: int, when: dt.datetime, reason: str = "message") -> None:
-    SubscriptionEvent.objects.bulk_create(
-        SubscriptionEvent(
-            sending_list=sending_list,
-            contact=contact,
-            phone_number=contact.phone_number,
-            kind="opted_out",
-            reason=reason,
-            actor_kind="message",
-            occurred_at=when,
-        )
-        for _ in range(count)
-    )
 
 
 @pytest.fixture
