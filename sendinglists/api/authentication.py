@@ -2,11 +2,10 @@
 
 import datetime as dt
 
-from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from sendinglists.api.tokens import api_token_hash
+from sendinglists.api.tokens import api_token_for_key
 from sendinglists.models import ApiToken
 
 # last_used_at is informational; writing it on every request would turn reads into writes.
@@ -51,20 +50,12 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Invalid Authorization header: the key is not text."
             ) from None
-        # One query for the token and its lists: a row per list it is limited to (one row with
-        # NULL when it is not), since every request pays for this lookup.
-        rows = list(
-            ApiToken.objects.filter(key_hash=api_token_hash(plain_key))
-            .annotate(scoped_list_id=F("sending_lists__id"))
-            .order_by()
-        )
-        if not rows:
+        # With allowed_list_ids: None for every list, else only these lists and their members.
+        token = api_token_for_key(plain_key)
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        token = rows[0]
         if not token.is_active:
             raise exceptions.AuthenticationFailed("This token was revoked.")
-        # None: every list. A list: only these lists and their members (see permissions.py).
-        token.allowed_list_ids = sorted(row.scoped_list_id for row in rows if row.scoped_list_id) or None
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
