@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers.phonenumberutil import _number_type_helper
 
 from contacts.choices import LineType
 
@@ -34,8 +35,10 @@ _PARSE_ERRORS = {
 }
 
 _ALLOWED_PUNCTUATION = set(" ()-./+\u00a0\t")
-# The North American Numbering Plan: one country code, +1, shared by these regions.
+# The North American Numbering Plan: one country code, +1, shared by these regions; the first is
+# the one phonenumbers tries first when it looks for a +1 number's region.
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+_NANP_FIRST_METADATA = PhoneMetadata.metadata_for_region(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1][0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,13 @@ def _nanp_number(text: str, digits: str, region: str | None) -> PhoneResult | No
         return None
     if national[0] in "01":
         return None
+    # `number_type` would find the region (trying the first NANP region's patterns) and then match
+    # that region's patterns again; a number valid in the first region has its type from one match.
+    kind = _number_type_helper(national, _NANP_FIRST_METADATA)
+    if kind != PhoneNumberType.UNKNOWN:
+        return PhoneResult(
+            e164=f"+1{national}", line_type=_LINE_TYPES.get(kind, LineType.UNKNOWN), is_valid=True, error=""
+        )
     number = PhoneNumber(country_code=1, national_number=int(national))
     kind = _number_type(number)
     return None if kind == PhoneNumberType.UNKNOWN else _valid(number, kind)
