@@ -5,6 +5,7 @@ It never raises on arbitrary text: invalid input is a `PhoneResult` with `is_val
 reason a person can act on.
 """
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +36,8 @@ _PARSE_ERRORS = {
 }
 
 _ALLOWED_PUNCTUATION = set(" ()-./+\u00a0\t")
+_PLAIN = re.compile(r"[0-9 ()\-./+\t]+")
+_NOT_DIGITS = str.maketrans("", "", " ()-./+\t")
 # The North American Numbering Plan: one country code, +1, shared by these regions; the first is
 # the one phonenumbers tries first when it looks for a +1 number's region.
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
@@ -91,15 +94,19 @@ def _normalize(raw: object, region: str | None, *, nanp_shortcut: bool = True) -
         return _invalid("empty")
     if len(text) > MAX_INPUT_LENGTH:
         return _invalid("too long")
-    if any(ch.isalpha() for ch in text):
-        # phonenumbers maps letters to keypad digits (1-800-FLOWERS); in a contact list a letter
-        # means a wrong column or a typo, so we refuse it with a reason.
-        return _invalid("contains letters")
-    if any(not (ch.isdigit() or ch in _ALLOWED_PUNCTUATION) for ch in text):
-        return _invalid("contains characters that are not part of a phone number")
+    if _PLAIN.fullmatch(text):
+        # ASCII digits and punctuation only (nearly every input): one pass instead of three.
+        digits = text.translate(_NOT_DIGITS)
+    else:
+        if any(ch.isalpha() for ch in text):
+            # phonenumbers maps letters to keypad digits (1-800-FLOWERS); in a contact list a
+            # letter means a wrong column or a typo, so we refuse it with a reason.
+            return _invalid("contains letters")
+        if any(not (ch.isdigit() or ch in _ALLOWED_PUNCTUATION) for ch in text):
+            return _invalid("contains characters that are not part of a phone number")
+        digits = "".join(ch for ch in text if ch.isdigit())
 
     region = _region_or_none(region)
-    digits = "".join(ch for ch in text if ch.isdigit())
     nanp = _nanp_number(text, digits, region) if nanp_shortcut else None
     if nanp is not None:
         return nanp
