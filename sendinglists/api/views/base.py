@@ -6,6 +6,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 
 from sendinglists.actors import Actor
 from sendinglists.api.authentication import TokenAuthentication
+from sendinglists.api.dbtimestamps import c_timestamp_loading
 from sendinglists.api.errors import error_body
 from sendinglists.api.idempotency import HEADER, KEY_TTL
 from sendinglists.api.pagination import KeysetPagination
@@ -41,6 +42,10 @@ class ApiViewSetMixin:
     filter_backends = [DjangoFilterBackend]
     parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
     schema = ApiAutoSchema()
+
+    def dispatch(self, request, *args, **kwargs):
+        with c_timestamp_loading():
+            return super().dispatch(request, *args, **kwargs)
 
     def filter_queryset(self, queryset):
         # django-filter deep-copies its filters and validates a form on every request; when the
