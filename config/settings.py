@@ -206,7 +206,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["sendinglists.api.throttling.ApiTokenRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "sendinglists.api.pagination.KeysetPagination",
     "EXCEPTION_HANDLER": "sendinglists.api.errors.api_exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON, written by orjson (sendinglists/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["sendinglists.api.renderers.ApiJSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SMS contacts API",
