@@ -244,7 +244,12 @@ class SubscriptionEvent(models.Model):
             # Opt-out history of a number on a list, consulted before any new subscription.
             models.Index(fields=["sending_list", "phone_number", "-occurred_at"], name="subevent_list_phone"),
             # The opt-out rate chart: opt-outs per list per day.
-            models.Index(fields=["sending_list", "kind", "occurred_at"], name="subevent_list_kind_time"),
+            # Only opt-outs: an import's subscribed events (one per new member) stay out of it.
+            models.Index(
+                fields=["sending_list", "occurred_at"],
+                condition=models.Q(kind="opted_out"),
+                name="subevent_list_optout_time",
+            ),
             # Deleting a user sets its events' user to NULL; imports and webhooks have no user.
             models.Index(fields=["user"], condition=models.Q(user__isnull=False), name="subevent_user"),
         ]

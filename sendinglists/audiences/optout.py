@@ -4,7 +4,7 @@ An opt-out here is a contact's own decision: a STOP (reason `message`) or a spam
 removals, carrier failures and invalid numbers are the operator's or the network's doing and would
 otherwise make a clean-up look like a messaging problem. A send is an outbound message.
 
-Both series are grouped counts over index ranges (SubscriptionEvent `subevent_list_kind_time`,
+Both series are grouped counts over index ranges (SubscriptionEvent `subevent_list_optout_time`,
 Message `message_list_direction_time`), cached for a few minutes per list: a busy list sends
 millions of messages a month, and the page should not recount them on every view.
 
@@ -164,7 +164,7 @@ def _days(days: int, today: dt.date) -> tuple[list[dt.date], dt.datetime]:
 
 
 def _opt_outs_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
-    # Uses index: subevent_list_kind_time (sending_list, kind, occurred_at)
+    # Uses index: subevent_list_optout_time (sending_list, occurred_at) WHERE kind = 'opted_out'
     rows = (
         SubscriptionEvent.objects.filter(
             sending_list_id__in=sending_list_ids,
