@@ -33,6 +33,23 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class ApiFilterSet(django_filters.FilterSet):
+    """A FilterSet whose form class is built once per FilterSet class.
+
+    django-filter builds a new form class (and a form field per filter) on every request; the
+    fields are only templates, deep-copied by every form instance, so one class can serve all
+    requests. Filters here take no per-request choices or querysets.
+    """
+
+    def get_form_class(self):
+        filterset_class = type(self)
+        form_class = filterset_class.__dict__.get("_api_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            filterset_class._api_form_class = form_class
+        return form_class
+
+
 CONTACT_STATUS_CHOICES = [
     ("subscribed", "Subscribed to at least one list"),
     ("unsubscribed", "On lists, subscribed to none"),
@@ -67,7 +84,7 @@ def _tag_filters(value: str) -> dict:
     return {"tag": tag, "tag_missing": tag is None}
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(ApiFilterSet):
     phone = django_filters.CharFilter(method="filter_phone", help_text="A phone number in any format.")
     email = django_filters.CharFilter(method="filter_email", help_text="Exact email, case-insensitive.")
     list = IdFilter(
@@ -165,7 +182,7 @@ class ContactFilter(django_filters.FilterSet):
         return queryset
 
 
-class MembershipFilter(django_filters.FilterSet):
+class MembershipFilter(ApiFilterSet):
     """The Contacts tab's filters (sendinglists.selectors.list_contacts), plus phone, email and dates."""
 
     status = django_filters.ChoiceFilter(choices=MembershipStatus.choices, method="filter_noop")
@@ -225,7 +242,7 @@ class MembershipFilter(django_filters.FilterSet):
         return super().filter_queryset(queryset)
 
 
-class CustomFieldFilter(django_filters.FilterSet):
+class CustomFieldFilter(ApiFilterSet):
     sending_list = IdFilter(field_name="sending_list_id", help_text="Fields of this sending list.")
 
     class Meta:
