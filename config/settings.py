@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "engagement.tasks.inbound_follow_up_sweep",
         "schedule": env_int("FOLLOW_UP_SWEEP_INTERVAL_S", 60),
     },
+    # Applies delivery reports that arrived before their message's send committed.
+    "early-delivery-reports-sweep": {
+        "task": "engagement.tasks.early_delivery_reports_sweep",
+        "schedule": env_int("EARLY_REPORT_SWEEP_INTERVAL_S", 60),
+    },
     # Re-enqueues the chunks of an import whose worker died (chunks are idempotent).
     "imports-resume-stalled": {
         "task": "sendinglists.imports.tasks.imports_resume_stalled_task",

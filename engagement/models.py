@@ -107,3 +107,33 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.revenue}"
+
+
+class EarlyDeliveryReport(models.Model):
+    """A delivery report or complaint for a provider id that no outbound message had yet.
+
+    A provider calls back within milliseconds of accepting a message, which can be before the send
+    that records its id has committed. The report waits here; the send applies it when it records
+    the id, and the periodic sweep applies what a race left behind and drops reports whose id never
+    turned up (a callback for a message sent elsewhere).
+    """
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status report"
+        COMPLAINT = "complaint", "Spam complaint"
+
+    provider_message_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, blank=True)
+    error_code = models.CharField(max_length=16, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["provider_message_id"], name="early_report_provider_id"),
+            models.Index(fields=["received_at"], name="early_report_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} for {self.provider_message_id}"

@@ -6,7 +6,11 @@ import logging
 from celery import shared_task
 
 from engagement.backends import SmsBackendError
-from engagement.services import inbound_follow_up_run, inbound_follow_ups_pending
+from engagement.services import (
+    early_delivery_reports_apply,
+    inbound_follow_up_run,
+    inbound_follow_ups_pending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +38,10 @@ def inbound_follow_up_sweep(grace_s: float | None = None, batch: int = SWEEP_BAT
             # One failing message must not hold back the others; the next sweep retries it.
             logger.exception("Follow-up of inbound message %s failed", message_id)
     return ran
+
+
+@shared_task
+def early_delivery_reports_sweep() -> int:
+    """Periodic (beat): apply delivery reports that arrived before their send committed and that
+    the send itself did not pick up (a race between the two commits); drop the expired ones."""
+    return early_delivery_reports_apply()

@@ -24,12 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from engagement.choices import MessageStatus
-from engagement.services import (
-    UnknownMessage,
-    inbound_message_receive,
-    message_complaint_record,
-    message_status_update,
-)
+from engagement.services import delivery_report_receive, inbound_message_receive
 
 logger = logging.getLogger(__name__)
 
@@ -170,14 +165,13 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         if values["MessageStatus"].lower() in {"receiving", "received"}:
             return HttpResponse(status=204)  # an inbound message's own status: nothing to update
         return _twilio_error(400, f"Unknown MessageStatus {values['MessageStatus'][:30]!r}.")
-    try:
-        message_status_update(
-            provider_message_id=values["MessageSid"],
-            status=status,
-            error_code=(params.get("ErrorCode") or "").strip(),
-        )
-    except UnknownMessage as error:
-        return _twilio_error(404, str(error))
+    # A report for an id we don't know yet is kept for its message (the send may not have
+    # committed): Twilio does not retry a status callback, so refusing it would lose the report.
+    delivery_report_receive(
+        provider_message_id=values["MessageSid"],
+        status=status,
+        error_code=(params.get("ErrorCode") or "").strip(),
+    )
     return HttpResponse(status=204)
 
 
@@ -230,19 +224,26 @@ def _handle_event(payload: dict) -> tuple[int, dict]:
         status = GENERIC_STATUSES.get(raw_status)
         if status is None:
             raise _BadPayload(f"status: one of {', '.join(GENERIC_STATUSES)}; got {raw_status[:30]!r}.")
-        update = message_status_update(
+        update = delivery_report_receive(
             provider_message_id=_field(payload, "id"),
             status=status,
             error_code=_field(payload, "error_code", required=False),
             occurred_at=_timestamp(payload),
         )
-        return 200, {"ok": True, "applied": update.applied, "membership_reason": update.membership_reason}
+        return _report_answer(update)
     if kind == "complaint":
-        update = message_complaint_record(
-            provider_message_id=_field(payload, "id"), occurred_at=_timestamp(payload)
+        update = delivery_report_receive(
+            provider_message_id=_field(payload, "id"), kind="complaint", occurred_at=_timestamp(payload)
         )
-        return 200, {"ok": True, "applied": update.applied, "membership_reason": update.membership_reason}
+        return _report_answer(update)
     raise _BadPayload("type: one of inbound, status, complaint.")
+
+
+def _report_answer(update) -> tuple[int, dict]:
+    if update is None:
+        # No outbound message has this id yet: kept, and applied when the message is recorded.
+        return 202, {"ok": True, "applied": False, "pending": True, "membership_reason": ""}
+    return 200, {"ok": True, "applied": update.applied, "membership_reason": update.membership_reason}
 
 
 @csrf_exempt
@@ -270,6 +271,4 @@ def signed_events(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"ok": False, "error": str(error)}, status=400)
     except ValidationError as error:
         return JsonResponse({"ok": False, "error": _validation_text(error)}, status=400)
-    except UnknownMessage as error:
-        return JsonResponse({"ok": False, "error": str(error)}, status=404)
     return JsonResponse(body, status=status)

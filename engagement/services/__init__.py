@@ -7,6 +7,8 @@ every change of a membership's status.
 from engagement.services.delivery import (
     StatusUpdate,
     UnknownMessage,
+    delivery_report_receive,
+    early_delivery_reports_apply,
     message_complaint_record,
     message_status_update,
 )
@@ -35,6 +37,8 @@ __all__ = [
     "SendRefused",
     "StatusUpdate",
     "UnknownMessage",
+    "delivery_report_receive",
+    "early_delivery_reports_apply",
     "inbound_follow_up_run",
     "inbound_follow_ups_pending",
     "inbound_message_receive",

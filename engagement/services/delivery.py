@@ -16,7 +16,7 @@ from django.utils import timezone
 from contacts.choices import LineType
 from contacts.services import contact_mark_invalid
 from engagement.choices import Direction, MessageStatus
-from engagement.models import Message
+from engagement.models import EarlyDeliveryReport, Message
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, UnsubReason
 from sendinglists.models import ListContact
@@ -41,6 +41,9 @@ _RANK = {
 }
 DELIVERY_STATUSES = tuple(_RANK)
 FAILED_STATUSES = frozenset({MessageStatus.UNDELIVERED, MessageStatus.FAILED})
+# How long a report waits for its message before the sweep drops it.
+EARLY_REPORT_KEEP = dt.timedelta(hours=24)
+EARLY_REPORT_BATCH = 500
 
 
 class UnknownMessage(ObjectDoesNotExist):
@@ -196,3 +199,82 @@ def message_complaint_record(
         note="The recipient reported the message as spam.",
     )
     return StatusUpdate(message, change.changed, UnsubReason.COMPLAINT if change.changed else "")
+
+
+def delivery_report_receive(
+    *,
+    provider_message_id: str,
+    kind: str = EarlyDeliveryReport.Kind.STATUS,
+    status: str = "",
+    error_code: str = "",
+    occurred_at: dt.datetime | None = None,
+) -> StatusUpdate | None:
+    """A provider's report (a status or a complaint) as a webhook receives it: applied now, or kept
+    for its message (None) when no outbound message has the provider id yet — the send that will
+    record it may not have committed. Kept reports are applied by `early_delivery_reports_apply`.
+    """
+    if kind == EarlyDeliveryReport.Kind.STATUS and status not in _RANK:
+        raise ValueError(f"Unknown delivery status {status!r}.")
+    occurred_at = occurred_at or timezone.now()
+    try:
+        return _apply_report(provider_message_id, kind, status, error_code, occurred_at)
+    except UnknownMessage:
+        EarlyDeliveryReport.objects.create(
+            provider_message_id=provider_message_id,
+            kind=kind,
+            status=status if kind == EarlyDeliveryReport.Kind.STATUS else "",
+            error_code=(error_code or "")[:16],
+            occurred_at=occurred_at,
+        )
+        return None
+
+
+def _apply_report(
+    provider_message_id: str, kind: str, status: str, error_code: str, occurred_at
+) -> StatusUpdate:
+    if kind == EarlyDeliveryReport.Kind.COMPLAINT:
+        return message_complaint_record(provider_message_id=provider_message_id, occurred_at=occurred_at)
+    return message_status_update(
+        provider_message_id=provider_message_id, status=status, error_code=error_code, occurred_at=occurred_at
+    )
+
+
+def early_delivery_reports_apply(
+    *, provider_message_ids: list[str] | None = None, batch: int = EARLY_REPORT_BATCH
+) -> int:
+    """Apply kept reports whose message is known now, in the order they happened; returns how many.
+
+    With `provider_message_ids` (a send that just recorded its id, inside its transaction) only
+    theirs. Without (the periodic sweep), every kept report whose message exists, at most `batch`,
+    and reports older than EARLY_REPORT_KEEP are dropped. Each report is applied and deleted in one
+    transaction; applying twice is harmless (statuses only move forward, an opt-out happens once).
+    """
+    reports = EarlyDeliveryReport.objects.order_by("occurred_at", "id")
+    if provider_message_ids is not None:
+        reports = reports.filter(provider_message_id__in=provider_message_ids)
+    else:
+        known = Message.objects.filter(direction=Direction.OUTBOUND, provider_message_id__isnull=False)
+        reports = reports.filter(provider_message_id__in=known.values("provider_message_id"))
+    applied = 0
+    for report_id in list(reports.values_list("pk", flat=True)[:batch]):
+        with transaction.atomic():
+            report = (
+                EarlyDeliveryReport.objects.select_for_update(skip_locked=True).filter(pk=report_id).first()
+            )
+            if report is None:
+                continue  # another sweep has it
+            try:
+                _apply_report(
+                    report.provider_message_id,
+                    report.kind,
+                    report.status,
+                    report.error_code,
+                    report.occurred_at,
+                )
+            except UnknownMessage:
+                continue
+            report.delete()
+            applied += 1
+    if provider_message_ids is None:
+        EarlyDeliveryReport.objects.filter(received_at__lt=timezone.now() - EARLY_REPORT_KEEP).delete()
+    return applied

@@ -10,7 +10,7 @@ from contacts.models import Contact
 from engagement.backends import OutgoingSms, SmsRejected, get_backend
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
-from engagement.services.delivery import message_failure_apply
+from engagement.services.delivery import early_delivery_reports_apply, message_failure_apply
 from engagement.services.events import list_contact_count_send
 from sendinglists.models import ListContact, SendingList
 
@@ -117,4 +117,7 @@ def message_send(
         message_failure_apply(message=message, error_code=error_code, occurred_at=sent_at)
     elif membership is not None:
         list_contact_count_send(membership_id=membership.pk, sent_at=sent_at)
+    if provider_message_id:
+        # The provider may have called back before this commit: its report waited for the id.
+        early_delivery_reports_apply(provider_message_ids=[provider_message_id])
     return message
