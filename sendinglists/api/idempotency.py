@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -31,8 +32,22 @@ class IdempotencyKeyReused(exceptions.APIException):
 
 
 def _fingerprint(request) -> str:
-    body = json.dumps(request.data, cls=JSONEncoder, sort_keys=True, separators=(",", ":"), default=str)
+    data = request.data
+    if hasattr(data, "getlist"):  # a form or multipart body: every value, files by their content
+        data = {name: [_plain(value) for value in data.getlist(name)] for name in data}
+    body = json.dumps(data, cls=JSONEncoder, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _plain(value):
+    """A form value as it goes into the fingerprint: an uploaded file by its name and content."""
+    if not isinstance(value, UploadedFile):
+        return value
+    digest = hashlib.sha256()
+    for chunk in value.chunks():
+        digest.update(chunk)
+    value.seek(0)
+    return {"file": value.name, "size": value.size, "sha256": digest.hexdigest()}
 
 
 def _replay(record: IdempotencyKey) -> Response:

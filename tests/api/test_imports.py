@@ -139,3 +139,24 @@ def test_imports_are_scoped_and_read_only_tokens_cannot_upload(make_client):
     assert read_only.post(f"/api/v1/imports/{their_job}/cancel/").status_code == 403
     assert ImportJob.objects.count() == 1
     assert read_only.get(f"/api/v1/imports/{their_job}/").status_code == 200
+
+
+def test_an_upload_retried_with_its_idempotency_key_creates_one_import(client):
+    sending_list = SendingListFactory()
+
+    def post(content: str = CSV):
+        file = SimpleUploadedFile("contacts.csv", content.encode(), content_type="text/csv")
+        data = {"file": file, "sending_list": sending_list.pk, "start": "false"}
+        return client.post(
+            "/api/v1/imports/", data, format="multipart", headers={"Idempotency-Key": "upload-1"}
+        )
+
+    first, retried = post(), post()
+    other_file = post(CSV + "4155550005,Eli,pro\n")
+
+    assert (first.status_code, retried.status_code) == (201, 201), first.json()
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.json()["id"] == first.json()["id"]
+    assert ImportJob.objects.count() == 1
+    # Same key, same file name, other content: a different request.
+    assert (other_file.status_code, other_file.json()["code"]) == (422, "idempotency_key_reused")

@@ -5,13 +5,14 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
 from sendinglists.api.serializers.imports import (
     ImportCreateSerializer,
     ImportJobSerializer,
     ImportStartSerializer,
 )
-from sendinglists.api.views.base import ID_PATTERN, ApiViewSetMixin
+from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.imports.services import (
     import_cancel,
     import_create,
@@ -51,7 +52,9 @@ class ImportViewSet(
         ),
         request={"multipart/form-data": ImportCreateSerializer},
         responses={201: ImportJobSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
     )
+    @idempotent
     def create(self, request, *args, **kwargs):
         serializer = ImportCreateSerializer(
             data=request.data,
