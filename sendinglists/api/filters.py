@@ -1,6 +1,7 @@
 """Filters for contacts and memberships (django-filter). Every filter is an indexed lookup or an
 EXISTS on the membership table's (sending_list, contact) index; none counts or scans a whole table."""
 
+import datetime as dt
 import json
 
 import django_filters
@@ -48,6 +49,30 @@ class ApiFilterSet(django_filters.FilterSet):
             form_class = super().get_form_class()
             filterset_class._api_form_class = form_class
         return form_class
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """ISO 8601 in, converted to UTC: PostgreSQL refuses UTC offsets beyond ±15:59, which ISO 8601
+    allows (such a value was a 500)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and value.tzinfo is not None:
+            try:
+                return value.astimezone(dt.UTC)
+            except OverflowError:
+                raise forms.ValidationError("Out of range once converted to UTC.", code="invalid") from None
+        return value
+
+
+class SinceFilter(django_filters.IsoDateTimeFilter):
+    """Rows whose `field_name` is at or after an ISO 8601 date-time (any UTC offset)."""
+
+    field_class = UtcIsoDateTimeField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("lookup_expr", "gte")
+        super().__init__(*args, **kwargs)
 
 
 CONTACT_STATUS_CHOICES = [
@@ -98,8 +123,8 @@ class ContactFilter(ApiFilterSet):
         choices=SignupMethod.choices, method="filter_noop", help_text="Subscribed (to `list`) this way."
     )
     tag = django_filters.CharFilter(method="filter_tag", help_text="Has this tag (case-insensitive).")
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    created_since = SinceFilter(field_name="created_at")
+    updated_since = SinceFilter(field_name="updated_at")
     custom_fields = django_filters.CharFilter(
         method="filter_noop",
         help_text='Needs `list`. A JSON object the membership\'s custom fields must contain, e.g. {"plan": "pro"}.',
@@ -201,9 +226,9 @@ class MembershipFilter(ApiFilterSet):
     )
     phone = django_filters.CharFilter(method="filter_phone", help_text="A phone number in any format.")
     email = django_filters.CharFilter(method="filter_email", help_text="Exact email, case-insensitive.")
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    subscribed_since = django_filters.IsoDateTimeFilter(field_name="subscribed_at", lookup_expr="gte")
+    created_since = SinceFilter(field_name="created_at")
+    updated_since = SinceFilter(field_name="updated_at")
+    subscribed_since = SinceFilter(field_name="subscribed_at")
 
     class Meta:
         model = ListContact

@@ -364,3 +364,12 @@ def test_subscription_events_name_the_token(client):
         str(client.token.pk),
         "API token test consumer",
     )
+
+
+def test_since_filters_take_any_utc_offset_iso_8601_allows(client):
+    # PostgreSQL refuses offsets beyond ±15:59; the filter converts to UTC first (this was a 500).
+    response = client.get("/api/v1/contacts/", {"updated_since": "2026-06-09T08:07:03-18:47"})
+    assert response.status_code == 200
+    response = client.get("/api/v1/contacts/", {"created_since": "0001-01-01T00:00:00+21:56"})
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"created_since": ["Out of range once converted to UTC."]}
