@@ -420,7 +420,15 @@ class StatusChange:
     reason: str = ""
 
 
-@transaction.atomic
+def _require_locked(membership: ListContact) -> None:
+    """`locked=True` promises a membership row (and its contact) read with select_for_update in
+    the transaction that is still open: the service then writes without a second read."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            f"Membership {membership.pk} passed as locked outside a transaction."
+        )
+
+
 def list_contact_opt_out(
     *,
     membership: ListContact,
@@ -428,15 +436,29 @@ def list_contact_opt_out(
     actor: Actor,
     occurred_at: dt.datetime | None = None,
     note: str = "",
+    locked: bool = False,
 ) -> StatusChange:
     """Opt a membership out with `reason`; idempotent (an inactive membership stays as it is).
 
     `occurred_at` is when the opt-out happened (an inbound STOP's own timestamp): a change older
     than the membership's latest status change (a START sent after this STOP) does not apply.
+    Atomic. `locked`: the caller already holds the membership's row lock in its open transaction
+    (read with select_for_update, its contact loaded), so the row is not read again; the writes
+    join the caller's transaction, which rolls back as a whole if they fail.
     """
     if reason not in UnsubReason.values:
         raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
-    membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    if locked:
+        _require_locked(membership)
+        return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
+    with transaction.atomic():
+        membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+        return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
+
+
+def _opt_out_locked(
+    membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
+) -> StatusChange:
     now = occurred_at or timezone.now()
     if not membership.active:
         return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
@@ -582,16 +604,31 @@ def contact_opt_out_of_list(
     return StatusChange(True, membership)
 
 
-@transaction.atomic
 def list_contact_resubscribe(
-    *, membership: ListContact, actor: Actor, occurred_at: dt.datetime | None = None, note: str = ""
+    *,
+    membership: ListContact,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+    locked: bool = False,
 ) -> StatusChange:
     """Explicitly turn an opted-out membership back on, recording who did it and why.
 
     The only way back from an opt-out. Refused for a blocked contact; a resubscribe older than
-    the latest status change (a STOP sent after this START) does not apply.
+    the latest status change (a STOP sent after this START) does not apply. Atomic; `locked` as
+    for `list_contact_opt_out`.
     """
-    membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    if locked:
+        _require_locked(membership)
+        return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
+    with transaction.atomic():
+        membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+        return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
+
+
+def _resubscribe_locked(
+    membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
+) -> StatusChange:
     now = occurred_at or timezone.now()
     if membership.contact.blocked:
         return StatusChange(False, membership, "The contact is blocked; unblock it first.")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -62,10 +62,20 @@ class InboundResult:
     changes: tuple[StatusChange, ...] = ()
 
 
+def _list_number(number: str) -> str:
+    """A sending list's sender number as stored, from `number` in any format."""
+    phone = normalize_phone(number, None)
+    return phone.e164 if phone.is_valid else number.strip()
+
+
 def sending_list_for_number(number: str) -> SendingList | None:
     """The sending list whose sender number is `number` (any format), if any."""
-    phone = normalize_phone(number, None)
-    return SendingList.objects.filter(phone_number=phone.e164 if phone.is_valid else number.strip()).first()
+    return SendingList.objects.filter(phone_number=_list_number(number)).first()
+
+
+# The default region of each sending list seen by this process, by sender number: only a guess
+# for reading a sender's number before the list row is read, which the query then checks.
+_list_regions: dict[str, str] = {}
 
 
 def _enqueue_follow_up(message_id: int) -> None:
@@ -121,11 +131,7 @@ def _receive(
         existing = Message.objects.filter(provider_message_id=provider_message_id).first()
         if existing is not None:
             return _replayed(existing)
-    sending_list = sending_list_for_number(to_number)
-    contact = _locked_contact(
-        from_number, region=sending_list.default_region if sending_list else DEFAULT_REGION
-    )
-    membership = _membership(sending_list, contact, lock=True)
+    sending_list, contact, membership = _locked_sender(from_number, to_number)
     match = match_keyword(
         body,
         list_opt_out=sending_list.opt_out_keywords if sending_list else (),
@@ -157,14 +163,57 @@ def _receive(
     return InboundResult(message, True, changes)
 
 
-def _locked_contact(from_number: str, *, region: str) -> Contact:
-    """The sender's contact, created for a new number, its row locked until commit: one person's
-    messages are processed one at a time, so their order checks see each other's results."""
+def _locked_sender(
+    from_number: str, to_number: str
+) -> tuple[SendingList | None, Contact, ListContact | None]:
+    """The sending list at `to_number` (if any), the sender's contact (created for a new number)
+    and its membership of that list, the contact and membership rows locked until commit: one
+    person's messages are processed one at a time, so their order checks see each other's results.
+
+    A member writing to its list (most messages) costs one query, which reads the list and locks
+    both rows. The sender's number is read with the list's default region, known only once the
+    list is read: that query reads it with the region the list had last time and only matches if
+    the list still has it. Otherwise the list is read, then the contact locked (or created), then
+    its membership unless that query already found there is none.
+    """
+    list_number = _list_number(to_number)
+    guessed_region = _list_regions.get(list_number, DEFAULT_REGION)
+    guessed_phone = normalize_phone(from_number, guessed_region)
+    if guessed_phone.is_valid:
+        try:
+            # PostgreSQL locks the rows in the order OF names them: the contact first, as every
+            # other path of a person's messages does (the opposite order could deadlock with them).
+            # Uses index: listcontact_list_contact_unique (and the unique phone numbers of both sides)
+            membership = (
+                ListContact.objects.select_for_update(of=("contact", "self"))
+                .select_related("sending_list", "contact")
+                .get(
+                    sending_list__phone_number=list_number,
+                    sending_list__default_region=guessed_region,
+                    contact__phone_number=guessed_phone.e164,
+                )
+            )
+            return membership.sending_list, membership.contact, membership
+        except ListContact.DoesNotExist:
+            pass
+    sending_list = SendingList.objects.filter(phone_number=list_number).first()
+    if sending_list is None:
+        region = DEFAULT_REGION
+    else:
+        region = _list_regions[list_number] = sending_list.default_region
     phone = phone_or_error(from_number, region=region)
     contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
     if contact is None:
         contact, _ = contact_upsert(phone_number=phone.e164, region=region)  # locks the new row too
-    return contact
+        return sending_list, contact, None
+    if sending_list is None or (guessed_phone.is_valid and region == guessed_region):
+        # The first query looked for this membership and found none. One an import or the API
+        # creates meanwhile is found by the keyword's service, which looks before it inserts.
+        return sending_list, contact, None
+    membership = (
+        ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
+    )
+    return sending_list, contact, membership
 
 
 def _replayed(message: Message) -> InboundResult:
@@ -173,35 +222,38 @@ def _replayed(message: Message) -> InboundResult:
     return InboundResult(message, False)
 
 
-def _membership(sending_list: SendingList | None, contact, *, lock: bool = False) -> ListContact | None:
+def _membership(sending_list: SendingList | None, contact) -> ListContact | None:
     if sending_list is None:
         return None
-    queryset = ListContact.objects.select_for_update() if lock else ListContact.objects
-    return queryset.filter(sending_list=sending_list, contact=contact).first()
+    return ListContact.objects.filter(sending_list=sending_list, contact=contact).first()
 
 
-def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | None:
-    """The person's first keyword of `kinds` on this list sent after `message` (STOPALL counts on every list)."""
+def _later_keywords(message: Message, sending_list_id: int, kinds) -> QuerySet[Message]:
+    """The person's keywords of `kinds` on this list sent after `message` (STOPALL counts on every list)."""
     on_list = Q(sending_list_id=sending_list_id, keyword__in=kinds)
     if KeywordKind.OPT_OUT_ALL in kinds:
         on_list |= Q(keyword=KeywordKind.OPT_OUT_ALL)
     # Uses index: message_contact_time (contact, -sent_at, -id)
-    return (
-        Message.objects.filter(
-            contact_id=message.contact_id, direction=Direction.INBOUND, sent_at__gt=message.sent_at
-        )
-        .filter(on_list)
-        .order_by("sent_at", "id")
-        .first()
-    )
+    return Message.objects.filter(
+        contact_id=message.contact_id, direction=Direction.INBOUND, sent_at__gt=message.sent_at
+    ).filter(on_list)
+
+
+def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | None:
+    """The first of `_later_keywords`."""
+    return _later_keywords(message, sending_list_id, kinds).order_by("sent_at", "id").first()
 
 
 def _apply_keyword(message: Message, membership: ListContact | None) -> list[StatusChange]:
-    """`membership` is the contact's (locked) membership of the list the message was sent to."""
+    """`membership` is the contact's (locked) membership of the list the message was sent to.
+
+    Every membership passed on to the opt-out and resubscribe services is locked in this
+    transaction, so they write without reading it again."""
     if message.keyword == KeywordKind.OPT_OUT_ALL:
         memberships = {
             m.sending_list_id: m
-            for m in ListContact.objects.select_for_update()
+            for m in ListContact.objects.select_for_update(of=("self",))
+            .select_related("contact")
             .filter(contact_id=message.contact_id)
             .order_by("pk")
         }
@@ -224,7 +276,7 @@ def _apply_keyword(message: Message, membership: ListContact | None) -> list[Sta
 
 def _opt_out(message: Message, sending_list_id: int, membership: ListContact | None) -> StatusChange | None:
     """Opt out of one list; `membership` is None only for the list the message was sent to."""
-    if _later_keyword(message, sending_list_id, [KeywordKind.OPT_IN]) is not None:
+    if _later_keywords(message, sending_list_id, [KeywordKind.OPT_IN]).exists():
         return None  # the person's later START on this list stands
     occurred_at = message.sent_at
     note = ""
@@ -242,7 +294,12 @@ def _opt_out(message: Message, sending_list_id: int, membership: ListContact | N
             occurred_at=occurred_at,
         )
     return list_contact_opt_out(
-        membership=membership, reason=UnsubReason.MESSAGE, actor=actor, occurred_at=occurred_at, note=note
+        membership=membership,
+        reason=UnsubReason.MESSAGE,
+        actor=actor,
+        occurred_at=occurred_at,
+        note=note,
+        locked=True,
     )
 
 
@@ -253,7 +310,11 @@ def _opt_in(message: Message, membership: ListContact | None) -> list[StatusChan
     if membership is not None:
         if later_opt_out is not None:
             return []  # the person's later STOP stands
-        return [list_contact_resubscribe(membership=membership, actor=actor, occurred_at=message.sent_at)]
+        return [
+            list_contact_resubscribe(
+                membership=membership, actor=actor, occurred_at=message.sent_at, locked=True
+            )
+        ]
     result = list_contact_subscribe(
         sending_list=sending_list,
         contact=contact,

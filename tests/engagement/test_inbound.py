@@ -404,3 +404,43 @@ def test_a_missing_provider_id_is_a_validation_error(sending_list):
         receive("STOP", sid="  ")
     assert error.value.message_dict == {"provider_message_id": ["Required: the provider's message id."]}
     assert Message.objects.count() == 0
+
+
+def test_a_members_stop_reads_and_locks_its_rows_in_one_query_and_writes_in_five(
+    at, sending_list, member, django_assert_num_queries
+):
+    receive("HELP", at=at(1))  # the process now knows the list's region
+
+    # savepoint, list+contact+membership, message, later START?, membership, counts, event, release
+    with django_assert_num_queries(8):
+        message = receive("STOP", at=at(2)).message
+
+    assert (message.list_contact_id, state(member)) == (member.pk, (False, "message"))
+    assert counts(sending_list) == {"message": 1}
+    event = SubscriptionEvent.objects.get(kind="opted_out")
+    assert (event.list_contact_id, event.actor_id) == (member.pk, str(message.pk))
+
+
+def test_a_national_number_is_read_in_the_region_of_the_list_it_was_sent_to(db, at):
+    uk_list = SendingListFactory(phone_number="+442071838750", default_region="GB")
+    member = subscribe(uk_list, ContactFactory(phone_number="+447911123456"))
+
+    for seconds, word in ((1, "HELP"), (2, "STOP")):
+        message = receive(word, to="+442071838750", phone="07911 123456", at=at(seconds)).message
+        assert (message.contact_id, message.list_contact_id) == (member.contact_id, member.pk)
+
+    assert state(member) == (False, "message")
+
+
+def test_a_lists_changed_region_applies_to_the_next_message(db, at):
+    uk_list = SendingListFactory(phone_number="+442071838750", default_region="GB")
+    subscribe(uk_list, ContactFactory(phone_number="+447911123456"))
+    receive("HELP", to="+442071838750", phone="07911 123456", at=at(1))
+    uk_list.default_region = "US"
+    uk_list.save(update_fields=["default_region"])
+
+    with pytest.raises(ValidationError) as error:  # 07911 123456 is no US number
+        receive("STOP", to="+442071838750", phone="07911 123456", at=at(2))
+
+    assert "phone_number" in error.value.message_dict
+    assert Message.objects.count() == 1
