@@ -1,12 +1,18 @@
 """Inbound webhook throughput and latency, and click counter updates on one hot membership.
 
     .venv/bin/python bench/inbound_bench.py [--rows 1000000] [--requests 5000] [--database-url URL]
+                                            [--driver wrk|httpx] [--workers 3] [--threads 8]
 
 Loads a list of `--rows` members (bench/common.py), serves the app with gunicorn on loopback
 (production settings: DEBUG off) and posts signed STOP/START webhooks (the generic JSON endpoint, each
 a different member, half STOP and half START) from 10 and then 50 concurrent clients: requests/s,
 p50/p99 latency, errors. Follow-up tasks go to a Redis queue that no worker reads (it is deleted at
-the end), so the figures are the webhook's own. Then, in process: clicks recorded on one membership
+the end), so the figures are the webhook's own. The load generator is wrk (C, /usr/bin/wrk) when it
+is installed, else Python httpx threads, which take a large share of a small machine's CPU from the
+server they measure. wrk cannot sign requests: the signed bodies are made here, written to a file
+that a generated Lua script loads and sends once each. After the server stops, the database is
+checked against the answers: one stored message per 2xx, every STOP's membership opted out, every
+START's subscribed. Then, in process: clicks recorded on one membership
 (`list_contact_record_click`: a Click row + F() counter update per transaction) from 1 and 8 threads.
 The issue's peer baseline runs in the same run: opting memberships out with one autocommitted UPDATE
 at a time, and batched in one transaction. Prints one JSON object on the last line.
@@ -15,10 +21,13 @@ at a time, and batched in one transaction. Prints one JSON object on the last li
 import argparse
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +41,8 @@ from bench.common import bench_phone, load_memberships, print_result, reset_data
 SECRET = "bench-webhook-secret"
 LIST_NUMBER = "+18005550100"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+WEBHOOK_PATH = "/webhooks/events"
+WRK = shutil.which("wrk")
 
 
 def free_port() -> int:
@@ -93,11 +104,52 @@ def start_gunicorn(port: int, database_url: str, queue: str, workers: int, threa
     raise RuntimeError("gunicorn did not answer within 60 s")
 
 
-def post_webhooks(base_url: str, *, clients: int, first_member: int, count: int, rows: int) -> dict:
-    """`count` signed STOP/START webhooks from `clients` threads, each to a different member."""
-    import httpx
+def run_prefix(first_member: int) -> str:
+    """The provider ids of one run's webhooks start with this."""
+    return f"bench-{first_member}-"
 
+
+def signed_webhook(*, first_member: int, n: int, rows: int) -> tuple[bytes, dict]:
+    """The n-th webhook of a run: body and headers, to a member no other webhook of the run writes for."""
     from engagement.webhooks import json_signature
+
+    member = 1 + (first_member + n) % rows
+    body = json.dumps(
+        {
+            "type": "inbound",
+            "id": f"{run_prefix(first_member)}{n}",
+            "from": bench_phone(member),
+            "to": LIST_NUMBER,
+            "body": "STOP" if n % 2 else "START",
+        }
+    ).encode()
+    signed_at = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Webhook-Timestamp": signed_at,
+        "X-Webhook-Signature": "sha256=" + json_signature(signed_at, body, SECRET),
+    }
+    return body, headers
+
+
+def post_webhooks(
+    base_url: str, *, clients: int, first_member: int, count: int, rows: int, driver: str
+) -> dict:
+    """`count` signed STOP/START webhooks from `clients` concurrent clients, each to a different member."""
+    if driver == "wrk":
+        result = post_webhooks_wrk(
+            base_url, clients=clients, first_member=first_member, count=count, rows=rows
+        )
+    else:
+        result = post_webhooks_httpx(
+            base_url, clients=clients, first_member=first_member, count=count, rows=rows
+        )
+    return {"driver": driver, **result}
+
+
+def post_webhooks_httpx(base_url: str, *, clients: int, first_member: int, count: int, rows: int) -> dict:
+    """The Python driver: one httpx client per thread, `clients` threads."""
+    import httpx
 
     local = threading.local()
     latencies: list[float] = []
@@ -110,25 +162,10 @@ def post_webhooks(base_url: str, *, clients: int, first_member: int, count: int,
         return local.client
 
     def post(n: int) -> None:
-        member = 1 + (first_member + n) % rows
-        body = json.dumps(
-            {
-                "type": "inbound",
-                "id": f"bench-{first_member}-{n}",
-                "from": bench_phone(member),
-                "to": LIST_NUMBER,
-                "body": "STOP" if n % 2 else "START",
-            }
-        ).encode()
-        signed_at = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Webhook-Timestamp": signed_at,
-            "X-Webhook-Signature": "sha256=" + json_signature(signed_at, body, SECRET),
-        }
+        body, headers = signed_webhook(first_member=first_member, n=n, rows=rows)
         started = time.perf_counter()
         try:
-            status = client().post("/webhooks/events", content=body, headers=headers).status_code
+            status = client().post(WEBHOOK_PATH, content=body, headers=headers).status_code
         except httpx.TransportError as exc:
             status = type(exc).__name__
         elapsed = time.perf_counter() - started
@@ -150,7 +187,138 @@ def post_webhooks(base_url: str, *, clients: int, first_member: int, count: int,
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
         "errors": sum(errors.values()),
         "error_statuses": errors,
+        "sent_at_most": count,
     }
+
+
+# wrk runs this with one thread: it loads the pre-signed requests, sends each once, counts non-2xx
+# answers and, after `count` answers, stops and writes `done_file`, upon which the bench ends the
+# run (SIGINT: wrk prints its results at once). Counters live in the thread's Lua state; `done()`
+# runs in the main one and reads them with thread:get.
+WRK_SCRIPT = r"""
+local data_file, done_file, count, path = "%(data_file)s", "%(done_file)s", %(count)d, "%(path)s"
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  prepared, sent, answered, failed, statuses = {}, 0, 0, 0, ""
+  for line in io.lines(data_file) do
+    local signed_at, signature, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+    prepared[#prepared + 1] = wrk.format("POST", path, {
+      ["Content-Type"] = "application/json",
+      ["X-Webhook-Timestamp"] = signed_at,
+      ["X-Webhook-Signature"] = signature,
+    }, body)
+  end
+end
+
+function request()
+  sent = sent + 1
+  -- Spare requests cover the connections still busy after the count-th answer: none repeats.
+  return prepared[(sent - 1) %% #prepared + 1]
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if status < 200 or status > 299 then
+    failed = failed + 1
+    statuses = statuses .. status .. ","
+  end
+  if answered == count then
+    wrk.thread:stop()
+    io.open(done_file, "w"):close()
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "non_2xx": %%d, ' ..
+    '"statuses": "%%s", "socket_errors": %%d, "sent": %%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    threads[1]:get("failed"), threads[1]:get("statuses"), e.connect + e.read + e.write + e.timeout,
+    threads[1]:get("sent")))
+end
+"""
+
+
+def post_webhooks_wrk(base_url: str, *, clients: int, first_member: int, count: int, rows: int) -> dict:
+    """The wrk driver: `count` answers from `clients` connections (one wrk thread), then it stops.
+
+    Every request is a distinct pre-signed webhook; `clients` spare ones cover the requests still
+    in flight when the run ends (the server may still store those: `sent_at_most` says how many
+    can exist). The run is also bounded in time, well within the signatures' replay window.
+    """
+    with tempfile.TemporaryDirectory(prefix="inbound-bench-") as folder:
+        data_file = Path(folder) / "requests.tsv"
+        with data_file.open("w") as out:
+            for n in range(count + clients):
+                body, headers = signed_webhook(first_member=first_member, n=n, rows=rows)
+                timestamp, signature = headers["X-Webhook-Timestamp"], headers["X-Webhook-Signature"]
+                out.write(f"{timestamp}\t{signature}\t{body.decode()}\n")
+        done_file = Path(folder) / "done"
+        script = Path(folder) / "inbound.lua"
+        script.write_text(
+            WRK_SCRIPT
+            % {"data_file": data_file, "done_file": done_file, "count": count, "path": WEBHOOK_PATH}
+        )
+        command = [WRK, "-t", "1", "-c", str(clients), "-d", "200s", "--timeout", "30s", "-s", str(script)]
+        process = subprocess.Popen(
+            [*command, base_url + WEBHOOK_PATH], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        while process.poll() is None and not done_file.exists():
+            time.sleep(0.02)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    lines = [line for line in stdout.splitlines() if line.startswith("WRK_RESULT ")]
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {stderr or stdout}")
+    result = json.loads(lines[-1].removeprefix("WRK_RESULT "))
+    statuses: dict[str, int] = {}
+    for status in filter(None, result["statuses"].split(",")):
+        statuses[status] = statuses.get(status, 0) + 1
+    if result["socket_errors"]:
+        statuses["socket"] = result["socket_errors"]
+    return {
+        "clients": clients,
+        "requests": result["requests"],
+        "requests_per_s": round(result["requests"] / (result["duration_us"] / 1e6), 1),
+        "p50_ms": round(result["p50_us"] / 1000, 1),
+        "p99_ms": round(result["p99_us"] / 1000, 1),
+        "errors": result["non_2xx"] + result["socket_errors"],
+        "error_statuses": statuses,
+        "sent_at_most": result["sent"],
+    }
+
+
+def check_database(run: dict, first_member: int) -> dict:
+    """What the run's webhooks should have left in the database: one message per 2xx answer (at
+    most one per request sent), each STOP's membership opted out, each START's subscribed."""
+    from engagement.choices import KeywordKind
+    from engagement.models import Message
+
+    messages = Message.objects.filter(provider_message_id__startswith=run_prefix(first_member))
+    stored = messages.count()
+    answered_2xx = run["requests"] - run["errors"]
+    check = {
+        "stored_messages": stored,
+        "stop_left_active": messages.filter(keyword=KeywordKind.OPT_OUT, list_contact__active=True).count(),
+        "start_left_inactive": messages.filter(
+            keyword=KeywordKind.OPT_IN, list_contact__active=False
+        ).count(),
+        "without_membership": messages.filter(list_contact__isnull=True).count(),
+    }
+    check["ok"] = (
+        answered_2xx <= stored <= run["sent_at_most"]
+        and check["stop_left_active"] == 0
+        and check["start_left_inactive"] == 0
+        and check["without_membership"] == 0
+    )
+    return check
 
 
 def hot_clicks(membership_id: int, *, threads: int, clicks: int) -> dict:
@@ -238,9 +406,17 @@ def main() -> None:
         default="postgres://postgres@127.0.0.1:5432/sms_bench_inbound",
         help="bench database",
     )
+    parser.add_argument(
+        "--driver",
+        choices=("wrk", "httpx"),
+        default="wrk" if WRK else "httpx",
+        help="load generator (default: wrk when installed, else httpx)",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         parser.error("the bench needs PostgreSQL (gunicorn workers and the client share the database)")
+    if args.driver == "wrk" and not WRK:
+        parser.error("wrk is not installed (apt-get install wrk); use --driver httpx")
 
     setup_django(args.database_url)
     import logging
@@ -261,23 +437,28 @@ def main() -> None:
     server = start_gunicorn(port, args.database_url, queue, args.workers, args.threads)
     try:
         base_url = f"http://127.0.0.1:{port}"
+        # Each run writes for its own members: the warm-up after the two measured runs' members.
+        first_members = [index * (args.requests + 100) for index in range(3)]
         post_webhooks(
-            base_url, clients=10, first_member=2 * args.requests, count=200, rows=args.rows
+            base_url, clients=10, first_member=first_members[2], count=200, rows=args.rows, driver=args.driver
         )  # warm-up
         webhooks = [
             post_webhooks(
                 base_url,
                 clients=clients,
-                first_member=index * args.requests,
+                first_member=first_members[index],
                 count=args.requests,
                 rows=args.rows,
+                driver=args.driver,
             )
             for index, clients in enumerate((10, 50))
         ]
     finally:
-        server.terminate()
+        server.terminate()  # gunicorn finishes the requests in flight first
         server.wait(timeout=30)
         redis.Redis.from_url(REDIS_URL).delete(queue)
+    for run, first_member in zip(webhooks, first_members, strict=False):
+        run["database_check"] = check_database(run, first_member)
 
     hot = ListContact.objects.filter(sending_list=sending_list, active=True).order_by("id").first()
     clicks = [hot_clicks(hot.pk, threads=threads, clicks=args.clicks) for threads in (1, 8)]
