@@ -8,6 +8,7 @@ an inbound START, an operator, an API call that asks for it) turns an opt-out ba
 import datetime as dt
 import enum
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -420,13 +421,23 @@ class StatusChange:
     reason: str = ""
 
 
-def _require_locked(membership: ListContact) -> None:
-    """`locked=True` promises a membership row (and its contact) read with select_for_update in
-    the transaction that is still open: the service then writes without a second read."""
-    if not transaction.get_connection().in_atomic_block:
-        raise transaction.TransactionManagementError(
-            f"Membership {membership.pk} passed as locked outside a transaction."
-        )
+@contextmanager
+def _membership_for_update(membership: ListContact, *, locked: bool):
+    """The membership row to change, locked until commit, with its contact loaded.
+
+    `locked=True` promises a row the caller read with select_for_update in its still-open
+    transaction: it is used as it is (no second read, no savepoint) and the writes join the
+    caller's transaction. Otherwise the row is read again, locked, in a transaction of its own.
+    """
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise transaction.TransactionManagementError(
+                f"Membership {membership.pk} passed as locked outside a transaction."
+            )
+        yield membership
+        return
+    with transaction.atomic():
+        yield ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
 
 
 def list_contact_opt_out(
@@ -448,11 +459,7 @@ def list_contact_opt_out(
     """
     if reason not in UnsubReason.values:
         raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
-    if locked:
-        _require_locked(membership)
-        return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
-    with transaction.atomic():
-        membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    with _membership_for_update(membership, locked=locked) as membership:
         return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
 
 
@@ -618,11 +625,7 @@ def list_contact_resubscribe(
     the latest status change (a STOP sent after this START) does not apply. Atomic; `locked` as
     for `list_contact_opt_out`.
     """
-    if locked:
-        _require_locked(membership)
-        return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
-    with transaction.atomic():
-        membership = ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+    with _membership_for_update(membership, locked=locked) as membership:
         return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
 
 
