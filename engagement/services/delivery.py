@@ -213,10 +213,8 @@ def delivery_report_receive(
     for its message (None) when no outbound message has the provider id yet — the send that will
     record it may not have committed. Kept reports are applied by `early_delivery_reports_apply`.
     """
-    if kind == EarlyDeliveryReport.Kind.STATUS and status not in _RANK:
-        raise ValueError(f"Unknown delivery status {status!r}.")
     occurred_at = occurred_at or timezone.now()
-    try:
+    try:  # an unknown status is refused (ValueError) before the message is looked for
         return _apply_report(provider_message_id, kind, status, error_code, occurred_at)
     except UnknownMessage:
         EarlyDeliveryReport.objects.create(
