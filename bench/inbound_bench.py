@@ -51,11 +51,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, database_url: str, queue: str, workers: int, threads: int) -> subprocess.Popen:
-    import httpx
-
-    env = {
-        **os.environ,
+def server_env(database_url: str, queue: str) -> dict[str, str]:
+    """The production settings the bench's server runs with (also bench/inbound_profile.py's)."""
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "CELERY_QUEUE": queue,
@@ -64,9 +62,18 @@ def start_gunicorn(port: int, database_url: str, queue: str, workers: int, threa
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "WEBHOOK_SIGNING_SECRET": SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def start_gunicorn(port: int, database_url: str, queue: str, workers: int, threads: int) -> subprocess.Popen:
+    import httpx
+
+    env = {
+        **os.environ,
+        **server_env(database_url, queue),
         "TWILIO_AUTH_TOKEN": "bench-twilio-token",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
         [

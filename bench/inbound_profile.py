@@ -25,26 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECRET = "bench-webhook-secret"
-LIST_NUMBER = "+18005550100"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+from bench.inbound_bench import LIST_NUMBER, REDIS_URL, SECRET, server_env  # noqa: E402
 
 
 def _configure(database_url: str, queue: str) -> None:
-    os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "CELERY_QUEUE": queue,
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": "bench-only-secret-key",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "WEBHOOK_SIGNING_SECRET": SECRET,
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-        }
-    )
+    os.environ.update({**server_env(database_url, queue), "DJANGO_SETTINGS_MODULE": "config.settings"})
     import django
 
     django.setup()
