@@ -16,8 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -180,22 +179,9 @@ def _locked_sender(
     guessed_region = _list_regions.get(list_number, DEFAULT_REGION)
     guessed_phone = normalize_phone(from_number, guessed_region)
     if guessed_phone.is_valid:
-        try:
-            # PostgreSQL locks the rows in the order OF names them: the contact first, as every
-            # other path of a person's messages does (the opposite order could deadlock with them).
-            # Uses index: listcontact_list_contact_unique (and the unique phone numbers of both sides)
-            membership = (
-                ListContact.objects.select_for_update(of=("contact", "self"))
-                .select_related("sending_list", "contact")
-                .get(
-                    sending_list__phone_number=list_number,
-                    sending_list__default_region=guessed_region,
-                    contact__phone_number=guessed_phone.e164,
-                )
-            )
-            return membership.sending_list, membership.contact, membership
-        except ListContact.DoesNotExist:
-            pass
+        found = _member_locked(list_number, guessed_region, guessed_phone.e164)
+        if found is not None:
+            return found
     sending_list = SendingList.objects.filter(phone_number=list_number).first()
     if sending_list is None:
         region = DEFAULT_REGION
@@ -216,6 +202,69 @@ def _locked_sender(
     return sending_list, contact, membership
 
 
+class _Columns:
+    """One model's concrete columns in a hand-written SELECT, read back into an instance the way
+    the ORM would (`from_db`, with the field and backend converters, e.g. JSON text -> dict)."""
+
+    def __init__(self, model, alias: str):
+        self.model = model
+        self.alias = alias
+        self.fields = model._meta.concrete_fields
+        self.attnames = [field.attname for field in self.fields]
+
+    def select(self, connection) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def instance(self, connection, values):
+        values = list(values)
+        for index, field in enumerate(self.fields):
+            column = field.get_col(self.alias)
+            for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+                values[index] = converter(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+_MEMBER, _CONTACT, _LIST = _Columns(ListContact, "m"), _Columns(Contact, "c"), _Columns(SendingList, "l")
+
+
+def _member_locked(
+    list_number: str, region: str, phone: str
+) -> tuple[SendingList, Contact, ListContact] | None:
+    """The list at `list_number` (if its default region is `region`), the contact at `phone` and
+    its membership of that list, contact and membership locked: one query, hand-written because
+    this runs on every inbound message and compiling the same ORM query (select_related, select
+    for update of two tables) cost more than running it.
+
+    PostgreSQL locks the rows in the order OF names them: the contact first, as every other path
+    of a person's messages does (the opposite order could deadlock with them).
+    """
+    connection = connections[ListContact.objects.db]
+    quote = connection.ops.quote_name
+    locking = " FOR UPDATE OF c, m" if connection.features.has_select_for_update_of else ""
+    # Uses index: listcontact_list_contact_unique (and the unique phone numbers of both sides)
+    sql = (
+        f"SELECT {_MEMBER.select(connection)}, {_CONTACT.select(connection)}, {_LIST.select(connection)}"
+        f" FROM {quote(ListContact._meta.db_table)} m"
+        f" JOIN {quote(Contact._meta.db_table)} c ON c.id = m.contact_id"
+        f" JOIN {quote(SendingList._meta.db_table)} l ON l.id = m.sending_list_id"
+        f" WHERE l.phone_number = %s AND l.default_region = %s AND c.phone_number = %s{locking}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list_number, region, phone])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    member_end = len(_MEMBER.fields)
+    contact_end = member_end + len(_CONTACT.fields)
+    membership = _MEMBER.instance(connection, row[:member_end])
+    contact = _CONTACT.instance(connection, row[member_end:contact_end])
+    sending_list = _LIST.instance(connection, row[contact_end:])
+    ListContact.contact.field.set_cached_value(membership, contact)
+    ListContact.sending_list.field.set_cached_value(membership, sending_list)
+    return sending_list, contact, membership
+
+
 def _replayed(message: Message) -> InboundResult:
     if message.direction == Direction.INBOUND and message.follow_up_done_at is None:
         _enqueue_follow_up(message.pk)  # the follow-up is idempotent; this only speeds recovery
@@ -228,20 +277,29 @@ def _membership(sending_list: SendingList | None, contact) -> ListContact | None
     return ListContact.objects.filter(sending_list=sending_list, contact=contact).first()
 
 
-def _later_keywords(message: Message, sending_list_id: int, kinds) -> QuerySet[Message]:
-    """The person's keywords of `kinds` on this list sent after `message` (STOPALL counts on every list)."""
-    on_list = Q(sending_list_id=sending_list_id, keyword__in=kinds)
-    if KeywordKind.OPT_OUT_ALL in kinds:
-        on_list |= Q(keyword=KeywordKind.OPT_OUT_ALL)
-    # Uses index: message_contact_time (contact, -sent_at, -id)
-    return Message.objects.filter(
-        contact_id=message.contact_id, direction=Direction.INBOUND, sent_at__gt=message.sent_at
-    ).filter(on_list)
-
-
 def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | None:
-    """The first of `_later_keywords`."""
-    return _later_keywords(message, sending_list_id, kinds).order_by("sent_at", "id").first()
+    """The person's first keyword of `kinds` on this list sent after `message` (STOPALL counts on
+    every list), or None. Raw SQL for the reason `_member_locked` gives: every keyword checks this.
+    """
+    kinds = list(kinds)
+    meta = Message._meta
+    quote = connections[Message.objects.db].ops.quote_name
+    column = {
+        name: quote(meta.get_field(name).column)
+        for name in ("contact", "direction", "sent_at", "sending_list", "keyword")
+    }
+    on_list = f"({column['sending_list']} = %s AND {column['keyword']} IN ({', '.join(['%s'] * len(kinds))}))"
+    params = [message.contact_id, Direction.INBOUND, message.sent_at, sending_list_id, *kinds]
+    if KeywordKind.OPT_OUT_ALL in kinds:
+        on_list = f"({on_list} OR {column['keyword']} = %s)"
+        params.append(KeywordKind.OPT_OUT_ALL)
+    # Uses index: message_contact_time (contact, -sent_at, -id)
+    sql = (
+        f"SELECT * FROM {quote(meta.db_table)}"
+        f" WHERE {column['contact']} = %s AND {column['direction']} = %s AND {column['sent_at']} > %s"
+        f" AND {on_list} ORDER BY {column['sent_at']}, {quote(meta.pk.column)} LIMIT 1"
+    )
+    return next(iter(Message.objects.raw(sql, params)), None)
 
 
 def _apply_keyword(message: Message, membership: ListContact | None) -> list[StatusChange]:
@@ -276,7 +334,7 @@ def _apply_keyword(message: Message, membership: ListContact | None) -> list[Sta
 
 def _opt_out(message: Message, sending_list_id: int, membership: ListContact | None) -> StatusChange | None:
     """Opt out of one list; `membership` is None only for the list the message was sent to."""
-    if _later_keywords(message, sending_list_id, [KeywordKind.OPT_IN]).exists():
+    if _later_keyword(message, sending_list_id, [KeywordKind.OPT_IN]) is not None:
         return None  # the person's later START on this list stands
     occurred_at = message.sent_at
     note = ""

@@ -1,6 +1,7 @@
 """Inbound messages through the service both webhooks call: keywords, scope, ordering, replays."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -419,6 +420,29 @@ def test_a_members_stop_reads_and_locks_its_rows_in_one_query_and_writes_in_five
     assert counts(sending_list) == {"message": 1}
     event = SubscriptionEvent.objects.get(kind="opted_out")
     assert (event.list_contact_id, event.actor_id) == (member.pk, str(message.pk))
+
+
+def test_the_members_rows_read_for_a_keyword_hold_the_same_typed_values_as_the_orm_reads(
+    at, sending_list, contact
+):
+    member = subscribe(sending_list, contact)
+    ListContact.objects.filter(pk=member.pk).update(
+        custom_fields={"state": "CA", "score": 7}, revenue_total=Decimal("12.50"), send_count=3
+    )
+    receive("HELP", at=at(1))  # the process now knows the list's region: one query reads all three
+
+    changed = receive("STOP", at=at(2)).changes[0].membership
+
+    stored = ListContact.objects.select_related("contact", "sending_list").get(pk=member.pk)
+    for field in ListContact._meta.concrete_fields:
+        assert getattr(changed, field.attname) == getattr(stored, field.attname), field.name
+    assert changed.custom_fields == {"state": "CA", "score": 7}
+    assert (changed.revenue_total, changed.send_count) == (Decimal("12.50"), 3)
+    assert {f.name: getattr(changed.contact, f.attname) for f in Contact._meta.concrete_fields} == {
+        f.name: getattr(stored.contact, f.attname) for f in Contact._meta.concrete_fields
+    }
+    assert changed.sending_list.opt_out_keywords == stored.sending_list.opt_out_keywords
+    assert changed.sending_list.default_region == "US"
 
 
 def test_a_national_number_is_read_in_the_region_of_the_list_it_was_sent_to(db, at):
