@@ -1,6 +1,7 @@
 """Filters for contacts and memberships (django-filter). Every filter is an indexed lookup or an
 EXISTS on the membership table's (sending_list, contact) index; none counts or scans a whole table."""
 
+import copy
 import datetime as dt
 import json
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -35,12 +37,31 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class ApiFilterSet(django_filters.FilterSet):
-    """A FilterSet whose form class is built once per FilterSet class.
+    """A FilterSet that does per request only what differs per request.
 
-    django-filter builds a new form class (and a form field per filter) on every request; the
-    fields are only templates, deep-copied by every form instance, so one class can serve all
-    requests. Filters here take no per-request choices or querysets.
+    django-filter deep-copies every filter (with its choices and arguments) and builds a new form
+    class (a form field per filter) on every request. Filters here take no per-request choices or
+    querysets: each request gets shallow copies that point at it (their `parent`, which a
+    `method=` filter calls), and one form class per FilterSet class serves all requests (its
+    fields are templates that every form instance deep-copies anyway).
     """
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {}
+        for name, template in self.base_filters.items():
+            filter_ = copy.copy(template)
+            if template.method is not None:
+                filter_.method = template.method  # a FilterMethod bound to this copy, not the template
+            filter_.model = queryset.model
+            filter_.parent = self
+            self.filters[name] = filter_
 
     def get_form_class(self):
         filterset_class = type(self)

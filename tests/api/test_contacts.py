@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
+from sendinglists.api.filters import ContactFilter
 from sendinglists.models import ListContact, SubscriptionEvent
 from sendinglists.services import list_contact_opt_out, list_contact_subscribe
 from tests.factories import (
@@ -373,3 +374,14 @@ def test_since_filters_take_any_utc_offset_iso_8601_allows(client):
     response = client.get("/api/v1/contacts/", {"created_since": "0001-01-01T00:00:00+21:56"})
     assert response.status_code == 400
     assert response.json()["field_errors"] == {"created_since": ["Out of range once converted to UTC."]}
+
+
+def test_each_filterset_gets_filters_of_its_own_that_call_back_into_it():
+    first, second = ContactFilter(data={}), ContactFilter(data={})
+
+    for name, filter_ in first.filters.items():
+        assert filter_ is not second.filters[name]
+        assert (filter_.parent, second.filters[name].parent) == (first, second)
+    assert first.filters["phone"].filter.method.__self__ is first
+    assert second.filters["phone"].filter.method.__self__ is second
+    assert ContactFilter.base_filters["phone"].filter.f is ContactFilter.base_filters["phone"]
