@@ -58,7 +58,10 @@ class CustomField(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["sending_list", "key"]
+        ordering = [
+            "sending_list_id",
+            "key",
+        ]  # the column: "sending_list" would join the list for its ordering
         constraints = [
             models.UniqueConstraint(fields=["sending_list", "key"], name="customfield_list_key_unique"),
         ]

@@ -154,8 +154,9 @@ def custom_fields_equal(custom_fields: dict, *, path: str = "") -> Q:
     return condition
 
 
-def list_contacts(*, sending_list: SendingList, filters: ListContactFilters) -> QuerySet:
-    """The list's memberships matching `filters`, with their contacts, in no particular order."""
+def list_contacts(*, sending_list: SendingList | int, filters: ListContactFilters) -> QuerySet:
+    """The memberships of `sending_list` (a list or its id) matching `filters`, with their
+    contacts, in no particular order."""
     # The table does not show custom fields: skip decoding their JSON for every row.
     queryset = (
         ListContact.objects.filter(sending_list=sending_list).select_related("contact").defer("custom_fields")

@@ -294,10 +294,12 @@ def custom_field_create(
     return field
 
 
-def clean_custom_fields(*, sending_list: SendingList, values: dict | None) -> dict:
+def clean_custom_fields(*, sending_list: SendingList | int, values: dict | None) -> dict:
+    """`values` checked and typed against the custom fields of `sending_list` (a list or its id)."""
     if not values:
         return {}
-    return custom_fields_clean(fields=list(sending_list.custom_fields.all()), values=values)
+    fields = CustomField.objects.filter(sending_list_id=getattr(sending_list, "pk", sending_list))
+    return custom_fields_clean(fields=list(fields), values=values)
 
 
 # --- memberships ----------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def _phone(value: str, region: str, field: str = "phone") -> str:
     return result.e164
 
 
-def _custom_fields_value(raw: str, sending_list: SendingList) -> dict:
+def _custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
     try:
         values = json.loads(raw)
     except ValueError:
@@ -270,21 +270,29 @@ class MembershipFilter(ApiFilterSet):
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
+        # Only a search needs the list itself (its region); the rest needs its id. A list that does
+        # not exist shows as an empty page, which the view answers with a 404.
+        list_id = self.request.parser_context["view"].list_id
+        custom_fields = {}
+        if data.get("custom_fields"):
+            try:
+                custom_fields = _custom_fields_value(data["custom_fields"], list_id)
+            except ValidationError:
+                self.sending_list  # noqa: B018 - a missing list is a 404 before a bad field is a 400
+                raise
         filters = ListContactFilters(
-            search=contact_search(
-                data.get("search") or "", region=self.sending_list.default_region, path="contact__"
-            ),
+            search=contact_search(data["search"], region=self.sending_list.default_region, path="contact__")
+            if data.get("search")
+            else None,
             status=data.get("status") or "",
             unsub_reason=data.get("unsub_reason") or "",
             signup_method=data.get("signup_method") or "",
             in_workflow=data.get("in_workflow"),
-            custom_fields=_custom_fields_value(data["custom_fields"], self.sending_list)
-            if data.get("custom_fields")
-            else {},
+            custom_fields=custom_fields,
             **(_tag_filters(data["tag"]) if data.get("tag") else {}),
         )
         # The view's queryset says what to load with each row; list_contacts says which rows.
-        queryset = queryset & list_contacts(sending_list=self.sending_list, filters=filters)
+        queryset = queryset & list_contacts(sending_list=list_id, filters=filters)
         return super().filter_queryset(queryset)
 
 

@@ -220,6 +220,8 @@ def test_delete_membership_removes_it_but_keeps_the_contact(client, sending_list
 def test_unknown_list_is_a_404_on_every_method(client):
     contact = ContactFactory()
     assert client.get("/api/v1/lists/999/contacts/").status_code == 404
+    for query in ('custom_fields={"plan": "pro"}', "status=active", "search=Ana", "custom_fields=nope"):
+        assert client.get(f"/api/v1/lists/999/contacts/?{query}").status_code == 404, query
     assert (
         client.post(
             "/api/v1/lists/999/contacts/", {"phone_number": "+14155551234"}, format="json"
