@@ -4,7 +4,8 @@
     .venv/bin/python bench/api_bench.py --rows 20000 --requests 300
 
 Loads the list with bench/common.py (set-based SQL), creates an API token, starts gunicorn on
-127.0.0.1 (a free port) in its own process, and drives it over loopback with keep-alive connections:
+127.0.0.1 (a free port) in its own process (sync workers, one per core, as README.md's Production
+section runs it), and drives it over loopback:
 
 - `--driver wrk` (the default when `wrk` is installed: `make bench-deps`): the C load generator,
   `--duration` seconds per scenario and concurrency, with a generated Lua script that varies the
@@ -65,8 +66,19 @@ def parse_args():
         "--max-seconds", type=float, default=30.0, help="httpx: time cap per scenario and concurrency"
     )
     parser.add_argument("--concurrency", default="10,50", help="comma-separated client counts")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    # An API request is CPU-bound Python (about 3 ms of CPU to 1 ms waiting on PostgreSQL), served
+    # best as README.md's Production section runs it: gunicorn's sync workers, one per core. A sync
+    # worker takes a connection only when idle, so requests spread evenly; a gthread worker keeps
+    # the connections it accepted, and its threads take turns on the GIL: both show as a long tail
+    # (read p99 at 10 clients here: sync 2 workers 25-57 ms; gthread 2 x 1 47-120; 2 x 2 81-116).
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gunicorn worker processes (default: one per core)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="gthread: threads per worker")
     parser.add_argument(
         "--reuse-data", action="store_true", help="keep the loaded list if it has --rows members"
     )
@@ -114,7 +126,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_gunicorn(
+    database_url: str, port: int, worker_class: str, workers: int, threads: int
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -137,16 +151,17 @@ def start_gunicorn(database_url: str, port: int, workers: int, threads: int) -> 
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
-            "--threads",
-            str(threads),
             "--worker-class",
-            "gthread",
+            worker_class,
+            *(
+                # Longer than any pause between a driver thread's requests: gunicorn's default
+                # (2 s) closes pooled connections under the client, seen as resets under load.
+                ["--threads", str(threads), "--keep-alive", "75"]
+                if worker_class == "gthread"
+                else []  # a sync worker answers one request per connection
+            ),
             "--timeout",
             "60",
-            # Longer than any pause between a driver thread's requests: gunicorn's default (2 s)
-            # closes pooled connections under the client, which shows up as resets under load.
-            "--keep-alive",
-            "75",
             "--log-level",
             "warning",
         ],
@@ -433,7 +448,7 @@ def main():
     headers = {"Authorization": f"Token {key}"}
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = start_gunicorn(args.database_url, port, args.workers, args.threads)
+    server = start_gunicorn(args.database_url, port, args.worker_class, args.workers, args.threads)
     results: dict = {}
     try:
         wait_ready(base_url, headers, server)
@@ -469,7 +484,11 @@ def main():
             "bench": "api",
             "rows": args.rows,
             "load_s": round(load_s, 1),
-            "gunicorn": {"workers": args.workers, "threads": args.threads},
+            "gunicorn": {
+                "worker_class": args.worker_class,
+                "workers": args.workers,
+                **({"threads": args.threads} if args.worker_class == "gthread" else {}),
+            },
             "driver": args.driver,
             "requests_per_scenario": args.requests if args.driver == "httpx" else None,
             "seconds_per_scenario": args.duration if args.driver == "wrk" else None,
