@@ -42,7 +42,16 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, load_memberships, print_result, reset_data, setup_django
+from bench.common import (
+    ROOT,
+    add_server_arguments,
+    gunicorn_worker_options,
+    load_memberships,
+    print_result,
+    reset_data,
+    server_description,
+    setup_django,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sms_bench_api"
 LIST_PHONE = "+18005550100"
@@ -66,19 +75,7 @@ def parse_args():
         "--max-seconds", type=float, default=30.0, help="httpx: time cap per scenario and concurrency"
     )
     parser.add_argument("--concurrency", default="10,50", help="comma-separated client counts")
-    # An API request is CPU-bound Python (about 3 ms of CPU to 1 ms waiting on PostgreSQL), served
-    # best as README.md's Production section runs it: gunicorn's sync workers, one per core. A sync
-    # worker takes a connection only when idle, so requests spread evenly; a gthread worker keeps
-    # the connections it accepted, and its threads take turns on the GIL: both show as a long tail
-    # (read p99 at 10 clients here: sync 2 workers 25-57 ms; gthread 2 x 1 47-120; 2 x 2 81-116).
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 2,
-        help="gunicorn worker processes (default: one per core)",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="gthread: threads per worker")
+    add_server_arguments(parser)
     parser.add_argument(
         "--reuse-data", action="store_true", help="keep the loaded list if it has --rows members"
     )
@@ -126,9 +123,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(
-    database_url: str, port: int, worker_class: str, workers: int, threads: int
-) -> subprocess.Popen:
+def start_gunicorn(database_url: str, port: int, args) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -149,17 +144,9 @@ def start_gunicorn(
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            worker_class,
-            *(
-                # Longer than any pause between a driver thread's requests: gunicorn's default
-                # (2 s) closes pooled connections under the client, seen as resets under load.
-                ["--threads", str(threads), "--keep-alive", "75"]
-                if worker_class == "gthread"
-                else []  # a sync worker answers one request per connection
-            ),
+            # Longer than any pause between a driver thread's requests: gunicorn's default (2 s)
+            # closes pooled connections under the client, seen as resets under load.
+            *gunicorn_worker_options(args, keep_alive_s=75),
             "--timeout",
             "60",
             "--log-level",
@@ -448,7 +435,7 @@ def main():
     headers = {"Authorization": f"Token {key}"}
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = start_gunicorn(args.database_url, port, args.worker_class, args.workers, args.threads)
+    server = start_gunicorn(args.database_url, port, args)
     results: dict = {}
     try:
         wait_ready(base_url, headers, server)
@@ -484,11 +471,7 @@ def main():
             "bench": "api",
             "rows": args.rows,
             "load_s": round(load_s, 1),
-            "gunicorn": {
-                "worker_class": args.worker_class,
-                "workers": args.workers,
-                **({"threads": args.threads} if args.worker_class == "gthread" else {}),
-            },
+            "gunicorn": server_description(args),
             "driver": args.driver,
             "requests_per_scenario": args.requests if args.driver == "httpx" else None,
             "seconds_per_scenario": args.duration if args.driver == "wrk" else None,

@@ -237,3 +237,42 @@ def time_call(function, *, repeat: int, warmup: int = 2) -> dict:
 def print_result(result: dict) -> None:
     """The figures as one JSON object on the last line of output."""
     print(json.dumps(result, sort_keys=True))
+
+
+# --- the served app (api_bench, inbound_bench) ----------------------------------------------------
+
+
+def add_server_arguments(parser) -> None:
+    """--worker-class, --workers, --threads: gunicorn as README.md's Production section runs pages,
+    API and webhooks: sync workers, one per core.
+
+    Those requests are CPU-bound Python. A sync worker takes a connection only when it is idle, so
+    requests spread evenly over the workers; a gthread worker keeps the connections it accepted
+    and its threads take turns on one GIL, both of which show as a long tail. Measured here at 10
+    clients: API reads p99 23-72 ms with 2 sync workers, 47-120 ms with gthread 2 x 1, 81-116 ms
+    with 2 x 2; webhooks p99 43-106 ms with 2 sync workers, 64-100 ms with gthread 2 x 2.
+    """
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="gunicorn worker processes (default: one per core)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="gthread: threads per worker")
+
+
+def gunicorn_worker_options(args, *, keep_alive_s: int | None = None) -> list[str]:
+    """gunicorn's command-line options for the worker arguments of `add_server_arguments`."""
+    options = ["--worker-class", args.worker_class, "--workers", str(args.workers)]
+    if args.worker_class == "gthread":  # a sync worker answers one request per connection
+        options += ["--threads", str(args.threads)]
+        if keep_alive_s is not None:
+            options += ["--keep-alive", str(keep_alive_s)]
+    return options
+
+
+def server_description(args) -> str:
+    """How the app was served, for a bench's JSON result."""
+    threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+    return f"{args.workers} {args.worker_class} workers{threads}"

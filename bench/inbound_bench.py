@@ -36,7 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bench_phone, load_memberships, print_result, reset_data, setup_django  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_server_arguments,
+    bench_phone,
+    gunicorn_worker_options,
+    load_memberships,
+    print_result,
+    reset_data,
+    server_description,
+    setup_django,
+)
 
 SECRET = "bench-webhook-secret"
 LIST_NUMBER = "+18005550100"
@@ -66,9 +75,7 @@ def server_env(database_url: str, queue: str) -> dict[str, str]:
     }
 
 
-def start_gunicorn(
-    port: int, database_url: str, queue: str, worker_class: str, workers: int, threads: int
-) -> subprocess.Popen:
+def start_gunicorn(port: int, database_url: str, queue: str, args) -> subprocess.Popen:
     import httpx
 
     env = {
@@ -85,11 +92,7 @@ def start_gunicorn(
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            worker_class,
-            *(["--threads", str(threads)] if worker_class == "gthread" else []),
+            *gunicorn_worker_options(args),
             "--timeout",
             "60",
         ],
@@ -407,17 +410,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5_000, help="webhooks per concurrency level")
     parser.add_argument("--clicks", type=int, default=4_000, help="clicks per thread setting")
     parser.add_argument("--baseline", type=int, default=5_000, help="opt-outs per peer-baseline variant")
-    # As README.md's Production section runs it: sync workers, one per core (p99 at 10 clients
-    # here 47.9 ms, against 64-88 ms with gthread 2 workers x 2 threads, which keep the
-    # connections they accepted and share a GIL).
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 2,
-        help="gunicorn worker processes (default: one per core)",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="gthread: threads per worker")
+    add_server_arguments(parser)
     parser.add_argument(
         "--database-url",
         default="postgres://postgres@127.0.0.1:5432/sms_bench_inbound",
@@ -451,7 +444,7 @@ def main() -> None:
 
     queue = f"bench-inbound-{os.getpid()}"
     port = free_port()
-    server = start_gunicorn(port, args.database_url, queue, args.worker_class, args.workers, args.threads)
+    server = start_gunicorn(port, args.database_url, queue, args)
     try:
         base_url = f"http://127.0.0.1:{port}"
         # Each run writes for its own members: the warm-up after the two measured runs' members.
@@ -486,8 +479,7 @@ def main() -> None:
             "bench": "inbound",
             "rows": args.rows,
             "load_s": round(load_s, 1),
-            "gunicorn": f"{args.workers} {args.worker_class} workers"
-            + (f" x {args.threads} threads" if args.worker_class == "gthread" else ""),
+            "gunicorn": server_description(args),
             "webhooks_10_clients": webhooks[0],
             "webhooks_50_clients": webhooks[1],
             "hot_membership_clicks_1_thread": clicks[0],
