@@ -36,14 +36,17 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+MAX_FORM_CLASSES = 256  # per FilterSet: queries name few combinations of filters; odd ones start over
+
+
 class ApiFilterSet(django_filters.FilterSet):
     """A FilterSet that does per request only what differs per request.
 
     django-filter deep-copies every filter (with its choices and arguments) and builds a new form
     class (a form field per filter) on every request. Filters here take no per-request choices or
     querysets: each request gets shallow copies that point at it (their `parent`, which a
-    `method=` filter calls), and one form class per FilterSet class serves all requests (its
-    fields are templates that every form instance deep-copies anyway).
+    `method=` filter calls), and its form holds only the filters the query names, from a class
+    built once per set of names (form fields are templates that every form instance deep-copies).
     """
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
@@ -64,11 +67,18 @@ class ApiFilterSet(django_filters.FilterSet):
             self.filters[name] = filter_
 
     def get_form_class(self):
+        """A form of just the filters the query names (the others hold no value), built once per
+        set of names: every form instance deep-copies and cleans each of its fields."""
+        names = tuple(name for name in self.filters if name in self.data)
         filterset_class = type(self)
-        form_class = filterset_class.__dict__.get("_api_form_class")
+        form_classes = filterset_class.__dict__.get("_api_form_classes")
+        if form_classes is None or len(form_classes) > MAX_FORM_CLASSES:
+            form_classes = filterset_class._api_form_classes = {}
+        form_class = form_classes.get(names)
         if form_class is None:
-            form_class = super().get_form_class()
-            filterset_class._api_form_class = form_class
+            fields = {name: self.filters[name].field for name in names}
+            form_class = type(f"{filterset_class.__name__}Form", (self._meta.form,), fields)
+            form_classes[names] = form_class
         return form_class
 
 

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.http import QueryDict
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -385,3 +386,11 @@ def test_each_filterset_gets_filters_of_its_own_that_call_back_into_it():
     assert first.filters["phone"].filter.method.__self__ is first
     assert second.filters["phone"].filter.method.__self__ is second
     assert ContactFilter.base_filters["phone"].filter.f is ContactFilter.base_filters["phone"]
+
+
+def test_a_filtersets_form_validates_the_filters_its_query_names(db):
+    named = ContactFilter(data=QueryDict("status=nonsense&email=a@example.com"))
+    assert set(named.form.fields) == {"status", "email"}
+    assert not named.form.is_valid() and set(named.form.errors) == {"status"}
+    assert set(ContactFilter(data=QueryDict("tag=vip")).form.fields) == {"tag"}
+    assert ContactFilter(data=QueryDict("")).form.is_valid()
