@@ -123,9 +123,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, args) -> subprocess.Popen:
-    env = {
-        **os.environ,
+def server_env(database_url: str) -> dict[str, str]:
+    """The production settings the bench's server runs with (also bench/api_profile.py's); no
+    REDIS_URL, so the throttle counts in each process's memory."""
+    return {
         "DATABASE_URL": database_url,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-production",
@@ -134,6 +135,10 @@ def start_gunicorn(database_url: str, port: int, args) -> subprocess.Popen:
         "API_THROTTLE_RATE": "100000000/min",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def start_gunicorn(database_url: str, port: int, args) -> subprocess.Popen:
+    env = {**os.environ, **server_env(database_url)}
     env.pop("REDIS_URL", None)
     log = open(ROOT / "test-artifacts" / "api_bench_gunicorn.log", "ab")  # noqa: SIM115 - owned by the server
     return subprocess.Popen(

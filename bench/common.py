@@ -7,8 +7,11 @@ well under a minute; the data is deterministic (derived from the row number), re
 state, a plan and a score, 10% of contacts tagged `vip`.
 """
 
+import cProfile
+import io
 import json
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -276,3 +279,97 @@ def server_description(args) -> str:
     """How the app was served, for a bench's JSON result."""
     threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
     return f"{args.workers} {args.worker_class} workers{threads}"
+
+
+# --- CPU per request, in process (api_profile, inbound_profile) -----------------------------------
+
+
+def wsgi_environ(method: str, path: str, *, query: str = "", body: bytes = b"", headers=None) -> dict:
+    """A WSGI environ as gunicorn passes it; `headers` by their HTTP names (Content-Type included)."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else "HTTP_" + key] = value
+    return environ
+
+
+def call_wsgi(handler, environ: dict) -> str:
+    """One request through `handler` (django.core.handlers.wsgi.WSGIHandler); returns its status."""
+    statuses: list[str] = []
+    response = handler(environ, lambda status, _headers: statuses.append(status))
+    b"".join(response)
+    response.close()
+    return statuses[0]
+
+
+def _backend_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(run, passes: list, *, profile_top: int = 0) -> tuple[dict, str]:
+    """Per-request CPU of `run(batch)`, which makes len(batch) requests in this process.
+
+    passes[0] warms up; passes[1] is timed (this process's CPU and its PostgreSQL backend's, read
+    from /proc, so run it on the database's machine); passes[2] counts queries (counting adds
+    work); passes[3], with `profile_top`, runs under cProfile. Returns the figures and the
+    profile's top functions by own and by cumulative CPU time.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run(passes[0])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    backend_before, cpu_before, wall_before = (
+        _backend_cpu_s(backend_pid),
+        time.process_time(),
+        time.perf_counter(),
+    )
+    run(passes[1])
+    wall_s, cpu_s = time.perf_counter() - wall_before, time.process_time() - cpu_before
+    backend_s = _backend_cpu_s(backend_pid) - backend_before
+    with CaptureQueriesContext(connection) as captured:
+        run(passes[2])
+    statements: dict[str, int] = {}
+    for query in captured.captured_queries:
+        verb = query["sql"].split(None, 1)[0].upper()
+        statements[verb] = statements.get(verb, 0) + 1
+    top = ""
+    if profile_top:
+        profiler = cProfile.Profile(time.process_time)  # CPU time: waits on the database count 0
+        profiler.enable()
+        run(passes[3])
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(profile_top)
+        stats.sort_stats("cumulative").print_stats(profile_top)
+        top = out.getvalue()
+    count = len(passes[1])
+    figures = {
+        "django_cpu_ms": round(cpu_s * 1000 / count, 2),
+        "postgres_cpu_ms": round(backend_s * 1000 / count, 2),
+        "wall_ms": round(wall_s * 1000 / count, 2),
+        "queries": round(len(captured.captured_queries) / len(passes[2]), 2),
+        "statements": {verb: round(n / len(passes[2]), 2) for verb, n in sorted(statements.items())},
+    }
+    return figures, top

@@ -12,11 +12,8 @@ JSON object on the last line.
 """
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
 import random
 import sys
 import time
@@ -25,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import call_wsgi, cpu_per_request, wsgi_environ  # noqa: E402
 from bench.inbound_bench import LIST_NUMBER, REDIS_URL, SECRET, server_env  # noqa: E402
 
 
@@ -33,32 +31,6 @@ def _configure(database_url: str, queue: str) -> None:
     import django
 
     django.setup()
-
-
-def _environ(body: bytes, headers: dict) -> dict:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/webhooks/events",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "HTTP_HOST": "127.0.0.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-    for name, value in headers.items():
-        if name != "Content-Type":
-            environ["HTTP_" + name.upper().replace("-", "_")] = value
-    return environ
 
 
 def signed_webhooks(*, run: str, first_member: int, count: int) -> list[tuple[bytes, dict]]:
@@ -78,27 +50,13 @@ def signed_webhooks(*, run: str, first_member: int, count: int) -> list[tuple[by
             }
         ).encode()
         signature = "sha256=" + json_signature(signed_at, body, SECRET)
-        requests.append((body, {"X-Webhook-Timestamp": signed_at, "X-Webhook-Signature": signature}))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Timestamp": signed_at,
+            "X-Webhook-Signature": signature,
+        }
+        requests.append((body, headers))
     return requests
-
-
-def _post_all(handler, requests) -> None:
-    statuses: list[str] = []
-
-    def start_response(status: str, _headers) -> None:
-        statuses.append(status)
-
-    for body, headers in requests:
-        response = handler(_environ(body, headers), start_response)
-        b"".join(response)
-        response.close()
-        if not statuses[-1].startswith("200"):
-            raise RuntimeError(f"webhook answered {statuses[-1]}")
-
-
-def _backend_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -119,10 +77,15 @@ def main() -> None:
 
     import redis
     from django.core.handlers.wsgi import WSGIHandler
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     handler = WSGIHandler()
+
+    def post_all(batch) -> None:
+        for body, headers in batch:
+            status = call_wsgi(handler, wsgi_environ("POST", "/webhooks/events", body=body, headers=headers))
+            if not status.startswith("200"):
+                raise RuntimeError(f"webhook answered {status}")
+
     run = str(time.time_ns())
     count = args.requests
     # Members no earlier run touched, most likely: a STOP meets an active member, as in the bench.
@@ -131,42 +94,9 @@ def main() -> None:
         signed_webhooks(run=f"{run}-{index}", first_member=first_member + index * count, count=count)
         for index in range(4)
     ]
+    batches[0] = batches[0][:50]  # warm-up: imports, connection, caches
     try:
-        _post_all(handler, batches[0][:50])  # warm-up: imports, connection, caches
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend_pid = cursor.fetchone()[0]
-
-        backend_before, cpu_before, wall_before = (
-            _backend_cpu_s(backend_pid),
-            time.process_time(),
-            time.perf_counter(),
-        )
-        _post_all(handler, batches[1])
-        wall_s = time.perf_counter() - wall_before
-        cpu_s = time.process_time() - cpu_before
-        backend_s = _backend_cpu_s(backend_pid) - backend_before
-
-        with CaptureQueriesContext(connection) as captured:
-            _post_all(handler, batches[2])
-        queries = len(captured.captured_queries)
-        statements: dict[str, int] = {}
-        for query in captured.captured_queries:
-            verb = query["sql"].split(None, 1)[0].upper()
-            statements[verb] = statements.get(verb, 0) + 1
-
-        top = ""
-        if args.profile:
-            profiler = cProfile.Profile(time.process_time)  # CPU time: waits on the database count 0
-            profiler.enable()
-            _post_all(handler, batches[3])
-            profiler.disable()
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out).strip_dirs()
-            stats.sort_stats("tottime").print_stats(args.profile)
-            stats.sort_stats("cumulative").print_stats(args.profile)
-            top = out.getvalue()
+        figures, top = cpu_per_request(post_all, batches, profile_top=args.profile)
     finally:
         redis.Redis.from_url(REDIS_URL).delete(queue)
     if top:
@@ -176,13 +106,11 @@ def main() -> None:
             {
                 "bench": "inbound_profile",
                 "requests": count,
-                "django_cpu_ms_per_webhook": round(cpu_s * 1000 / count, 2),
-                "postgres_cpu_ms_per_webhook": round(backend_s * 1000 / count, 2),
-                "wall_ms_per_webhook": round(wall_s * 1000 / count, 2),
-                "queries_per_webhook": round(queries / count, 2),
-                "statements_per_webhook": {
-                    verb: round(n / count, 2) for verb, n in sorted(statements.items())
-                },
+                "django_cpu_ms_per_webhook": figures["django_cpu_ms"],
+                "postgres_cpu_ms_per_webhook": figures["postgres_cpu_ms"],
+                "wall_ms_per_webhook": figures["wall_ms"],
+                "queries_per_webhook": figures["queries"],
+                "statements_per_webhook": figures["statements"],
             }
         )
     )
