@@ -6,7 +6,7 @@ a page 10,000 rows deep costs what the first page costs, and nothing counts the 
 
 Nullable columns (last sent, last clicked) sort their NULLs last in both directions ("never" after
 every date). The walk reads them as two index ranges, the non-null part and then the NULL part
-ordered by id, so the indexes on (sending_list, -field, -id) serve both on either database.
+ordered by id, so the indexes on (sending_list, field, id) serve both on either database.
 
 The cursor is opaque to users: urlsafe base64 of JSON `[value, id, is_null]`.
 """

@@ -169,7 +169,7 @@ class _Compiler:
 
     def status(self, op: Op, value) -> Q:
         def one(status: str) -> Q:
-            # Uses index: listcontact_list_status (sending_list, active, unsub_reason, -id)
+            # Uses index: listcontact_list_status (sending_list, active, unsub_reason, id)
             if status == "active":
                 return Q(active=True)
             return Q(active=False, unsub_reason=STATUS_TO_REASON.get(status, status))

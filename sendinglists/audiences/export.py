@@ -85,7 +85,7 @@ def export_rows(*, queryset: QuerySet[ListContact], custom_keys: list[str]) -> I
         chunk = queryset.select_related("contact").prefetch_related("contact__tags").order_by("-id")
         if before_id is not None:
             chunk = chunk.filter(id__lt=before_id)
-        # Uses index: listcontact_list_id (sending_list, -id), one range per chunk.
+        # Uses index: listcontact_list_id (sending_list, id), one range per chunk.
         memberships = list(chunk[:EXPORT_CHUNK_ROWS])
         for membership in memberships:
             yield _row(membership, custom_keys)

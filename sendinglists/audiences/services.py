@@ -133,7 +133,7 @@ def segment_members(
     """A page of matching members, newest membership first, after membership id `after`.
 
     Keyset pagination on id: a page deep in a million members costs what the first page costs.
-    # Uses index: listcontact_list_id (sending_list, -id)
+    # Uses index: listcontact_list_id (sending_list, id)
     """
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     queryset = segment.queryset().select_related("contact").order_by("-id")

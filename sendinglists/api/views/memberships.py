@@ -49,7 +49,7 @@ class MembershipViewSet(
     filterset_class = MembershipFilter
     lookup_field = "contact_id"
     lookup_value_regex = ID_PATTERN
-    # Each order is backed by an index on (sending_list, -field, -id): see ListContact.Meta.indexes.
+    # Each order is backed by an index on (sending_list, field, id): see ListContact.Meta.indexes.
     keyset_orderings = [
         "id",
         "send_count",
