@@ -58,10 +58,8 @@ class CustomField(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = [
-            "sending_list_id",
-            "key",
-        ]  # the column: "sending_list" would join the list for its ordering
+        # The column: "sending_list" would join the list, for the list's own ordering.
+        ordering = ["sending_list_id", "key"]
         constraints = [
             models.UniqueConstraint(fields=["sending_list", "key"], name="customfield_list_key_unique"),
         ]

@@ -211,6 +211,7 @@ class _Columns:
         self.alias = alias
         self.fields = model._meta.concrete_fields
         self.attnames = [field.attname for field in self.fields]
+        self.columns = [field.get_col(alias) for field in self.fields]
 
     def select(self, connection) -> str:
         quote = connection.ops.quote_name
@@ -218,8 +219,7 @@ class _Columns:
 
     def instance(self, connection, values):
         values = list(values)
-        for index, field in enumerate(self.fields):
-            column = field.get_col(self.alias)
+        for index, column in enumerate(self.columns):
             for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
                 values[index] = converter(values[index], column, connection)
         return self.model.from_db(connection.alias, self.attnames, values)
