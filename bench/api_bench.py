@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     ROOT,
     add_server_arguments,
+    free_port,
     gunicorn_worker_options,
     load_memberships,
     print_result,
@@ -115,12 +115,6 @@ def deep_cursors(sending_list, rows: int) -> dict[str, str]:
 
 
 # --- server ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_env(database_url: str) -> dict[str, str]:

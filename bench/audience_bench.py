@@ -11,8 +11,8 @@ Targets: each count under 50 ms, each first page under 30 ms (medians).
     .venv/bin/python bench/audience_bench.py                 # 1M, the issue's size
     .venv/bin/python bench/audience_bench.py --reuse --explain  # keep loaded data, print plans
 
-After loading, the bench runs VACUUM ANALYZE, the state autovacuum keeps a production table in
-(visibility map set, so counts can be index-only scans).
+The loader (bench/common.py) leaves the tables vacuumed and analyzed, the state autovacuum keeps a
+production table in (visibility map set, so counts can be index-only scans).
 """
 
 import argparse
@@ -90,10 +90,6 @@ def main() -> None:
     if not (args.reuse and _loaded_rows() == args.rows):
         reset_data()
         load_memberships(rows=args.rows)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE sendinglists_listcontact")
-            cursor.execute("VACUUM ANALYZE contacts_contact_tags")
     sending_list = SendingList.objects.get(name="Bench list")
     Audience.objects.filter(sending_list=sending_list).delete()
 

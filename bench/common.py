@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pstats
+import socket
 import statistics
 import sys
 import time
@@ -243,6 +244,13 @@ def print_result(result: dict) -> None:
 
 
 # --- the served app (api_bench, inbound_bench) ----------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def add_server_arguments(parser) -> None:

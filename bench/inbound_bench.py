@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     add_server_arguments,
     bench_phone,
+    free_port,
     gunicorn_worker_options,
     load_memberships,
     print_result,
@@ -52,12 +52,6 @@ LIST_NUMBER = "+18005550100"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 WEBHOOK_PATH = "/webhooks/events"
 WRK = shutil.which("wrk")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_env(database_url: str, queue: str) -> dict[str, str]:
