@@ -16,7 +16,9 @@ process's own ru_maxrss):
   baseline    a plain django-import-export ModelResource for Contact (phones normalized, invalid
               rows skipped), on the file's first --baseline-rows rows, on SQLite and PostgreSQL
 Each import is timed end to end: from the upload (import_create: transcode, plan) to the job's
-completion. The list is reloaded before every run. Prints one JSON object on the last line.
+completion, and its CPU seconds are counted per side (the importing process, the worker processes,
+every PostgreSQL server process) with the WAL it wrote: on a machine whose speed drifts from run to
+run, CPU µs per row and WAL MB compare two versions of the code better than the wall time does. The list is reloaded before every run. Prints one JSON object on the last line.
 
 Knobs for analysis: BENCH_DUPLICATE_PERCENT (default 5: chunks that share numbers wait for each
 other's commit), BENCH_WORKER_LOG_LEVEL (e.g. INFO: per-chunk timings in the worker log),
@@ -143,7 +145,10 @@ def _line(phone: str, i: int) -> str:
 
 
 class PeakMemory:
-    """Samples the RSS of this process and of `pids()` every 50 ms; peaks in MB per process."""
+    """Samples the RSS of this process and of `pids()` every 50 ms; peaks in MB per process. Also
+    keeps the CPU seconds (user + system) each of those processes and each PostgreSQL server
+    process (backends, autovacuum, WAL writer, checkpointer) has used since the start, sampled every
+    2 s, so a process that exits mid-run still counts (up to its last sample)."""
 
     def __init__(self, pids=lambda: []):
         import psutil
@@ -151,6 +156,10 @@ class PeakMemory:
         self.psutil = psutil
         self.pids = pids
         self.peaks: dict[int, float] = {}
+        self.cpu: dict[int, float] = {}
+        self.cpu_first: dict[int, float] = {}
+        self.server_cpu: dict[int, float] = {}
+        self.server_cpu_before = self._server_cpu()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -162,14 +171,46 @@ class PeakMemory:
         self.stopped.set()
         self.thread.join()
 
+    def _server_cpu(self) -> dict[int, float]:
+        seconds = {}
+        for process in self.psutil.process_iter(["name", "cpu_times"]):
+            times = process.info["cpu_times"]
+            if process.info["name"] == "postgres" and times is not None:
+                seconds[process.pid] = times.user + times.system
+        return seconds
+
+    def cpu_seconds(self) -> dict:
+        """CPU seconds the worker processes and PostgreSQL used during the run."""
+        self.server_cpu.update(self._server_cpu())
+        server = sum(seconds - self.server_cpu_before.get(pid, 0) for pid, seconds in self.server_cpu.items())
+        return {
+            "worker_processes": round(
+                sum(v - self.cpu_first[pid] for pid, v in self.cpu.items() if pid != os.getpid()), 1
+            ),
+            "postgres": round(server, 1),
+        }
+
     def _run(self):
+        processes: dict = {}
+        ticks = 0
+        pids: list[int] = []
         while not self.stopped.is_set():
-            for pid in [os.getpid(), *self.pids()]:
+            if ticks % 40 == 0:
+                # Listing a process tree reads all of /proc: every 2 s, not every sample.
+                pids = [os.getpid(), *self.pids()]
+                self.server_cpu.update(self._server_cpu())
+            for pid in pids:
                 try:
-                    rss = self.psutil.Process(pid).memory_info().rss / 1024 / 1024
+                    process = processes.get(pid) or processes.setdefault(pid, self.psutil.Process(pid))
+                    with process.oneshot():
+                        rss = process.memory_info().rss / 1024 / 1024
+                        times = process.cpu_times()
                 except self.psutil.Error:
                     continue
                 self.peaks[pid] = max(self.peaks.get(pid, 0), rss)
+                self.cpu[pid] = times.user + times.system
+                self.cpu_first.setdefault(pid, self.cpu[pid])
+            ticks += 1
             self.stopped.wait(0.05)
 
 
@@ -214,17 +255,25 @@ def child_import(args) -> dict:
     sending_list = SendingList.objects.get(phone_number=LIST_PHONE)
     worker = _start_worker(args) if args.workers else None
     try:
+        wal_before = _wal_lsn()
+        own_cpu_before = sum(os.times()[:2])
         with PeakMemory(pids=lambda: _worker_pids(worker)) as memory:
             started = time.perf_counter()
             with open(args.file, "rb") as handle:
                 job = import_create(sending_list=sending_list, uploaded_file=File(handle, name="bench.csv"))
             created_s = time.perf_counter() - started
             import_start(job=job)
-            job.refresh_from_db()
-            while job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-                time.sleep(0.05)
-                job.refresh_from_db()
+            # Polled with the cheapest query, 10 times a second: this process shares the CPUs
+            # with the workers, and the end time is precise to 0.1 s.
+            status = ImportJob.objects.filter(pk=job.pk).values_list("status", flat=True)
+            while status.get() in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+                time.sleep(0.1)
             elapsed = time.perf_counter() - started
+            cpu = memory.cpu_seconds()
+        cpu["importing_process"] = round(sum(os.times()[:2]) - own_cpu_before, 1)
+        wal_after = _wal_lsn()
+        if wal_before is None:
+            del cpu["postgres"]  # SQLite: the server's CPU is some other program's
     finally:
         if worker is not None:
             _stop_worker(worker)
@@ -238,6 +287,10 @@ def child_import(args) -> dict:
         "upload_and_plan_s": round(created_s, 2),
         "rows_per_s": round(job.rows_read / elapsed),
         "chunks": job.total_chunks,
+        # CPU seconds and µs per row are steadier figures than the wall time on a shared machine.
+        "cpu_s": cpu,
+        "cpu_us_per_row": round(sum(cpu.values()) / job.rows_read * 1e6) if job.rows_read else None,
+        "wal_mb": round((wal_after - wal_before) / 1024 / 1024) if wal_before is not None else None,
         "peak_rss_mb": {
             "importing_process": round(max(memory.peaks.get(os.getpid(), 0), _self_peak_mb()), 1),
             "worker_processes": worker_peaks,
@@ -257,6 +310,17 @@ def child_import(args) -> dict:
             )
         },
     }
+
+
+def _wal_lsn() -> int | None:
+    """Bytes of WAL written so far (PostgreSQL), to report what an import writes."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")
+        return int(cursor.fetchone()[0])
 
 
 def _start_worker(args):
