@@ -18,7 +18,8 @@ process's own ru_maxrss):
 Each import is timed end to end: from the upload (import_create: transcode, plan) to the job's
 completion, and its CPU seconds are counted per side (the importing process, the worker processes,
 every PostgreSQL server process) with the WAL it wrote: on a machine whose speed drifts from run to
-run, CPU µs per row and WAL MB compare two versions of the code better than the wall time does. The list is reloaded before every run. Prints one JSON object on the last line.
+run, CPU µs per row and WAL MB compare two versions of the code better than the wall time does.
+The list is reloaded before every run. Prints one JSON object on the last line.
 
 Knobs for analysis: BENCH_DUPLICATE_PERCENT (default 5: chunks that share numbers wait for each
 other's commit), BENCH_WORKER_LOG_LEVEL (e.g. INFO: per-chunk timings in the worker log),
@@ -146,11 +147,11 @@ def _line(phone: str, i: int) -> str:
 
 class PeakMemory:
     """Samples the RSS of this process and of `pids()` every 50 ms; peaks in MB per process. Also
-    keeps the CPU seconds (user + system) each of those processes and each PostgreSQL server
-    process (backends, autovacuum, WAL writer, checkpointer) has used since the start, sampled every
-    2 s, so a process that exits mid-run still counts (up to its last sample)."""
+    keeps the CPU seconds (user + system) each of those processes and, with `server`, each
+    PostgreSQL server process (backends, autovacuum, WAL writer, checkpointer) has used since the
+    start, sampled every 2 s, so a process that exits mid-run still counts (up to its last sample)."""
 
-    def __init__(self, pids=lambda: []):
+    def __init__(self, pids=lambda: [], *, server: bool = False):
         import psutil
 
         self.psutil = psutil
@@ -158,6 +159,7 @@ class PeakMemory:
         self.peaks: dict[int, float] = {}
         self.cpu: dict[int, float] = {}
         self.cpu_first: dict[int, float] = {}
+        self.server = server
         self.server_cpu: dict[int, float] = {}
         self.server_cpu_before = self._server_cpu()
         self.stopped = threading.Event()
@@ -172,7 +174,9 @@ class PeakMemory:
         self.thread.join()
 
     def _server_cpu(self) -> dict[int, float]:
-        seconds = {}
+        seconds: dict[int, float] = {}
+        if not self.server:
+            return seconds
         for process in self.psutil.process_iter(["name", "cpu_times"]):
             times = process.info["cpu_times"]
             if process.info["name"] == "postgres" and times is not None:
@@ -180,15 +184,17 @@ class PeakMemory:
         return seconds
 
     def cpu_seconds(self) -> dict:
-        """CPU seconds the worker processes and PostgreSQL used during the run."""
-        self.server_cpu.update(self._server_cpu())
-        server = sum(seconds - self.server_cpu_before.get(pid, 0) for pid, seconds in self.server_cpu.items())
-        return {
+        """CPU seconds the worker processes (and, with `server`, PostgreSQL) used during the run."""
+        seconds = {
             "worker_processes": round(
                 sum(v - self.cpu_first[pid] for pid, v in self.cpu.items() if pid != os.getpid()), 1
-            ),
-            "postgres": round(server, 1),
+            )
         }
+        if self.server:
+            self.server_cpu.update(self._server_cpu())
+            server = sum(v - self.server_cpu_before.get(pid, 0) for pid, v in self.server_cpu.items())
+            seconds["postgres"] = round(server, 1)
+        return seconds
 
     def _run(self):
         processes: dict = {}
@@ -257,7 +263,7 @@ def child_import(args) -> dict:
     try:
         wal_before = _wal_lsn()
         own_cpu_before = sum(os.times()[:2])
-        with PeakMemory(pids=lambda: _worker_pids(worker)) as memory:
+        with PeakMemory(pids=lambda: _worker_pids(worker), server=wal_before is not None) as memory:
             started = time.perf_counter()
             with open(args.file, "rb") as handle:
                 job = import_create(sending_list=sending_list, uploaded_file=File(handle, name="bench.csv"))
@@ -272,8 +278,6 @@ def child_import(args) -> dict:
             cpu = memory.cpu_seconds()
         cpu["importing_process"] = round(sum(os.times()[:2]) - own_cpu_before, 1)
         wal_after = _wal_lsn()
-        if wal_before is None:
-            del cpu["postgres"]  # SQLite: the server's CPU is some other program's
     finally:
         if worker is not None:
             _stop_worker(worker)
