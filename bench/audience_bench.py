@@ -49,13 +49,15 @@ def _loaded_rows() -> int:
     return ListContact.objects.count()
 
 
-def _explain_count(queryset) -> str:
-    """EXPLAIN ANALYZE of the exact COUNT statement `queryset.count()` sends."""
+def _explain_count(audience) -> str:
+    """EXPLAIN ANALYZE of the exact COUNT statement `audience_count` sends."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from sendinglists.audiences.services import audience_count
+
     with CaptureQueriesContext(connection) as captured:
-        queryset.count()
+        audience_count(audience=audience)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + captured.captured_queries[-1]["sql"])
         return "\n".join(row[0] for row in cursor.fetchall())
@@ -114,7 +116,7 @@ def main() -> None:
         if args.explain:
             segment = audience_segment(audience=audience)
             print(
-                f"--- {name}: {audience.query}\n[count]\n{_explain_count(segment.queryset())}",
+                f"--- {name}: {audience.query}\n[count]\n{_explain_count(audience)}",
                 file=sys.stderr,
             )
             page = segment.queryset().select_related("contact").order_by("-id")[:51]

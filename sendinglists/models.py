@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 
 from django.conf import settings
@@ -159,6 +160,44 @@ class ListContact(models.Model):
     @property
     def status_label(self) -> str:
         return self.status.label
+
+
+class ListContactFacet(models.Model):
+    """One value a membership has, as a row of a b-tree an audience count reads without the heap.
+
+    A facet is `c:<key>=<JSON value>` for each text, choice, date or boolean custom field value (up
+    to FACET_MAX_BYTES) and `t:<tag id>` for each tag of the member's contact. Counting "state = CA"
+    or "tag = vip" over a million members is then an index-only scan of one key range of the primary
+    key, instead of a visit to every heap page that holds a match (issue 7 measured 140-230 ms for
+    100,000 matches spread over a 1M-member list, with any index on `listcontact`).
+
+    PostgreSQL only: triggers keep it in step with `sendinglists_listcontact` and the contact-tag
+    table in the same transaction (migration 0013); the audience count reads it
+    (`sendinglists/audiences/compiler.py`). On SQLite the table exists and stays empty. The ids
+    are plain columns, not foreign keys: the triggers own the rows, and a foreign key would add
+    two lookups to every imported row.
+    """
+
+    FACET_MAX_BYTES = 512
+
+    pk = models.CompositePrimaryKey("sending_list_id", "facet", "list_contact_id")
+    sending_list_id = models.BigIntegerField()
+    facet = models.TextField()
+    list_contact_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.list_contact_id} on {self.sending_list_id}: {self.facet}"
+
+    @classmethod
+    def for_custom(cls, key: str, value: str | bool) -> str | None:
+        """The facet of custom field `key` = `value`, spelled as the trigger spells it (PostgreSQL's
+        jsonb text of the value), or None when the value is too long to have one."""
+        facet = f"c:{key}={json.dumps(value, ensure_ascii=False)}"
+        return facet if len(facet.encode()) <= cls.FACET_MAX_BYTES else None
+
+    @staticmethod
+    def for_tag(tag_id: int) -> str:
+        return f"t:{tag_id}"
 
 
 class ListStatusCount(models.Model):

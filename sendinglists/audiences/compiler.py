@@ -7,6 +7,12 @@ The SQL is written for the indexes (see the migration `0003_audience_indexes` an
   (sending_list, column) and partial indexes serve: `last_clicked_at >= now - 30 days`;
 - a tag is an EXISTS on the contact-tag table by tag id, resolved once before the query.
 
+Counting on PostgreSQL takes another route when a rule is a custom-field equality or a tag
+(`rules_count`): those rules read the facet table (ListContactFacet) by its primary key, every
+other rule reads the ids its own condition selects (the same Q as above), and the groups combine
+the id sets (AND joins them, OR full-joins them). Each set is an index-only scan, so a count of 100,000
+members does not visit the 25,000 heap pages they are spread over.
+
 NULLs are handled explicitly so both databases return the same members: a negative rule (`!=`,
 `not in`, `not contains`) also matches a member with no value, and no rule ever evaluates to SQL
 NULL where its negation is taken.
@@ -38,7 +44,7 @@ from sendinglists.audiences.rules import (
     is_duration,
     iter_rules,
 )
-from sendinglists.models import ListContact
+from sendinglists.models import ListContact, ListContactFacet
 
 COLUMNS = {
     "reason": "unsub_reason",
@@ -87,10 +93,88 @@ def rules_apply(
     if not rules.get("rules"):
         return queryset
     compiler = _Compiler(rules, custom_fields=custom_fields, now=now or timezone.now(), using=queryset.db)
-    condition = compiler.node(rules)
-    # Custom field values are read through aliases (`_cf0` = custom_fields -> 'state'), so a key
-    # spelled like a lookup (`contains`, `exact`) or holding `__` is still just a key.
-    return queryset.alias(**compiler.aliases).filter(condition)
+    return compiler.narrow(queryset, rules)
+
+
+def rules_count(
+    *, sending_list, rules: dict, custom_fields, now: dt.datetime | None = None, using: str = "default"
+) -> int:
+    """How many memberships of `sending_list` match canonical `rules`: one COUNT query."""
+    queryset = ListContact.objects.using(using).filter(sending_list=sending_list)
+    if not rules.get("rules"):
+        return queryset.count()
+    compiler = _Compiler(rules, custom_fields=custom_fields, now=now or timezone.now(), using=using)
+    if not any(compiler.facets(rule) is not None for rule in iter_rules(rules)):
+        return compiler.narrow(queryset, rules).count()
+    sql, params = _IdSets(compiler, sending_list.pk).node(rules)
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS members", params)
+        return cursor.fetchone()[0]
+
+
+class _IdSets:
+    """A rule tree as SQL selecting the distinct ids of its members (PostgreSQL).
+
+    A rule with facets reads the facet table's primary key (sending_list_id, facet, list_contact_id);
+    any other rule selects `id` from the memberships under its own condition, which the (list,
+    column, id) indexes answer without the heap for the engagement and status rules. AND joins the
+    sets on id, OR full-joins them; each set holds an id at most once, so each member counts once.
+    """
+
+    def __init__(self, compiler: "_Compiler", sending_list_id: int):
+        self.compiler = compiler
+        self.sending_list_id = sending_list_id
+
+    def node(self, node: dict) -> tuple[str, list]:
+        if "group" not in node:
+            return self.rule(node)
+        parts = [self.node(child) for child in node["rules"]]
+        if not parts:
+            return self.rows(EVERYTHING)
+        sqls = [sql for sql, _ in parts]
+        params = [param for _, part_params in parts for param in part_params]
+        if len(parts) == 1:
+            return sqls[0], params
+        if node["group"] == "or":
+            # A FULL JOIN rather than UNION: the planner hashes the smaller sets and streams the
+            # largest through, where a UNION puts every id of every set into one hash table
+            # (measured on 1M members, state = NY OR revenue >= 100 OR clicked in 7 days: 51-54 ms
+            # against 55-59 ms).
+            ids = [f"s{i}.id" for i in range(len(sqls))]
+            joined = " FULL JOIN ".join(
+                f"({sql}) AS s{i}" + (f" ON s{i}.id = COALESCE({', '.join(ids[:i])})" if i else "")
+                for i, sql in enumerate(sqls)
+            )
+            return f"SELECT COALESCE({', '.join(ids)}) AS id FROM {joined}", params
+        joined = " JOIN ".join(
+            f"({sql}) AS s{i}" + (f" ON s{i}.id = s0.id" if i else "") for i, sql in enumerate(sqls)
+        )
+        return f"SELECT s0.id FROM {joined}", params
+
+    def rule(self, rule: dict) -> tuple[str, list]:
+        facets = self.compiler.facets(rule)
+        if facets is None:
+            return self.rows(self.compiler.node(rule))
+        # A member has one value per custom field, so only tags can match one member twice.
+        distinct = "DISTINCT " if len(facets) > 1 and rule["field"] == "tag" else ""
+        return (
+            f"SELECT {distinct}list_contact_id AS id FROM {ListContactFacet._meta.db_table} "
+            "WHERE sending_list_id = %s AND facet = ANY(%s)",
+            [self.sending_list_id, facets],
+        )
+
+    def rows(self, condition: Q) -> tuple[str, list]:
+        queryset = (
+            ListContact.objects.using(self.compiler.using)
+            .filter(sending_list_id=self.sending_list_id)
+            .alias(**self.compiler.aliases)
+            .filter(condition)
+            .order_by()
+            .values("id")
+        )
+        # elide_empty=False: a rule that can match nothing compiles to a false condition.
+        sql, params = queryset.query.get_compiler(self.compiler.using, elide_empty=False).as_sql()
+        return sql, list(params)
 
 
 class _Compiler:
@@ -113,6 +197,30 @@ class _Compiler:
             return {}
         tags = Tag.objects.using(self.using).alias(name_lower=Lower("name")).filter(name_lower__in=names)
         return {name.lower(): pk for pk, name in tags.values_list("pk", "name")}
+
+    def narrow(self, queryset: QuerySet[ListContact], rules: dict) -> QuerySet[ListContact]:
+        condition = self.node(rules)
+        # Custom field values are read through aliases (`_cf0` = custom_fields -> 'state'), so a key
+        # spelled like a lookup (`contains`, `exact`) or holding `__` is still just a key.
+        return queryset.alias(**self.aliases).filter(condition)
+
+    def facets(self, rule: dict) -> list[str] | None:
+        """The facets whose members are exactly the members `rule` matches (PostgreSQL, where the
+        triggers keep them), or None when the rule is not a custom-field equality or a tag."""
+        op = Op(rule["operator"])
+        if not self.is_postgresql or op not in (Op.EQ, Op.IN):
+            return None
+        spec = self.spec(rule["field"])
+        values = rule["value"] if op == Op.IN else [rule["value"]]
+        if spec.name == "tag" and not spec.is_custom:
+            return [
+                ListContactFacet.for_tag(self.tag_ids[v.lower()]) for v in values if v.lower() in self.tag_ids
+            ]
+        # Dates are ISO strings too, but "= 30d" means a day computed at count time: not a facet.
+        if spec.kind not in (Kind.CUSTOM_TEXT, Kind.CUSTOM_CHOICE, Kind.CUSTOM_BOOLEAN):
+            return None
+        facets = [ListContactFacet.for_custom(spec.custom_field.key, value) for value in values]
+        return None if None in facets else facets
 
     def spec(self, name: str) -> FieldSpec:
         spec = BUILTIN_FIELDS.get(name) if not name.startswith(CUSTOM_PREFIX) else None

@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from sendinglists.actors import Actor
-from sendinglists.audiences.compiler import rules_apply, rules_queryset
+from sendinglists.audiences.compiler import rules_apply, rules_count, rules_queryset
 from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
 from sendinglists.audiences.query import QuerySyntaxError, query_parse, rules_to_query
 from sendinglists.audiences.rules import RuleProblem, RulesInvalid, rules_validate
@@ -110,9 +110,11 @@ class MembersPage:
     next_after: int | None  # pass as `after` for the next page; None on the last page
 
 
-def segment_count(*, segment: Segment) -> int:
-    """How many members match. One COUNT over the list's matching rows (index-served)."""
-    return segment.queryset().count()
+def segment_count(*, segment: Segment, now: dt.datetime | None = None) -> int:
+    """How many members match: one COUNT, index-only where the rules allow (see `rules_count`)."""
+    return rules_count(
+        sending_list=segment.sending_list, rules=segment.rules, custom_fields=segment.custom_fields, now=now
+    )
 
 
 def segment_count_cached(*, segment: Segment, max_age_s: int = COUNT_CACHE_SECONDS) -> int:

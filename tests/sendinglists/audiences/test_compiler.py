@@ -3,7 +3,7 @@
 
 import pytest
 
-from sendinglists.audiences.services import segment_build
+from sendinglists.audiences.services import segment_build, segment_count
 from tests.sendinglists.audiences.conftest import ALL, NOW, labels
 
 CASES = [
@@ -138,6 +138,14 @@ def test_rules_json_and_canonical_query_match_the_same_members(audience_list, qu
 
     assert from_rules.rules == from_text.rules == segment.rules
     assert labels(from_rules.queryset(now=NOW)) == expected
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES, ids=[c[0] or "<empty>" for c in CASES])
+def test_count_is_the_number_of_members(audience_list, query, expected):
+    """On PostgreSQL a count with a tag or custom-field equality reads the facet table instead."""
+    segment = segment_build(sending_list=audience_list, query=query)
+
+    assert segment_count(segment=segment, now=NOW) == len(expected)
 
 
 def test_audience_is_scoped_to_its_list(audience_list):

@@ -1,0 +1,212 @@
+"""The facet table (ListContactFacet) and, on PostgreSQL, the triggers that keep it in step.
+
+Every row of `sendinglists_listcontactfacet` says "membership M of list L has facet F":
+`c:<key>=<jsonb text of the value>` for each string or boolean custom field value (dates are
+strings) whose facet fits in 512 bytes, and `t:<tag id>` for each tag of the member's contact. The
+triggers run in the writing transaction, so a count never sees a membership without its facets:
+- a membership inserted (one statement-level trigger per INSERT or COPY, over its new rows),
+- deleted (the same, over its old rows),
+- updated in its custom fields, contact or list (a row-level trigger that fires only when one of
+  them changed: engagement counters, status and the rest never run it),
+- a contact tagged or untagged (statement-level, over the tag rows; Django only ever inserts and
+  deletes rows of a many-to-many table, so an update there has no trigger),
+- either table truncated.
+
+Deleting a contact deletes its tag rows and its memberships in some order; each trigger removes
+what the other table still holds, so either order leaves no facet behind.
+
+Concurrent writers: a membership trigger reads the contact's tags and a tag trigger reads the
+contact's memberships, so a contact tagged while another transaction adds it to a list would leave
+that membership without the tag's facet (neither sees the other's uncommitted row). Each trigger
+therefore locks the contacts it reads about before reading: FOR KEY SHARE on the membership side,
+FOR UPDATE on the tag side (the two conflict). Whichever comes second waits for the first to commit,
+and its next statement reads with a new snapshot (READ COMMITTED), so it sees the first's rows. The
+writers that lock the contact first (an import's contact upsert, `contact_upsert`, `contact_add_tags`)
+already hold a stronger lock on those rows, so the triggers' locks make them wait for nothing new.
+
+`sendinglists_custom_facets(jsonb)` is the one definition of a custom facet; ListContactFacet.for_custom
+spells the same text in Python (tests/sendinglists/test_facets.py compares the two).
+"""
+
+from django.db import migrations, models
+
+TABLE = "sendinglists_listcontactfacet"
+
+FUNCTIONS = f"""
+CREATE FUNCTION sendinglists_custom_facets(fields jsonb) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT facet
+    FROM jsonb_each(CASE WHEN jsonb_typeof(fields) = 'object' THEN fields ELSE '{{}}'::jsonb END) AS e,
+         LATERAL (SELECT 'c:' || e.key || '=' || e.value::text) AS f(facet)
+    WHERE jsonb_typeof(e.value) IN ('string', 'boolean') AND octet_length(facet) <= 512
+$$;
+
+CREATE FUNCTION sendinglists_listcontact_facets_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM new_rows) FOR KEY SHARE;
+    INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
+    SELECT n.sending_list_id, f.facet, n.id
+    FROM new_rows n CROSS JOIN LATERAL sendinglists_custom_facets(n.custom_fields) AS f(facet)
+    UNION ALL
+    SELECT n.sending_list_id, 't:' || ct.tag_id, n.id
+    FROM new_rows n JOIN contacts_contact_tags ct ON ct.contact_id = n.contact_id;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sendinglists_listcontact_facets_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM old_rows) FOR KEY SHARE;
+    DELETE FROM {TABLE} x USING (
+        SELECT o.sending_list_id, f.facet, o.id
+        FROM old_rows o CROSS JOIN LATERAL sendinglists_custom_facets(o.custom_fields) AS f(facet)
+        UNION ALL
+        SELECT o.sending_list_id, 't:' || ct.tag_id, o.id
+        FROM old_rows o JOIN contacts_contact_tags ct ON ct.contact_id = o.contact_id
+    ) AS gone (sending_list_id, facet, id)
+    WHERE x.sending_list_id = gone.sending_list_id AND x.facet = gone.facet
+      AND x.list_contact_id = gone.id;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sendinglists_listcontact_facets_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM contacts_contact WHERE id IN (OLD.contact_id, NEW.contact_id) FOR KEY SHARE;
+    DELETE FROM {TABLE}
+    WHERE sending_list_id = OLD.sending_list_id AND list_contact_id = OLD.id AND facet IN (
+        SELECT sendinglists_custom_facets(OLD.custom_fields)
+        UNION ALL
+        SELECT 't:' || tag_id FROM contacts_contact_tags WHERE contact_id = OLD.contact_id
+    );
+    INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
+    SELECT NEW.sending_list_id, facet, NEW.id FROM (
+        SELECT sendinglists_custom_facets(NEW.custom_fields)
+        UNION ALL
+        SELECT 't:' || tag_id FROM contacts_contact_tags WHERE contact_id = NEW.contact_id
+    ) AS f(facet);
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sendinglists_contact_tag_facets_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM new_rows) FOR UPDATE;
+    INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
+    SELECT lc.sending_list_id, 't:' || n.tag_id, lc.id
+    FROM new_rows n JOIN sendinglists_listcontact lc ON lc.contact_id = n.contact_id
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sendinglists_contact_tag_facets_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM old_rows) FOR UPDATE;
+    DELETE FROM {TABLE} x USING old_rows o JOIN sendinglists_listcontact lc ON lc.contact_id = o.contact_id
+    WHERE x.sending_list_id = lc.sending_list_id AND x.facet = 't:' || o.tag_id
+      AND x.list_contact_id = lc.id;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION sendinglists_facets_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'sendinglists_listcontact' THEN
+        DELETE FROM {TABLE};
+    ELSE
+        DELETE FROM {TABLE} WHERE facet >= 't:' AND facet < 't;';
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+TRIGGERS = f"""
+CREATE TRIGGER listcontact_facets_insert AFTER INSERT ON sendinglists_listcontact
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_listcontact_facets_insert();
+CREATE TRIGGER listcontact_facets_delete AFTER DELETE ON sendinglists_listcontact
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_listcontact_facets_delete();
+CREATE TRIGGER listcontact_facets_update
+    AFTER UPDATE OF custom_fields, contact_id, sending_list_id ON sendinglists_listcontact
+    FOR EACH ROW WHEN (
+        OLD.custom_fields IS DISTINCT FROM NEW.custom_fields
+        OR OLD.contact_id <> NEW.contact_id OR OLD.sending_list_id <> NEW.sending_list_id)
+    EXECUTE FUNCTION sendinglists_listcontact_facets_update();
+CREATE TRIGGER listcontact_facets_truncate AFTER TRUNCATE ON sendinglists_listcontact
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_facets_truncate();
+CREATE TRIGGER contact_tag_facets_insert AFTER INSERT ON contacts_contact_tags
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_contact_tag_facets_insert();
+CREATE TRIGGER contact_tag_facets_delete AFTER DELETE ON contacts_contact_tags
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_contact_tag_facets_delete();
+CREATE TRIGGER contact_tag_facets_truncate AFTER TRUNCATE ON contacts_contact_tags
+    FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_facets_truncate();
+
+INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
+SELECT lc.sending_list_id, f.facet, lc.id
+FROM sendinglists_listcontact lc CROSS JOIN LATERAL sendinglists_custom_facets(lc.custom_fields) AS f(facet)
+UNION ALL
+SELECT lc.sending_list_id, 't:' || ct.tag_id, lc.id
+FROM sendinglists_listcontact lc JOIN contacts_contact_tags ct ON ct.contact_id = lc.contact_id;
+"""
+
+DROP = """
+DROP TRIGGER IF EXISTS listcontact_facets_insert ON sendinglists_listcontact;
+DROP TRIGGER IF EXISTS listcontact_facets_delete ON sendinglists_listcontact;
+DROP TRIGGER IF EXISTS listcontact_facets_update ON sendinglists_listcontact;
+DROP TRIGGER IF EXISTS listcontact_facets_truncate ON sendinglists_listcontact;
+DROP TRIGGER IF EXISTS contact_tag_facets_insert ON contacts_contact_tags;
+DROP TRIGGER IF EXISTS contact_tag_facets_delete ON contacts_contact_tags;
+DROP TRIGGER IF EXISTS contact_tag_facets_truncate ON contacts_contact_tags;
+DROP FUNCTION IF EXISTS sendinglists_listcontact_facets_insert();
+DROP FUNCTION IF EXISTS sendinglists_listcontact_facets_delete();
+DROP FUNCTION IF EXISTS sendinglists_listcontact_facets_update();
+DROP FUNCTION IF EXISTS sendinglists_contact_tag_facets_insert();
+DROP FUNCTION IF EXISTS sendinglists_contact_tag_facets_delete();
+DROP FUNCTION IF EXISTS sendinglists_facets_truncate();
+DROP FUNCTION IF EXISTS sendinglists_custom_facets(jsonb);
+"""
+
+
+def create_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(FUNCTIONS)
+        cursor.execute(TRIGGERS)
+
+
+def drop_triggers(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("contacts", "0002_drop_phone_like_index"),
+        ("sendinglists", "0012_listcontact_indexes_ascending_id"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="ListContactFacet",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "sending_list_id",
+                        "facet",
+                        "list_contact_id",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("sending_list_id", models.BigIntegerField()),
+                ("facet", models.TextField()),
+                ("list_contact_id", models.BigIntegerField()),
+            ],
+        ),
+        migrations.RunPython(create_triggers, drop_triggers, elidable=False),
+    ]
