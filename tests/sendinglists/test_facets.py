@@ -81,9 +81,36 @@ def test_facets_follow_memberships_created_updated_and_deleted(lists):
     assert (first.pk, f"t:{vip.pk}", membership.pk) not in stored_facets()
     assert_in_step()
 
+    third = SendingListFactory()
+    ListContact.objects.filter(pk=membership.pk).update(sending_list=third)
+    assert (third.pk, 'c:plan="pro"', membership.pk) in stored_facets()
+    assert_in_step()
+
     membership.delete()
     assert_in_step()
     assert {facet[0] for facet in stored_facets()} == {second.pk}
+
+
+def test_one_update_of_many_rows_changes_only_the_facets_that_changed(lists):
+    first, _ = lists
+    vip = TagFactory(name="vip")
+    members = [
+        ListContactFactory(sending_list=first, custom_fields={"state": state, "plan": "pro"})
+        for state in ("CA", "NY", "TX")
+    ]
+    members[0].contact.tags.add(vip)
+    ids = [m.pk for m in members]
+
+    ListContact.objects.filter(pk__in=ids[:2]).update(custom_fields={"state": "CA", "plan": "free"})
+    assert_in_step()
+    ListContact.objects.filter(pk__in=ids).update(send_count=3)  # no custom field: no facet changes
+    assert_in_step()
+    ListContact.objects.bulk_update(
+        [ListContact(pk=ids[1], custom_fields={}), ListContact(pk=ids[2], custom_fields={"vip": True})],
+        ["custom_fields"],
+    )
+    assert_in_step()
+    assert len(stored_facets()) == 4  # CA, free and the tag for the first; vip for the third
 
 
 def test_facets_follow_tags_added_removed_and_deleted(lists):
