@@ -245,18 +245,27 @@ def _in_thread(work) -> threading.Thread:
     return thread
 
 
+def race(first, second) -> None:
+    """`first` in this transaction and `second` in another one started before this one commits:
+    `second` must wait for the commit (the triggers' row locks), then finish."""
+    with transaction.atomic():
+        first()
+        other = _in_thread(second)
+        other.join(timeout=1)
+        assert other.is_alive()
+    other.join(timeout=30)
+    assert not other.is_alive()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_contact_tagged_while_another_transaction_adds_it_to_a_list_gets_the_tag_facet():
     sending_list, contact, vip = SendingListFactory(), ContactFactory(), TagFactory(name="vip")
 
-    with transaction.atomic():
-        ListContactFactory(sending_list=sending_list, contact=contact)
-        tagger = _in_thread(lambda: contact.tags.add(vip))
-        tagger.join(timeout=1)
-        assert tagger.is_alive()  # waits for this transaction's membership to commit
-    tagger.join(timeout=30)
+    race(
+        lambda: ListContactFactory(sending_list=sending_list, contact=contact),
+        lambda: contact.tags.add(vip),
+    )
 
-    assert not tagger.is_alive()
     assert_in_step()
     assert len(stored_facets()) == 1
 
@@ -265,14 +274,11 @@ def test_a_contact_tagged_while_another_transaction_adds_it_to_a_list_gets_the_t
 def test_a_membership_added_while_another_transaction_tags_the_contact_gets_the_tag_facet():
     sending_list, contact, vip = SendingListFactory(), ContactFactory(), TagFactory(name="vip")
 
-    with transaction.atomic():
-        contact.tags.add(vip)
-        subscriber = _in_thread(lambda: ListContactFactory(sending_list=sending_list, contact=contact))
-        subscriber.join(timeout=1)
-        assert subscriber.is_alive()  # waits for this transaction's tag to commit
-    subscriber.join(timeout=30)
+    race(
+        lambda: contact.tags.add(vip),
+        lambda: ListContactFactory(sending_list=sending_list, contact=contact),
+    )
 
-    assert not subscriber.is_alive()
     assert_in_step()
     assert len(stored_facets()) == 1
 
@@ -282,13 +288,7 @@ def test_a_contact_tagged_while_another_transaction_deletes_its_membership_leave
     sending_list, contact, vip = SendingListFactory(), ContactFactory(), TagFactory(name="vip")
     membership = ListContactFactory(sending_list=sending_list, contact=contact)
 
-    with transaction.atomic():
-        ListContact.objects.filter(pk=membership.pk).delete()
-        tagger = _in_thread(lambda: contact.tags.add(vip))
-        tagger.join(timeout=1)
-        assert tagger.is_alive()  # waits for the delete to commit, then finds no membership
-    tagger.join(timeout=30)
+    race(lambda: ListContact.objects.filter(pk=membership.pk).delete(), lambda: contact.tags.add(vip))
 
-    assert not tagger.is_alive()
     assert_in_step()
     assert stored_facets() == set()
