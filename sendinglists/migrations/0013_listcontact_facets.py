@@ -7,7 +7,7 @@ triggers run in the writing transaction, so a count never sees a membership with
 - a membership inserted (one statement-level trigger per INSERT or COPY, over its new rows),
 - deleted (the same, over its old rows),
 - updated in its custom fields, contact or list (statement-level too: the facets lost are deleted
-  and those gained inserted; an UPDATE of anything else costs the trigger one join and no write),
+  and those gained inserted; an UPDATE of anything else costs the trigger two EXCEPTs and no write),
 - a contact tagged or untagged (statement-level, over the tag rows; Django only ever inserts and
   deletes rows of a many-to-many table, so an update there has no trigger),
 - either table truncated.
@@ -39,6 +39,23 @@ TABLE = "sendinglists_listcontactfacet"
 # as probes).
 PROBES = "SET enable_hashjoin = off SET enable_mergejoin = off"
 
+
+def facets_of(rows: str) -> str:
+    """SELECT (sending_list_id, facet, id) of every facet of the memberships in `rows` (a table or
+    a transition table): one per custom value, one per tag of the contact."""
+    return f"""
+    SELECT m.sending_list_id, f.facet, m.id
+    FROM {rows} m CROSS JOIN LATERAL sendinglists_custom_facets(m.custom_fields) AS f(facet)
+    UNION ALL
+    SELECT m.sending_list_id, 't:' || ct.tag_id, m.id
+    FROM {rows} m JOIN contacts_contact_tags ct ON ct.contact_id = m.contact_id"""
+
+
+def moved(rows: str, other: str) -> str:
+    """The (id, sending_list_id, contact_id) of `rows` that `other` holds with another list or contact."""
+    return f"SELECT id, sending_list_id, contact_id FROM {rows} EXCEPT SELECT id, sending_list_id, contact_id FROM {other}"
+
+
 FUNCTIONS = f"""
 CREATE FUNCTION sendinglists_custom_facets(fields jsonb) RETURNS SETOF text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -52,12 +69,7 @@ CREATE FUNCTION sendinglists_listcontact_facets_insert() RETURNS trigger LANGUAG
 {PROBES} AS $$
 BEGIN
     PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM new_rows) FOR KEY SHARE;
-    INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
-    SELECT n.sending_list_id, f.facet, n.id
-    FROM new_rows n CROSS JOIN LATERAL sendinglists_custom_facets(n.custom_fields) AS f(facet)
-    UNION ALL
-    SELECT n.sending_list_id, 't:' || ct.tag_id, n.id
-    FROM new_rows n JOIN contacts_contact_tags ct ON ct.contact_id = n.contact_id;
+    INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id){facets_of("new_rows")};
     RETURN NULL;
 END $$;
 
@@ -65,12 +77,7 @@ CREATE FUNCTION sendinglists_listcontact_facets_delete() RETURNS trigger LANGUAG
 {PROBES} AS $$
 BEGIN
     PERFORM FROM contacts_contact WHERE id IN (SELECT contact_id FROM old_rows) FOR KEY SHARE;
-    DELETE FROM {TABLE} x USING (
-        SELECT o.sending_list_id, f.facet, o.id
-        FROM old_rows o CROSS JOIN LATERAL sendinglists_custom_facets(o.custom_fields) AS f(facet)
-        UNION ALL
-        SELECT o.sending_list_id, 't:' || ct.tag_id, o.id
-        FROM old_rows o JOIN contacts_contact_tags ct ON ct.contact_id = o.contact_id
+    DELETE FROM {TABLE} x USING ({facets_of("old_rows")}
     ) AS gone (sending_list_id, facet, id)
     WHERE x.sending_list_id = gone.sending_list_id AND x.facet = gone.facet
       AND x.list_contact_id = gone.id;
@@ -107,22 +114,17 @@ BEGIN
         INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
         SELECT * FROM after EXCEPT ALL SELECT * FROM before;
     END IF;
-    IF EXISTS (
-        SELECT id, sending_list_id, contact_id FROM old_rows
-        EXCEPT SELECT id, sending_list_id, contact_id FROM new_rows
-    ) THEN
+    IF EXISTS ({moved("old_rows", "new_rows")}) THEN
         PERFORM FROM contacts_contact
         WHERE id IN (SELECT contact_id FROM old_rows UNION ALL SELECT contact_id FROM new_rows) FOR KEY SHARE;
         DELETE FROM {TABLE} x
-        USING (SELECT id, sending_list_id, contact_id FROM old_rows
-               EXCEPT SELECT id, sending_list_id, contact_id FROM new_rows) AS moved
+        USING ({moved("old_rows", "new_rows")}) AS moved
         JOIN contacts_contact_tags ct ON ct.contact_id = moved.contact_id
         WHERE x.sending_list_id = moved.sending_list_id AND x.facet = 't:' || ct.tag_id
           AND x.list_contact_id = moved.id;
         INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
         SELECT moved.sending_list_id, 't:' || ct.tag_id, moved.id
-        FROM (SELECT id, sending_list_id, contact_id FROM new_rows
-              EXCEPT SELECT id, sending_list_id, contact_id FROM old_rows) AS moved
+        FROM ({moved("new_rows", "old_rows")}) AS moved
         JOIN contacts_contact_tags ct ON ct.contact_id = moved.contact_id;
     END IF;
     RETURN NULL;
@@ -181,12 +183,7 @@ CREATE TRIGGER contact_tag_facets_delete AFTER DELETE ON contacts_contact_tags
 CREATE TRIGGER contact_tag_facets_truncate AFTER TRUNCATE ON contacts_contact_tags
     FOR EACH STATEMENT EXECUTE FUNCTION sendinglists_facets_truncate();
 
-INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id)
-SELECT lc.sending_list_id, f.facet, lc.id
-FROM sendinglists_listcontact lc CROSS JOIN LATERAL sendinglists_custom_facets(lc.custom_fields) AS f(facet)
-UNION ALL
-SELECT lc.sending_list_id, 't:' || ct.tag_id, lc.id
-FROM sendinglists_listcontact lc JOIN contacts_contact_tags ct ON ct.contact_id = lc.contact_id;
+INSERT INTO {TABLE} (sending_list_id, facet, list_contact_id){facets_of("sendinglists_listcontact")};
 """
 
 DROP = """
