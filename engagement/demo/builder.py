@@ -36,9 +36,15 @@ from sendinglists.services import custom_field_create, list_status_counts_add, s
 
 BATCH = 2_000
 HISTORY_DAYS = 400
-OPT_OUT_SHARE = 0.18
+# Contacts 1-4 opt out of their first list for each of these reasons, whatever --contacts is.
 OTHER_REASONS = [UnsubReason.MESSAGE, UnsubReason.BAD_RESPONSE, UnsubReason.MANUAL, UnsubReason.COMPLAINT]
-OTHER_REASON_WEIGHTS = [55, 15, 18, 12]
+# Opt-outs that no message prompted: carrier failures and staff removals, spread over the membership.
+MEMBER_OPT_OUT_SHARE = 0.06
+MEMBER_REASONS, MEMBER_REASON_WEIGHTS = [UnsubReason.BAD_RESPONSE, UnsubReason.MANUAL], [45, 55]
+# A STOP or a complaint answers a campaign (each list's `stop_rate` per send), within hours of it.
+STOP_REASONS, STOP_REASON_WEIGHTS = [UnsubReason.MESSAGE, UnsubReason.COMPLAINT], [82, 18]
+STOP_AFTER_MINUTES = (1, 180)
+CAMPAIGN_HOUR, SEND_MINUTES = 10, 15  # a campaign starts at 10:00 local time and takes 15 minutes
 SIGNUP_METHODS = list(SignupMethod)
 SIGNUP_WEIGHTS = {"api": 25, "import": 45, "journey": 10, "inbound": 15, "manual": 5}
 SEND_OUTCOMES = [
@@ -92,6 +98,15 @@ class DemoBuilder:
 
     def between(self, start: dt.datetime, end: dt.datetime) -> dt.datetime:
         return start + (end - start) * self.rng.random()
+
+    def campaign_at(self, days: int) -> dt.datetime:
+        """When the campaign of `days` ago started; each member's copy leaves within SEND_MINUTES."""
+        day = timezone.localdate(self.now) - dt.timedelta(days=days)
+        return dt.datetime.combine(day, dt.time(CAMPAIGN_HOUR), tzinfo=timezone.get_current_timezone())
+
+    def answer(self, sent: dt.datetime) -> dt.datetime:
+        """When a member's STOP answers the campaign that started (or reached them) at `sent`."""
+        return sent + dt.timedelta(minutes=SEND_MINUTES + self.rng.uniform(*STOP_AFTER_MINUTES))
 
     def provider_id(self) -> str:
         while True:
@@ -165,11 +180,11 @@ class DemoBuilder:
             if not contact.is_valid:
                 reason = UnsubReason.INVALID_CONTACT
             elif 1 <= n <= 4 and sending_list is chosen[0]:
-                reason = OTHER_REASONS[n - 1]  # every reason present, whatever --contacts is
-            elif self.rng.random() < OPT_OUT_SHARE:
-                reason = self.rng.choices(OTHER_REASONS, OTHER_REASON_WEIGHTS)[0]
+                reason = OTHER_REASONS[n - 1]
+            elif self.rng.random() < MEMBER_OPT_OUT_SHARE:
+                reason = self.rng.choices(MEMBER_REASONS, MEMBER_REASON_WEIGHTS)[0]
             else:
-                reason = ""
+                reason = ""  # may still answer a campaign with STOP (_plan_messages)
             values = {
                 key: field_value(self.rng, kind, choices, sample)
                 for key, _label, kind, choices, sample in spec["fields"]
@@ -182,26 +197,49 @@ class DemoBuilder:
                     0
                 ],
                 custom_fields=custom_fields_clean(fields=spec["custom_fields"], values=values),
-                consecutive_failures=3 if reason == UnsubReason.BAD_RESPONSE else 0,
             )
-            plan = Plan(membership=membership, spec=spec, subscribed=subscribed, reason=reason)
-            if reason:
-                plan.opted_out = self.between(subscribed, self.ago(0.5))
-                plan.windows = [(subscribed, plan.opted_out)]
-            elif subscribed < self.ago(30) and self.rng.random() < 0.03:
-                plan.stop = self.between(subscribed, self.ago(20))
+            plan = Plan(membership=membership, spec=spec, subscribed=subscribed, reason="")
+            campaigns = [
+                at
+                for days, _body, _url in spec["campaigns"]
+                for at in [self.campaign_at(days)]
+                if subscribed < at
+            ]
+            earlier = [at for at in campaigns if at < self.ago(20)]
+            if not reason and earlier and self.rng.random() < 0.03:
+                plan.stop = self.answer(self.rng.choice(earlier))
                 plan.subscribed_again = self.between(plan.stop, self.ago(10))
                 plan.windows = [(subscribed, plan.stop), (plan.subscribed_again, self.now)]
             else:
                 plan.windows = [(subscribed, self.now)]
             current = plan.subscribed_again or subscribed
-            membership.active = not reason
-            membership.unsub_reason = reason
+            membership.active = True
             membership.subscribed_at = current
-            membership.opted_out_at = plan.opted_out
-            membership.status_changed_at = plan.opted_out or current
-            membership.in_workflow = not reason and self.rng.random() < 0.05
+            membership.status_changed_at = current
+            membership.in_workflow = self.rng.random() < 0.05
+            if reason:
+                # A STOP or a complaint answers a campaign; other opt-outs come at any time.
+                prompted = [at for at in campaigns if at < self.ago(0.5)] if reason in STOP_REASONS else []
+                at = (
+                    self.answer(self.rng.choice(prompted))
+                    if prompted
+                    else self.between(subscribed, self.ago(0.5))
+                )
+                self._opt_out(plan, reason, at)
             self.plans.append(plan)
+
+    def _opt_out(self, plan: Plan, reason: str, at: dt.datetime) -> None:
+        """The member leaves the list at `at` for `reason`: campaigns stop reaching them then."""
+        plan.reason, plan.opted_out = reason, at
+        start, _end = plan.windows[-1]
+        plan.windows[-1] = (start, at)
+        membership = plan.membership
+        membership.active = False
+        membership.unsub_reason = reason
+        membership.opted_out_at = at
+        membership.status_changed_at = at
+        membership.in_workflow = False
+        membership.consecutive_failures = 3 if reason == UnsubReason.BAD_RESPONSE else 0
 
     # --- messages, clicks, conversions --------------------------------------------------------
 
@@ -240,9 +278,10 @@ class DemoBuilder:
             word = self.rng.choice(["START", "Join", "YES"])
             plan.keyword_messages["start"] = self._inbound(plan, word, plan.subscribed, KeywordKind.OPT_IN)
         sends = sorted(
-            (self.ago(days) + dt.timedelta(seconds=self.rng.randint(0, 900)), body, url or "")
+            (at + dt.timedelta(seconds=self.rng.randint(0, SEND_MINUTES * 60)), body, url or "")
             for days, body, url in spec["campaigns"]
-            if any(start < self.ago(days) < end for start, end in plan.windows)
+            for at in [self.campaign_at(days)]
+            if any(start < at < end for start, end in plan.windows)
         )
         # Carrier rejections are what opted these members out.
         failing = {UnsubReason.BAD_RESPONSE: 3, UnsubReason.INVALID_CONTACT: 1}.get(reason, 0)
@@ -254,6 +293,12 @@ class DemoBuilder:
                 status, code = self.rng.choices(SEND_OUTCOMES, SEND_OUTCOME_WEIGHTS)[0]
             message = self._message(plan, Direction.OUTBOUND, body, at, status, error_code=code)
             message.link = url if status == MessageStatus.DELIVERED else ""
+            # Members who once came back after a STOP are left to that story.
+            answered = status == MessageStatus.DELIVERED and not reason and not plan.stop
+            if answered and self.rng.random() < spec["stop_rate"]:
+                reason = self.rng.choices(STOP_REASONS, STOP_REASON_WEIGHTS)[0]
+                self._opt_out(plan, reason, self.answer(at))
+                break
         if plan.stop:
             plan.keyword_messages["stop"] = self._inbound(plan, "STOP", plan.stop, KeywordKind.OPT_OUT)
             plan.keyword_messages["start_again"] = self._inbound(

@@ -99,6 +99,7 @@ LISTS = [
         "help_text": "Acme Outfitters: gear drops & deals, up to 6 msgs/mo. Reply STOP to opt out, HELP for "
         "help. Msg & data rates may apply.",
         "share": 0.7,
+        "stop_rate": 0.007,  # STOPs and complaints per campaign send
         "click_rate": 0.14,
         "revenue": (25, 240),
         "order_prefix": "ACME",
@@ -125,7 +126,7 @@ LISTS = [
                     "https://acme.example/tents",
                 ),
             ],
-            every_days=60,
+            every_days=14,
         ),
         "chatter": [
             "Do you have the Ridgeline boot in size 11?",
@@ -139,6 +140,7 @@ LISTS = [
         "help_text": "Bella's Pizza deals, ~4 msgs/mo. Reply STOP to unsubscribe, HELP for help. "
         "Msg & data rates may apply.",
         "share": 0.45,
+        "stop_rate": 0.03,  # STOPs and complaints per campaign send
         "click_rate": 0.18,
         "revenue": (12, 64),
         "order_prefix": "BELLA",
@@ -176,7 +178,7 @@ LISTS = [
                     "https://bellas.example/gameday",
                 ),
             ],
-            every_days=45,
+            every_days=10,
         ),
         "chatter": ["Do you deliver to Maple St?", "Can I get extra cheese on the deal?", "Thank you!!"],
     },
@@ -186,6 +188,7 @@ LISTS = [
         "help_text": "City Fitness class alerts & offers. Reply STOP to opt out, HELP for help. "
         "Msg & data rates may apply.",
         "share": 0.35,
+        "stop_rate": 0.005,  # STOPs and complaints per campaign send
         "click_rate": 0.1,
         "revenue": (29, 99),
         "order_prefix": "FIT",
@@ -208,7 +211,7 @@ LISTS = [
                 ),
                 ("City Fitness: Pool closed Monday for maintenance. Reply STOP to opt out.", None),
             ],
-            every_days=75,
+            every_days=21,
         ),
         "chatter": ["Is the Harbor club open on holidays?", "Thanks for the reminder"],
     },
@@ -217,6 +220,7 @@ LISTS = [
         "name": "Riverside Dental reminders",
         "help_text": "Riverside Dental appointment reminders. Reply STOP to opt out, HELP for help.",
         "share": 0.15,
+        "stop_rate": 0.002,  # STOPs and complaints per campaign send
         "click_rate": 0.05,
         "revenue": (0, 0),
         "order_prefix": "DENT",
@@ -233,7 +237,7 @@ LISTS = [
                 ),
                 ("Riverside Dental: We're closed next Friday for staff training.", None),
             ],
-            every_days=90,
+            every_days=28,
         ),
         "chatter": ["Can I move my appointment to Thursday?", "Confirmed, thank you"],
     },

@@ -1,5 +1,6 @@
 """seed_demo loads what it promises, with counts and counters equal to the rows they describe."""
 
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -8,6 +9,7 @@ from django.db.models import Count, Max, Q, Sum
 
 from contacts.models import Contact
 from engagement.models import Click, Conversion, Message
+from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
@@ -25,7 +27,7 @@ def _seed(*args: str) -> str:
 
 
 def test_seed_demo_loads_what_it_promises_with_counts_equal_to_the_rows(subtests):
-    """One default load (5,000 contacts: ~10 s), checked from every side."""
+    """One default load (5,000 contacts: ~15 s), checked from every side."""
     output = _seed()
 
     assert output.startswith("Demo loaded in ")
@@ -36,6 +38,7 @@ def test_seed_demo_loads_what_it_promises_with_counts_equal_to_the_rows(subtests
         check_counters_equal_the_engagement_rows,
         check_history_explains_every_status,
         check_custom_field_values_are_valid_for_their_list,
+        check_opt_outs_answer_campaigns_and_one_list_is_above_the_line,
     ]:
         with subtests.test(check.__name__):
             check()
@@ -139,6 +142,21 @@ def check_custom_field_values_are_valid_for_their_list():
             "custom_fields", flat=True
         ):
             assert custom_fields_clean(fields=fields, values=values) == values
+
+
+def check_opt_outs_answer_campaigns_and_one_list_is_above_the_line():
+    lists = dict(SendingList.objects.values_list("pk", "name"))
+    rates = opt_out_rates(sending_list_ids=list(lists))
+    assert all(rate is not None for rate in rates.values()), rates  # every list sent in the last 30 days
+    above = {lists[pk] for pk, rate in rates.items() if rate > OPT_OUT_RATE_LIMIT}
+    assert above == {"Bella's Pizza"}, rates
+    assert all(rate > 0 for rate in rates.values()), rates
+    # Each STOP or complaint answers the last campaign the member received, within hours.
+    stopped = ListContact.objects.filter(unsub_reason__in=[UnsubReason.MESSAGE, UnsubReason.COMPLAINT])
+    for membership in stopped.prefetch_related("messages"):
+        sent = [m.sent_at for m in membership.messages.all() if m.direction == "outbound"]
+        if sent:
+            assert max(sent) < membership.opted_out_at < max(sent) + dt.timedelta(hours=4), membership.pk
 
 
 @pytest.fixture
