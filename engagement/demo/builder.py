@@ -29,6 +29,7 @@ from engagement.demo.catalog import (
 )
 from engagement.demo.history import Plan, backdate, subscription_events
 from engagement.models import Click, Conversion, Message
+from sendinglists.audiences.services import audience_create
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
@@ -81,6 +82,11 @@ class DemoBuilder:
             self._plan_messages(plan)
         self._plan_clicks_and_conversions()
         events = self._write(lists, contacts)
+        audiences = [
+            audience_create(sending_list=sending_list, name=name, query=query)
+            for sending_list in lists
+            for name, query in sending_list.spec["audiences"]
+        ]
         return {
             "sending lists": len(lists),
             "contacts": len(contacts),
@@ -89,6 +95,7 @@ class DemoBuilder:
             "clicks": len(self.clicks),
             "conversions": len(self.conversions),
             "subscription events": events,
+            "audiences": len(audiences),
         }
 
     # --- helpers ------------------------------------------------------------------------------

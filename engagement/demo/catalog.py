@@ -100,6 +100,11 @@ LISTS = [
         "help. Msg & data rates may apply.",
         "share": 0.7,
         "stop_rate": 0.007,  # STOPs and complaints per campaign send
+        "audiences": [  # saved segments (name, query)
+            ("Clicked in the last 30 days", "status = active AND clicked_within = 30d"),
+            ("Gold and Platinum", 'status = active AND loyalty_tier in ("Gold", "Platinum")'),
+            ("Big spenders", "status = active AND (tag = vip OR revenue >= 200)"),
+        ],
         "click_rate": 0.14,
         "revenue": (25, 240),
         "order_prefix": "ACME",
@@ -141,6 +146,10 @@ LISTS = [
         "Msg & data rates may apply.",
         "share": 0.45,
         "stop_rate": 0.03,  # STOPs and complaints per campaign send
+        "audiences": [  # saved segments (name, query)
+            ("Pepperoni fans", 'status = active AND favorite_topping = "Pepperoni"'),
+            ("Regulars", "status = active AND orders_count >= 20"),
+        ],
         "click_rate": 0.18,
         "revenue": (12, 64),
         "order_prefix": "BELLA",
@@ -189,6 +198,13 @@ LISTS = [
         "Msg & data rates may apply.",
         "share": 0.35,
         "stop_rate": 0.005,  # STOPs and complaints per campaign send
+        "audiences": [  # saved segments (name, query)
+            ("Personal training", "status = active AND personal_training = true"),
+            (
+                "Harbor club, not clicked in 90 days",
+                'status = active AND home_club = "Harbor" AND not_clicked_within = 90d',
+            ),
+        ],
         "click_rate": 0.1,
         "revenue": (29, 99),
         "order_prefix": "FIT",
@@ -221,6 +237,9 @@ LISTS = [
         "help_text": "Riverside Dental appointment reminders. Reply STOP to opt out, HELP for help.",
         "share": 0.15,
         "stop_rate": 0.002,  # STOPs and complaints per campaign send
+        "audiences": [  # saved segments (name, query)
+            ("Not texted in 30 days", "status = active AND not_sent_within = 30d"),
+        ],
         "click_rate": 0.05,
         "revenue": (0, 0),
         "order_prefix": "DENT",

@@ -10,9 +10,10 @@ from django.db.models import Count, Max, Q, Sum
 from contacts.models import Contact
 from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates
+from sendinglists.audiences.services import audience_count
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason
 from sendinglists.customfields import custom_fields_clean
-from sendinglists.models import ListContact, SendingList, SubscriptionEvent
+from sendinglists.models import Audience, ListContact, SendingList, SubscriptionEvent
 from sendinglists.services import list_status_counts
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,7 @@ def test_seed_demo_loads_what_it_promises_with_counts_equal_to_the_rows(subtests
         check_history_explains_every_status,
         check_custom_field_values_are_valid_for_their_list,
         check_opt_outs_answer_campaigns_and_one_list_is_above_the_line,
+        check_every_list_has_saved_audiences_with_members,
     ]:
         with subtests.test(check.__name__):
             check()
@@ -157,6 +159,14 @@ def check_opt_outs_answer_campaigns_and_one_list_is_above_the_line():
         sent = [m.sent_at for m in membership.messages.all() if m.direction == "outbound"]
         if sent:
             assert max(sent) < membership.opted_out_at < max(sent) + dt.timedelta(hours=4), membership.pk
+
+
+def check_every_list_has_saved_audiences_with_members():
+    for sending_list in SendingList.objects.all():
+        audiences = list(Audience.objects.filter(sending_list=sending_list))
+        assert audiences, sending_list.name
+        for audience in audiences:
+            assert 0 < audience_count(audience=audience) < sending_list.memberships.count(), audience.query
 
 
 @pytest.fixture
