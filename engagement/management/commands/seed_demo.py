@@ -3,9 +3,10 @@
 Four sending lists with custom fields; contacts with names, emails, timezones, carriers and tags;
 memberships in every status (each opt-out reason present) with their subscription history;
 campaigns with delivery outcomes, inbound START/STOP/HELP and chatter, clicks and conversions with
-revenue; saved audiences on every list. STOPs and complaints answer campaigns at each list's own rate per send, so the opt-out watch
-shows one list (Bella's Pizza, texting every 10 days) above the 2% line and the others under it. It lives in `engagement` because it writes messages, clicks and conversions (dependencies
-point `contacts` <- `sendinglists` <- `engagement`).
+revenue; saved audiences on every list. STOPs and complaints answer campaigns at each list's own
+rate per send, so the opt-out watch shows one list (Bella's Pizza, texting every 10 days) above the
+2% line and the others under it. It lives in `engagement` because it writes messages, clicks and
+conversions (dependencies point `contacts` <- `sendinglists` <- `engagement`).
 """
 
 import time
