@@ -479,6 +479,19 @@ def list_contact_opt_out(
         return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
 
 
+OPT_OUT_FIELDS = ["active", "unsub_reason", "opted_out_at", "status_changed_at", "in_workflow"]
+
+
+def membership_set_opted_out(membership: ListContact, *, reason: str, at: dt.datetime) -> None:
+    """What an opt-out changes on a membership (OPT_OUT_FIELDS), in memory only: the caller saves it,
+    as `_opt_out_locked` does with the row locked, or bulk-inserts it, as the demo does."""
+    membership.active = False
+    membership.unsub_reason = reason
+    membership.opted_out_at = at
+    membership.status_changed_at = at
+    membership.in_workflow = False
+
+
 def _opt_out_locked(
     membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
@@ -488,21 +501,8 @@ def _opt_out_locked(
     if now < membership.status_changed_at:
         return StatusChange(False, membership, "A later change already decided this membership's status.")
     old = membership.status
-    membership.active = False
-    membership.unsub_reason = reason
-    membership.opted_out_at = now
-    membership.status_changed_at = now
-    membership.in_workflow = False
-    membership.save(
-        update_fields=[
-            "active",
-            "unsub_reason",
-            "opted_out_at",
-            "status_changed_at",
-            "in_workflow",
-            "updated_at",
-        ]
-    )
+    membership_set_opted_out(membership, reason=reason, at=now)
+    membership.save(update_fields=[*OPT_OUT_FIELDS, "updated_at"])
     _count_change(membership, old, membership.status)
     _record_event(
         membership=membership,

@@ -33,7 +33,12 @@ from sendinglists.audiences.services import audience_create
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
-from sendinglists.services import custom_field_create, list_status_counts_add, sending_list_create
+from sendinglists.services import (
+    custom_field_create,
+    list_status_counts_add,
+    membership_set_opted_out,
+    sending_list_create,
+)
 
 BATCH = 2_000
 HISTORY_DAYS = 400
@@ -240,13 +245,8 @@ class DemoBuilder:
         plan.reason, plan.opted_out = reason, at
         start, _end = plan.windows[-1]
         plan.windows[-1] = (start, at)
-        membership = plan.membership
-        membership.active = False
-        membership.unsub_reason = reason
-        membership.opted_out_at = at
-        membership.status_changed_at = at
-        membership.in_workflow = False
-        membership.consecutive_failures = 3 if reason == UnsubReason.BAD_RESPONSE else 0
+        membership_set_opted_out(plan.membership, reason=reason, at=at)
+        plan.membership.consecutive_failures = 3 if reason == UnsubReason.BAD_RESPONSE else 0
 
     # --- messages, clicks, conversions --------------------------------------------------------
 
