@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 
@@ -35,6 +35,18 @@ class ContactSearch:
         if self.kind == SearchKind.EMAIL:
             return f"email {self.term}"
         return f"name starting with “{self.term}”"
+
+
+def tag_named(names: Collection[str], *, path: str = "") -> Q:
+    """Tags (at `path`, e.g. `"tag__"`) named one of `names`, ignoring case as the unique index
+    `tag_name_unique_ci` does: the database's LOWER on both sides. Python's lower() folds some
+    characters differently (SQLite's LOWER folds ASCII only; PostgreSQL's maps İ to i), so a
+    Python-lowered name can miss the tag the index says is taken."""
+    column = Lower(f"{path}name")
+    condition = Q(pk__in=[])
+    for name in names:
+        condition |= Q(Exact(column, Lower(Value(name))))
+    return condition
 
 
 def _prefix(path: str, expression: str, value: str) -> Q:

@@ -4,12 +4,12 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.choices import ChannelKind
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.selectors import tag_named
 
 # Fields a caller may set on a contact; phone_number is handled separately (it is the identity).
 CONTACT_TEXT_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
@@ -105,10 +105,7 @@ def _tag_names(names: Iterable[str]) -> list[str]:
 def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
     """Tags by name, case-insensitively; missing ones are created."""
     names = _tag_names(names)
-    existing = {
-        tag.name.lower(): tag
-        for tag in Tag.objects.annotate(lname=Lower("name")).filter(lname__in=[n.lower() for n in names])
-    }
+    existing = {tag.name.lower(): tag for tag in Tag.objects.filter(tag_named(names))} if names else {}
     tags = []
     for name in names:
         tag = existing.get(name.lower())
@@ -117,7 +114,9 @@ def tags_get_or_create(names: Iterable[str]) -> list[Tag]:
                 with transaction.atomic():
                     tag = Tag.objects.create(name=name)
             except IntegrityError:
-                tag = Tag.objects.annotate(lname=Lower("name")).get(lname=name.lower())
+                # Taken by a concurrent writer, or by a tag whose name only the database folds to
+                # this one (the map above is keyed by Python's lower()).
+                tag = Tag.objects.get(tag_named([name]))
         tags.append(tag)
     return tags
 

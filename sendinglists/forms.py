@@ -2,10 +2,9 @@
 place; the writes themselves are the services'."""
 
 from django import forms
-from django.db.models.functions import Lower
 
 from contacts.models import Tag
-from contacts.selectors import contact_search
+from contacts.selectors import contact_search, tag_named
 from sendinglists.choices import FieldType, MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.customfields import convert_value
 from sendinglists.models import CustomField, SendingList
@@ -66,9 +65,7 @@ class ListContactFilterForm(forms.Form):
         data = getattr(self, "cleaned_data", {})
         tag, tag_missing = None, False
         if data.get("tag"):
-            tag = (
-                Tag.objects.annotate(lower_name=Lower("name")).filter(lower_name=data["tag"].lower()).first()
-            )
+            tag = Tag.objects.filter(tag_named([data["tag"]])).first()
             tag_missing = tag is None
         workflow = data.get("in_workflow")
         return ListContactFilters(

@@ -479,17 +479,24 @@ def list_contact_opt_out(
         return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
 
 
-OPT_OUT_FIELDS = ["active", "unsub_reason", "opted_out_at", "status_changed_at", "in_workflow"]
+def opted_out_fields(*, reason: str, at: dt.datetime) -> dict:
+    """What an opt-out sets on a membership, the one place that says so: the opt-out services save
+    these fields (one row, or a chunk in one UPDATE), and the demo builds its memberships with them."""
+    return {
+        "active": False,
+        "unsub_reason": reason,
+        "opted_out_at": at,
+        "status_changed_at": at,
+        "in_workflow": False,
+    }
 
 
-def membership_set_opted_out(membership: ListContact, *, reason: str, at: dt.datetime) -> None:
-    """What an opt-out changes on a membership (OPT_OUT_FIELDS), in memory only: the caller saves it,
-    as `_opt_out_locked` does with the row locked, or bulk-inserts it, as the demo does."""
-    membership.active = False
-    membership.unsub_reason = reason
-    membership.opted_out_at = at
-    membership.status_changed_at = at
-    membership.in_workflow = False
+def membership_set_opted_out(membership: ListContact, *, reason: str, at: dt.datetime) -> list[str]:
+    """Set `opted_out_fields` on `membership` in memory; returns their names for the caller's save."""
+    fields = opted_out_fields(reason=reason, at=at)
+    for name, value in fields.items():
+        setattr(membership, name, value)
+    return list(fields)
 
 
 def _opt_out_locked(
@@ -501,8 +508,8 @@ def _opt_out_locked(
     if now < membership.status_changed_at:
         return StatusChange(False, membership, "A later change already decided this membership's status.")
     old = membership.status
-    membership_set_opted_out(membership, reason=reason, at=now)
-    membership.save(update_fields=[*OPT_OUT_FIELDS, "updated_at"])
+    changed = membership_set_opted_out(membership, reason=reason, at=now)
+    membership.save(update_fields=[*changed, "updated_at"])
     _count_change(membership, old, membership.status)
     _record_event(
         membership=membership,
@@ -549,12 +556,7 @@ def list_contacts_opt_out_bulk(
     if not memberships:
         return 0
     ListContact.objects.filter(pk__in=[m.pk for m in memberships]).update(
-        active=False,
-        unsub_reason=reason,
-        opted_out_at=now,
-        status_changed_at=now,
-        in_workflow=False,
-        updated_at=now,
+        **opted_out_fields(reason=reason, at=now), updated_at=now
     )
     list_status_counts_add(
         sending_list_id=sending_list_id,
@@ -605,12 +607,9 @@ def contact_opt_out_of_list(
     membership = ListContact(
         sending_list=sending_list,
         contact=contact,
-        active=False,
-        unsub_reason=reason,
         signup_method=SignupMethod.INBOUND,
         subscribed_at=now,
-        opted_out_at=now,
-        status_changed_at=now,
+        **opted_out_fields(reason=reason, at=now),
     )
     if not _membership_insert(
         membership, kind=EventKind.OPTED_OUT, reason=reason, actor=actor, occurred_at=now, note=note

@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
-from contacts.selectors import contact_search
+from contacts.selectors import contact_search, tag_named
 from sendinglists.api.parsers import NUL_MESSAGE, nul_path
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
@@ -136,7 +136,7 @@ def _custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
 
 
 def _tag_filters(value: str) -> dict:
-    tag = Tag.objects.alias(_name_lower=Lower("name")).filter(_name_lower=value.strip().lower()).first()
+    tag = Tag.objects.filter(tag_named([value.strip()])).first()
     return {"tag": tag, "tag_missing": tag is None}
 
 
@@ -182,9 +182,7 @@ class ContactFilter(ApiFilterSet):
         through = Contact.tags.through
         return queryset.filter(
             Exists(
-                through.objects.alias(_name_lower=Lower("tag__name")).filter(
-                    contact_id=OuterRef("pk"), _name_lower=value.strip().lower()
-                )
+                through.objects.filter(tag_named([value.strip()], path="tag__"), contact_id=OuterRef("pk"))
             )
         )
 

@@ -26,10 +26,10 @@ from operator import and_, or_
 from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from contacts.models import Contact, Tag
+from contacts.selectors import tag_named
 from sendinglists.audiences.rules import (
     BUILTIN_FIELDS,
     CUSTOM_PREFIX,
@@ -192,10 +192,10 @@ class _Compiler:
         for rule in iter_rules(rules):
             if rule["field"] == "tag":
                 values = rule["value"] if isinstance(rule["value"], list) else [rule["value"]]
-                names.update(str(v).lower() for v in values)
+                names.update(str(v) for v in values)
         if not names:
             return {}
-        tags = Tag.objects.using(self.using).alias(name_lower=Lower("name")).filter(name_lower__in=names)
+        tags = Tag.objects.using(self.using).filter(tag_named(names))
         return {name.lower(): pk for pk, name in tags.values_list("pk", "name")}
 
     def narrow(self, queryset: QuerySet[ListContact], rules: dict) -> QuerySet[ListContact]:

@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, Tag
 from sendinglists.actors import Actor
 from sendinglists.api.filters import ContactFilter
 from sendinglists.models import ListContact, SubscriptionEvent
@@ -191,6 +191,16 @@ def test_tags_add_replace_and_read(client):
     }
     assert client.put(url, {"tags": ["only"]}, format="json").json() == {"tags": ["only"]}
     assert client.get(url).json() == {"tags": ["only"]}
+
+
+def test_a_non_ascii_tag_set_on_a_second_contact_is_the_same_tag(client):
+    """Found by schemathesis: the second PUT of a tag whose case only the database folds was a 500."""
+    first, second = ContactFactory(), ContactFactory()
+    for contact in (first, second):
+        response = client.put(f"/api/v1/contacts/{contact.pk}/tags/", {"tags": ["Ósmosis"]}, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json() == {"tags": ["Ósmosis"]}
+    assert Tag.objects.filter(name="Ósmosis").count() == 1
 
 
 def test_sixth_tag_is_a_400_that_says_so_and_changes_nothing(client):

@@ -263,6 +263,8 @@ def test_membership_filters(client, sending_list):
     assert contact_ids(client.get(base, {"unsub_reason": "message"})) == [stopped.contact_id]
     assert contact_ids(client.get(base, {"signup_method": "import"})) == [pro.contact_id]
     assert contact_ids(client.get(base, {"tag": "VIP"})) == [pro.contact_id]
+    free.contact.tags.add(TagFactory(name="Ósmosis"))
+    assert contact_ids(client.get(base, {"tag": "Ósmosis"})) == [free.contact_id]
     assert contact_ids(client.get(base, {"custom_fields": '{"plan": "PRO"}'})) == [pro.contact_id]
     assert contact_ids(client.get(base, {"custom_fields": '{"plan": "pro", "score": 5}'})) == [pro.contact_id]
     assert contact_ids(client.get(base, {"phone": pro.contact.phone_number[1:]})) == [pro.contact_id]

@@ -117,6 +117,23 @@ def test_set_tags_replaces_and_reuses_tags_case_insensitively():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("name", ["Ósmosis", "İstanbul", "ß\x19Ó", "ΣΟΦΊΑ", "ǅemal"])
+def test_a_non_ascii_tag_is_reused_however_the_database_folds_its_case(name):
+    """The unique index folds case with the database's LOWER, which differs from Python's lower()
+    for some characters (SQLite's folds ASCII only; PostgreSQL's maps İ to i). Found by schemathesis:
+    the second PUT of such a tag was a 500."""
+    first, second = ContactFactory(), ContactFactory()
+
+    [tag] = contact_set_tags(contact=first, names=[name])
+    again = contact_set_tags(contact=second, names=[name, "other"])
+
+    assert again[0].pk == tag.pk
+    assert Tag.objects.filter(pk=tag.pk, name=name).exists()
+    assert Tag.objects.count() == 2
+    assert set(second.tags.values_list("name", flat=True)) == {name, "other"}
+
+
+@pytest.mark.django_db
 def test_a_sixth_tag_is_refused_with_a_clear_error_and_nothing_changes():
     contact = ContactFactory()
     contact_set_tags(contact=contact, names=["a", "b", "c", "d", "e"])

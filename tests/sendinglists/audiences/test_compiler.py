@@ -3,6 +3,7 @@
 
 import pytest
 
+from contacts.services import contact_add_tags
 from sendinglists.audiences.services import segment_build, segment_count
 from tests.sendinglists.audiences.conftest import ALL, NOW, labels
 
@@ -146,6 +147,17 @@ def test_count_is_the_number_of_members(audience_list, query, expected):
     segment = segment_build(sending_list=audience_list, query=query)
 
     assert segment_count(segment=segment, now=NOW) == len(expected)
+
+
+@pytest.mark.parametrize("name", ["Ósmosis", "İstanbul"])
+def test_a_non_ascii_tag_rule_finds_its_members(audience_list, name):
+    """Rule values and tag names are folded by the database's LOWER, as the tag's unique index is."""
+    ana = audience_list.members["ana"]
+    contact_add_tags(contact=ana.contact, names=[name])
+    segment = segment_build(sending_list=audience_list, query=f'tag = "{name}"')
+
+    assert labels(segment.queryset(now=NOW)) == {"ana"}
+    assert segment_count(segment=segment, now=NOW) == 1
 
 
 def test_audience_is_scoped_to_its_list(audience_list):
