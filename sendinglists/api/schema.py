@@ -13,6 +13,10 @@ ERROR_RESPONSES = {
     "422": "The Idempotency-Key was already used with a different request.",
     "429": "Too many requests for this token; see Retry-After.",
 }
+# Only operations that take a body can get these.
+BODY_ERROR_RESPONSES = {
+    "415": "The body's Content-Type is missing or not one the operation accepts (see requestBody).",
+}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -52,7 +56,8 @@ def add_error_responses(result, generator, request, public):
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for code, description in ERROR_RESPONSES.items():
+            errors = ERROR_RESPONSES | (BODY_ERROR_RESPONSES if "requestBody" in operation else {})
+            for code, description in errors.items():
                 operation["responses"].setdefault(code, {"description": description, "content": reference})
     return result
 

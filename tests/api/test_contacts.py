@@ -110,6 +110,21 @@ def test_malformed_json_is_a_400_in_the_error_shape(client):
     assert set(response.json()) == {"code", "message", "field_errors"}
 
 
+@pytest.mark.parametrize("content_type", ["", "text/plain"])
+def test_a_body_of_an_unsupported_type_is_a_documented_415_in_the_error_shape(client, content_type):
+    response = client.generic(
+        "POST", "/api/v1/contacts/", "phone_number=+14155550100", content_type=content_type
+    )
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert set(response.json()) == {"code", "message", "field_errors"}
+    assert not Contact.objects.exists()
+    operations = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    assert "415" in operations["/api/v1/contacts/"]["post"]["responses"]
+    assert "415" not in operations["/api/v1/contacts/"]["get"]["responses"]
+
+
 def test_retrieve_update_and_delete_by_integer_id(client):
     contact = ContactFactory(first_name="Ana", email="ana@example.com")
     assert client.get(f"/api/v1/contacts/{contact.pk}").json()["first_name"] == "Ana"
