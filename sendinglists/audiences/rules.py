@@ -35,6 +35,11 @@ MAX_RULES = 50
 MAX_DEPTH = 5
 MAX_LIST_VALUES = 100
 MAX_DAYS = 3650
+MAX_NUMBER = 10**15
+FIRST_DAY, LAST_DAY = (
+    "1900-01-01",
+    "2999-12-31",
+)  # days a timestamp rule may name (ISO text compares as dates)
 CUSTOM_PREFIX = "custom."
 
 DURATION_RE = re.compile(r"^(\d{1,5})[dD]$")
@@ -451,6 +456,9 @@ class _Validator:
         kind = spec.kind
         if isinstance(raw, dict | list | tuple):
             raise _Invalid(f"{spec.name}: {raw!r:.40} is not a single value.")
+        if isinstance(raw, str) and "\x00" in raw:
+            # PostgreSQL stores no NUL in text or JSON; no value of any field can hold one.
+            raise _Invalid(f"{spec.name}: a value cannot contain the NUL character (\\u0000).")
         if kind == Kind.ENUM:
             text = str(raw).strip().lower()
             text = spec.aliases.get(text, text)
@@ -471,9 +479,13 @@ class _Validator:
             if isinstance(raw, str) and DURATION_RE.match(raw.strip()):
                 raise _Invalid(f"{spec.name}: {raw!r} is a duration; {spec.name} compares with a number.")
             try:
-                return convert_value(FieldType.NUMBER, raw)
+                number = convert_value(FieldType.NUMBER, raw)
             except ValueError as exc:
                 raise _Invalid(f"{spec.name}: {exc}.") from None
+            # Bound so the value binds as a 64-bit integer or an exact float on every database.
+            if abs(number) > MAX_NUMBER:
+                raise _Invalid(f"{spec.name}: {str(raw)[:40]} is out of range (-10^15 to 10^15).")
+            return number
         if kind in (Kind.BOOLEAN, Kind.CUSTOM_BOOLEAN):
             try:
                 return convert_value(FieldType.BOOLEAN, raw)
@@ -494,11 +506,16 @@ class _Validator:
                     f"{spec.name}: {raw!r} is not a date; use YYYY-MM-DD or a relative time like 30d."
                 )
             try:
-                return convert_value(FieldType.DATE, raw)
+                day = convert_value(FieldType.DATE, raw)
             except ValueError:
                 raise _Invalid(
                     f"{spec.name}: {raw!r} is not a date; use YYYY-MM-DD or a relative time like 30d."
                 ) from None
+            # A timestamp's day becomes a range of instants (the day's start to the next day's), so
+            # 9999-12-31 would overflow; no membership was subscribed or messaged outside these years.
+            if kind == Kind.DATETIME and not FIRST_DAY <= day <= LAST_DAY:
+                raise _Invalid(f"{spec.name}: {day} is out of range ({FIRST_DAY} to {LAST_DAY}).")
+            return day
         if kind == Kind.CUSTOM_CHOICE:
             try:
                 return convert_value(FieldType.CHOICE, raw, list(spec.custom_field.choices))

@@ -2,9 +2,13 @@
 (this module runs in both passes of .ci/run)."""
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
 
 from contacts.services import contact_add_tags
-from sendinglists.audiences.services import segment_build, segment_count
+from sendinglists.audiences.services import segment_build, segment_count, segment_members
 from tests.sendinglists.audiences.conftest import ALL, NOW, labels
 
 CASES = [
@@ -187,3 +191,88 @@ def test_custom_field_keys_that_are_query_words_or_lookups_work(audience_list):
     assert (
         segment.query == 'custom.contains = "x" AND exact > 2 AND custom.status = "gold" AND status = active'
     )
+
+
+# --- any text: a clear error, or a count and a page that run ------------------------------------
+
+_TEXT = ['"CA"', '""', '"%"', '"_"', '"\\\\"', '"é"', '"İ"', '"\u0000"', '"' + "x" * 600 + '"', "CA", "5"]
+_NUMBER = ["5", "-2.5", "0", "1e400", "1e-400", "9" * 40, "NaN", "Infinity", '"5"', "x"]
+_DATE = [
+    "2025-01-31",
+    "2025-13-45",
+    "0001-01-01",
+    "9999-12-31",
+    "30d",
+    "0d",
+    "99999999999d",
+    "12/31/2024",
+    "x",
+]
+_DAYS = ["30d", "0d", "1d", "99999999999d", "5", "-1d", "x"]
+_BOOLEAN = ["true", "yes", "no", "1", "maybe"]
+_CHOICE = [
+    "active",
+    "opted_out",
+    "message",
+    "complaint",
+    "pro",
+    "free",
+    "import",
+    "mobile",
+    '("pro", "free")',
+    "()",
+]
+_COMPARE = ["=", "!=", "<", "<=", ">", ">="]
+_KINDS = [  # fields of a kind, the operators to try on them, the values to try
+    (
+        "state notes custom.state custom.in carrier timezone tag",
+        ["=", "!=", "contains", "not contains", "in"],
+        _TEXT,
+    ),
+    ("state notes carrier timezone opted_out_at", ["is empty", "is not empty"], [""]),
+    ("score sends clicks conversions revenue", _COMPARE, _NUMBER),
+    ("signup_date subscribed_at opted_out_at last_sent_at", _COMPARE, _DATE),
+    ("clicked_within not_clicked_within sent_within not_sent_within", ["=", ">"], _DAYS),
+    ("vip in_workflow is_valid", ["=", "!="], _BOOLEAN),
+    ("plan status reason signup_method line_type", ["=", "!=", "in", "not in"], _CHOICE),
+]
+_clause = st.one_of(
+    *(
+        st.tuples(st.sampled_from(fields.split()), st.sampled_from(ops), st.sampled_from(values)).map(
+            " ".join
+        )
+        for fields, ops, values in _KINDS
+    )
+)
+_query = st.recursive(
+    _clause,
+    lambda inner: st.tuples(inner, st.sampled_from([" AND ", " OR ", " or "]), inner).map(
+        lambda t: f"({''.join(t)})"
+    ),
+    max_leaves=4,
+)
+_soup = st.lists(
+    st.sampled_from(["(", ")", ",", "AND", "OR", "=", ">=", "in", "tag", "sends", "5", '"'])
+    | st.text(max_size=4),
+    max_size=10,
+).map(" ".join)
+
+
+@given(_query | _soup)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_is_a_clear_error_or_a_count_and_a_page_that_run(audience_list, query):
+    """Never a 500: whatever a user types is refused with a ValidationError keyed `query`, or it
+    counts and pages on the real database, the count equal to the members the queryset finds."""
+    note(f"query: {query!r}")
+    with transaction.atomic():  # a savepoint: one example's database error cannot abort the next
+        try:
+            segment = segment_build(sending_list=audience_list, query=query)
+        except ValidationError as error:
+            assert set(error.message_dict) == {"query"}, error.message_dict
+            assert all(message.strip() for message in error.message_dict["query"])
+            event("refused")
+            return
+        event("ran")
+        assert segment_count(segment=segment, now=NOW) == len(labels(segment.queryset(now=NOW)))
+        # The page has no `now`: relative rules ("clicked_within = 30d") count from the real time.
+        assert len(segment_members(segment=segment).rows) == segment.queryset().count()

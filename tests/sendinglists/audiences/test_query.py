@@ -156,7 +156,9 @@ _text = st.text(
 ).filter(lambda s: s.strip() == s and s)
 _days = st.integers(min_value=1, max_value=3650).map(lambda n: f"{n}d")
 _number = st.one_of(st.integers(-10_000, 10_000), st.decimals(-1000, 1000, places=2).map(float))
-_date = st.dates(min_value=__import__("datetime").date(1990, 1, 1)).map(lambda d: d.isoformat())
+_date = st.dates(
+    min_value=__import__("datetime").date(1990, 1, 1), max_value=__import__("datetime").date(2999, 12, 31)
+).map(lambda d: d.isoformat())
 
 LEAVES = [
     st.builds(

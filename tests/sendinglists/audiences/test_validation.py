@@ -60,6 +60,23 @@ def rules_problems(sending_list, rules) -> list[dict]:
             0,
         ),
         ("clicked_within = 0d", "clicked_within: 0 days is out of range (1 to 3650).", 0),
+        ('tag in (vip, "\x00")', "tag: a value cannot contain the NUL character (\\u0000).", 0),
+        ("sends > 99999999999999999999", "sends: 99999999999999999999 is out of range (-10^15 to 10^15).", 0),
+        (
+            "score < -99999999999999999999",
+            "score: -99999999999999999999 is out of range (-10^15 to 10^15).",
+            0,
+        ),
+        (
+            "subscribed_at <= 9999-12-31",
+            "subscribed_at: 9999-12-31 is out of range (1900-01-01 to 2999-12-31).",
+            0,
+        ),
+        (
+            "last_sent_at > 0001-01-01",
+            "last_sent_at: 0001-01-01 is out of range (1900-01-01 to 2999-12-31).",
+            0,
+        ),
         ("clicked_within > 30d", "clicked_within cannot use '>'; use one of =.", 0),
         ("clicked_within = soon", "clicked_within: 'soon' is not a number of days; write it like 30d.", 0),
         (
