@@ -184,6 +184,18 @@ class KeysetPaginator:
         )
 
 
+MAX_ID = 2**63 - 1  # the largest bigint primary key
+
+
+def id_param(value: str | None) -> int | None:
+    """A row id from a query-string parameter (`?before=`, `?list=`): ASCII digits that fit a
+    bigint key, else None, so a hand-edited link shows the first page rather than an error."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ID)) or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
 def page_or_first(fetch, *, after: str | None, before: str | None) -> tuple:
     """`fetch(after=…, before=…)`, falling back to the first page when the cursor is invalid or
     nothing is left before it. Returns (page, warning for the user or "")."""

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from contacts.pagination import id_param
 from engagement.models import Message
 from engagement.services import inbound_message_review_dismiss, inbound_message_review_opt_out
 
@@ -21,9 +22,9 @@ def review_queue(request):
         .select_related("contact", "sending_list", "list_contact")
         .order_by("-id")
     )
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        queryset = queryset.filter(id__lt=int(before))
+    before = id_param(request.GET.get("before"))
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
     rows = list(queryset[: REVIEW_PAGE_SIZE + 1])
     has_more = len(rows) > REVIEW_PAGE_SIZE
     rows = rows[:REVIEW_PAGE_SIZE]

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts.pagination import id_param
 from sendinglists.audiences.export import export_filename, export_response
 from sendinglists.audiences.models import HygieneAction, HygieneJob
 from sendinglists.audiences.optout import opt_out_chart
@@ -79,10 +80,7 @@ def _catalog(sending_list: SendingList) -> list[dict]:
 
 
 def _after(request) -> int | None:
-    try:
-        return int(request.GET["after"])
-    except (KeyError, ValueError):
-        return None
+    return id_param(request.GET.get("after"))
 
 
 def _member_json(membership) -> dict:

@@ -12,6 +12,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts.pagination import id_param
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.forms import ImportUploadForm, MappingForm
@@ -34,18 +35,18 @@ PAGE_SIZE = 50
 def import_index(request):
     """Latest imports first, keyset-paged by id (`?before=<id>`)."""
     jobs = ImportJob.objects.select_related("sending_list", "created_by").order_by("-id")
-    list_id = request.GET.get("list", "")
-    if list_id.isdigit():
-        jobs = jobs.filter(sending_list_id=int(list_id))
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        jobs = jobs.filter(pk__lt=int(before))
+    list_id = id_param(request.GET.get("list"))
+    if list_id is not None:
+        jobs = jobs.filter(sending_list_id=list_id)
+    before = id_param(request.GET.get("before"))
+    if before is not None:
+        jobs = jobs.filter(pk__lt=before)
     page = list(jobs[: PAGE_SIZE + 1])
     older = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None
     return render(
         request,
         "imports/index.html",
-        {"nav": "imports", "jobs": page[:PAGE_SIZE], "older": older, "list_id": list_id},
+        {"nav": "imports", "jobs": page[:PAGE_SIZE], "older": older, "list_id": list_id or ""},
     )
 
 
@@ -54,9 +55,9 @@ def import_index(request):
 @permission_required("sendinglists.add_importjob", raise_exception=True)
 def import_new(request):
     initial = {}
-    list_id = request.GET.get("list", "")
-    if list_id.isdigit():
-        initial["sending_list"] = get_object_or_404(SendingList, pk=int(list_id))
+    list_id = id_param(request.GET.get("list"))
+    if list_id is not None:
+        initial["sending_list"] = get_object_or_404(SendingList, pk=list_id)
     form = ImportUploadForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

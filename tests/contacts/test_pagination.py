@@ -4,7 +4,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from contacts.pagination import InvalidCursor, KeysetPaginator, Position, encode_cursor, page_or_first
+from contacts.pagination import (
+    InvalidCursor,
+    KeysetPaginator,
+    Position,
+    encode_cursor,
+    id_param,
+    page_or_first,
+)
 from sendinglists.models import ListContact
 from tests.factories import ListContactFactory, SendingListFactory
 
@@ -137,3 +144,23 @@ def test_page_or_first_starts_over_when_nothing_is_left_before_the_cursor(member
 
     assert [r.pk for r in page.rows] == [rows[8].pk, rows[7].pk, rows[6].pk]
     assert warning == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("42", 42),
+        (" 7 ", 7),
+        ("9223372036854775807", 2**63 - 1),
+        ("9223372036854775808", None),  # past a bigint key
+        ("9" * 400, None),
+        ("²", None),  # str.isdigit() says yes; int() says no
+        ("٣", None),  # a digit, but not one a link of ours writes
+        ("-1", None),
+        ("1.5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_id_param_reads_only_ids_a_link_could_carry(value, expected):
+    assert id_param(value) == expected
