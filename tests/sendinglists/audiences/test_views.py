@@ -7,7 +7,10 @@ import json
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import transaction
 from django.urls import reverse
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 
 from sendinglists.audiences.models import HygieneJob, HygieneStatus
 from sendinglists.audiences.services import audience_create
@@ -396,3 +399,49 @@ def test_only_a_failed_job_can_be_resumed(admin_client, audience_list, django_ca
     assert resumed.status_code == 302
     assert failed.status == HygieneStatus.COMPLETED
     assert refused.status_code == 404
+
+
+# --- the preview with any JSON: a 400 with problems, or a count -----------------------------------
+
+_json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_rule = st.fixed_dictionaries(
+    {
+        "field": st.sampled_from(
+            ["status", "tag", "sends", "revenue", "state", "score", "signup_date", "vip"]
+        )
+        | _json,
+        "operator": st.sampled_from(["=", "!=", ">=", "in", "not in", "contains", "is empty", "between"])
+        | _json,
+        "value": _json,
+    }
+)
+_rules = st.recursive(
+    _rule,
+    lambda inner: st.fixed_dictionaries(
+        {"group": st.sampled_from(["and", "or", "xor"]) | _json, "rules": st.lists(inner, max_size=3) | _json}
+    ),
+    max_leaves=6,
+)
+
+
+@given(payload=st.fixed_dictionaries({"rules": _rules}) | st.fixed_dictionaries({"rules": _json}) | _json)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_preview_of_any_json_is_a_400_with_problems_or_a_count(admin_client, audience_list, payload):
+    note(f"payload: {payload!r}")
+    with transaction.atomic():  # a savepoint: one example's database error cannot abort the next
+        response = admin_client.post(
+            url("preview", audience_list), json.dumps(payload), content_type="application/json"
+        )
+
+    assert response.status_code in (200, 400), response.status_code
+    body = response.json()
+    if response.status_code == 400:
+        assert body["ok"] is False
+        assert body["problems"] and all(problem["message"].strip() for problem in body["problems"])
+    else:
+        assert body["ok"] is True and body["count"] >= len(body["members"])
