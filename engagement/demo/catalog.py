@@ -145,7 +145,7 @@ LISTS = [
         "help_text": "Bella's Pizza deals, ~4 msgs/mo. Reply STOP to unsubscribe, HELP for help. "
         "Msg & data rates may apply.",
         "share": 0.45,
-        "stop_rate": 0.03,  # STOPs and complaints per campaign send
+        "stop_rate": 0.045,  # STOPs and complaints per campaign send
         "audiences": [  # saved segments (name, query)
             ("Pepperoni fans", 'status = active AND favorite_topping = "Pepperoni"'),
             ("Regulars", "status = active AND orders_count >= 20"),

@@ -4,9 +4,10 @@ Four sending lists with custom fields; contacts with names, emails, timezones, c
 memberships in every status (each opt-out reason present) with their subscription history;
 campaigns with delivery outcomes, inbound START/STOP/HELP and chatter, clicks and conversions with
 revenue; saved audiences on every list. STOPs and complaints answer campaigns at each list's own
-rate per send, so the opt-out watch shows one list (Bella's Pizza, texting every 10 days) above the
-2% line and the others under it. It lives in `engagement` because it writes messages, clicks and
-conversions (dependencies point `contacts` <- `sendinglists` <- `engagement`).
+rate per send, so the opt-out watch shows one list above the 2% line (Bella's Pizza, texting every
+10 days: 3.6-4.4% over eight load times spread across 40 days) and the others under it (at most
+1.3%). It lives in `engagement` because it writes messages, clicks and conversions (dependencies
+point `contacts` <- `sendinglists` <- `engagement`).
 """
 
 import time
