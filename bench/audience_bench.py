@@ -4,8 +4,9 @@
 Audiences (issue 7): clicked in 30 days; state = CA; revenue >= 50 and not sent in 7 days; a tag;
 an OR of three rules. Each is timed as `audience_count` (rules re-validated, one COUNT) and as
 `audience_members` (the first keyset page of 50), and, as an in-run peer, as the plain COUNT of the
-page's queryset (the single query the count ran before the facet table). The peer baseline from the issue is timed in the
-same run: `custom_fields->>'state' = 'CA'` with no index, the query a naive compiler would emit.
+page's queryset (the single query the count ran before the facet table). The peer baseline from the
+issue is timed in the same run: `custom_fields->>'state' = 'CA'` with no index, the query a naive
+compiler would emit.
 Targets: each count under 50 ms, each first page under 30 ms (medians).
 
     .venv/bin/python bench/audience_bench.py --rows 200000

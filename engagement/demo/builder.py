@@ -134,6 +134,8 @@ class DemoBuilder:
             phone_number=spec["phone"], name=spec["name"], help_text=spec["help_text"]
         )
         spec = {**spec, "list": sending_list}
+        # (start, body, url) of each campaign, oldest first: every member's timeline reads these.
+        spec["sends"] = [(self.campaign_at(days), body, url or "") for days, body, url in spec["campaigns"]]
         spec["custom_fields"] = [
             custom_field_create(
                 sending_list=sending_list, key=key, label=label, field_type=kind, choices=choices
@@ -211,12 +213,7 @@ class DemoBuilder:
                 custom_fields=custom_fields_clean(fields=spec["custom_fields"], values=values),
             )
             plan = Plan(membership=membership, spec=spec, subscribed=subscribed, reason="")
-            campaigns = [
-                at
-                for days, _body, _url in spec["campaigns"]
-                for at in [self.campaign_at(days)]
-                if subscribed < at
-            ]
+            campaigns = [at for at, _body, _url in spec["sends"] if subscribed < at]
             earlier = [at for at in campaigns if at < self.ago(20)]
             if not reason and earlier and self.rng.random() < 0.03:
                 plan.stop = self.answer(self.rng.choice(earlier))
@@ -285,9 +282,8 @@ class DemoBuilder:
             word = self.rng.choice(["START", "Join", "YES"])
             plan.keyword_messages["start"] = self._inbound(plan, word, plan.subscribed, KeywordKind.OPT_IN)
         sends = sorted(
-            (at + dt.timedelta(seconds=self.rng.randint(0, SEND_MINUTES * 60)), body, url or "")
-            for days, body, url in spec["campaigns"]
-            for at in [self.campaign_at(days)]
+            (at + dt.timedelta(seconds=self.rng.randint(0, SEND_MINUTES * 60)), body, url)
+            for at, body, url in spec["sends"]
             if any(start < at < end for start, end in plan.windows)
         )
         # Carrier rejections are what opted these members out.

@@ -36,10 +36,8 @@ MAX_DEPTH = 5
 MAX_LIST_VALUES = 100
 MAX_DAYS = 3650
 MAX_NUMBER = 10**15
-FIRST_DAY, LAST_DAY = (
-    "1900-01-01",
-    "2999-12-31",
-)  # days a timestamp rule may name (ISO text compares as dates)
+# The days a timestamp rule may name, as ISO text (which compares as the dates do).
+FIRST_DAY, LAST_DAY = "1900-01-01", "2999-12-31"
 CUSTOM_PREFIX = "custom."
 
 DURATION_RE = re.compile(r"^(\d{1,5})[dD]$")
