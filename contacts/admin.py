@@ -192,13 +192,14 @@ class ContactChannelInline(admin.TabularInline):
     verbose_name_plural = "Other channels (phones and emails)"
 
 
-def channels_formset_save(formset, contact: Contact) -> None:
-    """Save the channels inline through the services (normalized values, one owner per value)."""
+def channels_formset_save(formset, contact: Contact, *, channel_add=contact_channel_add) -> None:
+    """Save the channels inline through the services (normalized values, one owner per value);
+    `channel_add` is the service that adds one (the consent-checking one, from `sendinglists`)."""
     formset.save(commit=False)
     for channel in formset.deleted_objects:
         contact_channel_remove(contact=contact, channel_id=channel.pk)
     for channel in formset.new_objects:
-        contact_channel_add(contact=contact, kind=channel.kind, value=channel.value)
+        channel_add(contact=contact, kind=channel.kind, value=channel.value)
 
 
 # --- exports --------------------------------------------------------------------------------------

@@ -12,3 +12,8 @@ class LineType(models.TextChoices):
 class ChannelKind(models.TextChoices):
     PHONE = "phone", "Phone"
     EMAIL = "email", "Email"
+
+
+class SuppressionKind(models.TextChoices):
+    OPT_OUT = "opt_out", "Opted out"
+    BLOCK = "block", "Blocked"

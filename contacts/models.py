@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models.functions import Lower
 
-from contacts.choices import ChannelKind, LineType
+from contacts.choices import ChannelKind, LineType, SuppressionKind
 
 MAX_TAGS_PER_CONTACT = 5
 
@@ -80,3 +80,55 @@ class ContactChannel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.value}"
+
+
+class NumberSuppression(models.Model):
+    """The consent ledger's current state: a phone number that may not be messaged, per sending list
+    (an opt-out) or everywhere (`sending_list_id` NULL: a STOPALL, or a block).
+
+    Consent belongs to the number, not to a Contact row: these rows are keyed by the E.164 number and
+    nothing that happens to a contact (deletion, a phone change, a merge, a channel move) touches
+    them. The history behind each row is the append-only `SubscriptionEvent` log (`event_id` is the
+    event that put it here); only the consent service (`sendinglists/consent.py`) writes this table,
+    from those events: an opt-out adds a row, a START or an audited resubscribe lifts its list's row,
+    a block adds the global block row and an unblock lifts it.
+
+    It lives in `contacts` because the number-level facts (is this number blocked?) are read when a
+    contact is created or renumbered, and `contacts` may not depend on `sendinglists`; the list is a
+    plain id for the same reason (lists holding consent evidence cannot be deleted: their events
+    PROTECT them).
+    """
+
+    phone_number = models.CharField(max_length=16)
+    sending_list_id = models.BigIntegerField(null=True, blank=True, help_text="NULL: every list")
+    kind = models.CharField(max_length=8, choices=SuppressionKind.choices)
+    reason = models.CharField(max_length=20, blank=True, help_text="The opt-out reason (seed 000's five)")
+    occurred_at = models.DateTimeField(help_text="When the opt-out or block took effect")
+    event_id = models.BigIntegerField(null=True, blank=True, help_text="The SubscriptionEvent behind it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Reads are "(list L or every list) and number in (…)": each partial index serves one half.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_number", "sending_list_id"],
+                condition=models.Q(sending_list_id__isnull=False),
+                name="suppression_list_phone_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["phone_number", "kind"],
+                condition=models.Q(sending_list_id__isnull=True),
+                name="suppression_global_phone_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind=SuppressionKind.OPT_OUT) | models.Q(sending_list_id__isnull=True),
+                name="suppression_block_is_global",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(phone_number__startswith="+"), name="suppression_phone_e164_plus"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"list {self.sending_list_id}" if self.sending_list_id else "every list"
+        return f"{self.phone_number} {self.kind} on {where}"

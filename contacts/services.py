@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts.choices import ChannelKind
-from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, Tag
+from contacts.choices import ChannelKind, SuppressionKind
+from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, NumberSuppression, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.selectors import tag_named
 
@@ -21,6 +21,15 @@ def phone_or_error(raw: object, *, region: str | None = DEFAULT_REGION, field: s
     if not result.is_valid:
         raise ValidationError({field: f"{raw!s:.40} is not a valid phone number: {result.error}."})
     return result
+
+
+def number_is_blocked(phone_number: str) -> bool:
+    """Whether the number carries a block in the consent ledger (it outlives any contact row).
+    # Uses index: suppression_global_phone_unique
+    """
+    return NumberSuppression.objects.filter(
+        phone_number=phone_number, sending_list_id__isnull=True, kind=SuppressionKind.BLOCK
+    ).exists()
 
 
 def _clean_values(values: dict) -> dict:
@@ -43,14 +52,21 @@ def contact_upsert(
     """Find the contact by phone (any format) or create it; merge `values` without blanking.
 
     A known value is never overwritten with a blank one: an import row with an empty email
-    leaves the stored email alone. Returns (contact, created). Safe against a concurrent insert of
+    leaves the stored email alone. A new contact whose number is blocked in the consent ledger (a
+    blocked contact deleted and re-created) is blocked from the start. Returns (contact, created). Safe against a concurrent insert of
     the same number (the unique constraint decides, the loser updates).
     """
     phone = phone_or_error(phone_number, region=region)
     values = {key: value for key, value in _clean_values(values or {}).items() if value}
     contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
     if contact is None:
-        contact = Contact(phone_number=phone.e164, line_type=phone.line_type, is_valid=True, **values)
+        contact = Contact(
+            phone_number=phone.e164,
+            line_type=phone.line_type,
+            is_valid=True,
+            blocked=number_is_blocked(phone.e164),
+            **values,
+        )
         _validate_contact(contact, values)
         try:
             with transaction.atomic():
@@ -68,25 +84,32 @@ def contact_upsert(
 
 
 @transaction.atomic
-def contact_update(
-    *, contact: Contact, values: dict, phone_number: str | None = None, region=DEFAULT_REGION
-) -> Contact:
-    """Set exactly the given fields (an explicit edit may blank a field, unlike an upsert)."""
+def contact_update(*, contact: Contact, values: dict) -> Contact:
+    """Set exactly the given fields (an explicit edit may blank a field, unlike an upsert).
+
+    The phone number is not one of them: a number carries consent, so it changes only through
+    `sendinglists.consent.contact_change_phone`, which asks the consent ledger first.
+    """
     values = _clean_values(values)
-    if phone_number is not None:
-        phone = phone_or_error(phone_number, region=region)
-        if phone.e164 != contact.phone_number:
-            if Contact.objects.filter(phone_number=phone.e164).exclude(pk=contact.pk).exists():
-                raise ValidationError({"phone_number": f"Another contact already has {phone.e164}."})
-            values["phone_number"] = phone.e164
-            values["line_type"] = phone.line_type
-            values["is_valid"] = True
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
     for key in changed:
         setattr(contact, key, values[key])
     if changed:
         _validate_contact(contact, changed)
         contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def contact_phone_set(*, contact: Contact, phone) -> Contact:
+    """Give the contact another number (a normalized PhoneResult). Only
+    `sendinglists.consent.contact_change_phone` calls this, inside its transaction, after the
+    consent checks; a number another contact holds is a ValidationError."""
+    if Contact.objects.filter(phone_number=phone.e164).exclude(pk=contact.pk).exists():
+        raise ValidationError({"phone_number": f"Another contact already has {phone.e164}."})
+    contact.phone_number = phone.e164
+    contact.line_type = phone.line_type
+    contact.is_valid = True
+    contact.save(update_fields=["phone_number", "line_type", "is_valid", "updated_at"])
     return contact
 
 

@@ -1,8 +1,10 @@
 """Subscription services: the one home of the rules about memberships.
 
-The rule that matters most lives in `subscription_outcome`: an opted-out membership is never
-reactivated by an import or an upsert. Only `list_contact_resubscribe` (an explicit, audited act:
-an inbound START, an operator, an API call that asks for it) turns an opt-out back on.
+The rule that matters most lives in `subscription_outcome`: a number the consent ledger
+(`sendinglists/consent.py`) holds as opted out of a list, or blocked, is never made active on it by
+an import or an upsert, whichever contact holds the number. Only `list_contact_resubscribe` (an
+explicit, audited act: an inbound START, an operator, an API call that asks for it) lifts an
+opt-out. Every event written here updates the ledger in the same transaction (`event_record`).
 """
 
 import datetime as dt
@@ -16,7 +18,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.choices import SuppressionKind
+from contacts.models import Contact, NumberSuppression
 from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
 from sendinglists.choices import (
@@ -27,6 +30,7 @@ from sendinglists.choices import (
     UnsubReason,
     status_from,
 )
+from sendinglists.consent import ledger_apply, suppression_standing, suppression_text
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import CustomField, ListContact, ListStatusCount, SendingList, SubscriptionEvent
 
@@ -47,18 +51,19 @@ class SubscribeResult:
 
 
 def subscription_outcome(
-    *, membership_active: bool | None, contact_blocked: bool, prior_opt_out: bool
+    *, membership_active: bool | None, contact_blocked: bool, suppressed: bool
 ) -> Outcome:
     """What a subscribe request (API upsert, import row, journey) does to a membership.
 
-    `membership_active` is None when there is no membership yet. This is the single place that
-    decides; the import pipeline calls it per row, `list_contact_subscribe` per request.
+    `membership_active` is None when there is no membership yet; `suppressed` says the consent
+    ledger holds the number as opted out of the list (`suppressions_standing`). This is the single
+    place that decides; the import pipeline calls it per row, `list_contact_subscribe` per request.
     """
     if contact_blocked:
         return Outcome.SKIPPED_BLOCKED
-    if membership_active is None:
-        return Outcome.SKIPPED_OPTED_OUT if prior_opt_out else Outcome.CREATED
-    return Outcome.UPDATED if membership_active else Outcome.SKIPPED_OPTED_OUT
+    if suppressed or membership_active is False:
+        return Outcome.SKIPPED_OPTED_OUT
+    return Outcome.CREATED if membership_active is None else Outcome.UPDATED
 
 
 def skip_reason(outcome: Outcome, membership: ListContact | None) -> str:
@@ -141,7 +146,7 @@ def list_status_counts_squash() -> int:
 # --- events ---------------------------------------------------------------------------------------
 
 
-def _record_event(
+def event_record(
     *,
     membership: ListContact | None,
     contact: Contact,
@@ -165,6 +170,7 @@ def _record_event(
         note=note,
     )
     event.save()
+    ledger_apply([event])
     return event
 
 
@@ -180,7 +186,7 @@ def _new_event(
     signup_method: str = "",
     note: str = "",
 ) -> SubscriptionEvent:
-    """An unsaved event row: `_record_event` saves one, bulk services bulk_create many."""
+    """An unsaved event row: `event_record` saves one, bulk services bulk_create many."""
     return SubscriptionEvent(
         sending_list_id=sending_list_id,
         list_contact=membership,
@@ -196,73 +202,6 @@ def _new_event(
         note=note,
         occurred_at=occurred_at,
     )
-
-
-def prior_opt_out(*, sending_list_id: int, phone_number: str) -> SubscriptionEvent | None:
-    """The opt-out that still stands for this number on this list from an earlier membership.
-
-    A contact that was deleted (API delete, admin) and comes back must not lose its opt-out.
-    # Uses index: subevent_list_phone
-    """
-    latest = (
-        SubscriptionEvent.objects.filter(
-            sending_list_id=sending_list_id,
-            phone_number=phone_number,
-            kind__in=_STATUS_HISTORY_KINDS,
-        )
-        .order_by("-occurred_at", "-id")
-        .first()
-    )
-    return latest if latest is not None and latest.kind == EventKind.OPTED_OUT else None
-
-
-_STATUS_HISTORY_KINDS = [EventKind.OPTED_OUT, EventKind.RESUBSCRIBED, EventKind.SUBSCRIBED]
-
-
-def prior_opt_out_phones(
-    *, sending_list_id: int, phone_numbers: list[str], batch_size: int = 5000
-) -> set[str]:
-    """`prior_opt_out` for many numbers at once (an import chunk): the numbers whose opt-out stands.
-
-    Same rule as `prior_opt_out`: the latest subscribe/opt-out/resubscribe event of the number on
-    the list is an opt-out.
-    # Uses index: subevent_list_phone
-    """
-    if not phone_numbers:
-        return set()
-    if connection.vendor == "postgresql":
-        # One index probe per number (LATERAL … LIMIT 1), whatever the planner's statistics say:
-        # they are stale in the middle of a big import that is adding the events.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT p.phone FROM unnest(%s::varchar[]) AS p(phone) CROSS JOIN LATERAL ("
-                f"SELECT e.kind FROM {SubscriptionEvent._meta.db_table} e "
-                "WHERE e.sending_list_id = %s AND e.phone_number = p.phone AND e.kind = ANY(%s) "
-                "ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) latest WHERE latest.kind = %s",
-                [
-                    phone_numbers,
-                    sending_list_id,
-                    [str(k) for k in _STATUS_HISTORY_KINDS],
-                    EventKind.OPTED_OUT.value,
-                ],
-            )
-            return {row[0] for row in cursor.fetchall()}
-    standing: set[str] = set()
-    for start in range(0, len(phone_numbers), batch_size):
-        latest: dict[str, str] = {}
-        events = (
-            SubscriptionEvent.objects.filter(
-                sending_list_id=sending_list_id,
-                phone_number__in=phone_numbers[start : start + batch_size],
-                kind__in=_STATUS_HISTORY_KINDS,
-            )
-            .order_by("phone_number", "-occurred_at", "-id")
-            .values_list("phone_number", "kind")
-        )
-        for phone_number, kind in events:
-            latest.setdefault(phone_number, kind)
-        standing.update(phone for phone, kind in latest.items() if kind == EventKind.OPTED_OUT)
-    return standing
 
 
 # --- custom fields --------------------------------------------------------------------------------
@@ -339,16 +278,18 @@ def list_contact_subscribe(
         raise ValidationError({"signup_method": f"Unknown signup method {signup_method!r}."})
     cleaned = clean_custom_fields(sending_list=sending_list, values=custom_fields)
     now = occurred_at or timezone.now()
+    # The contact row, locked: its number and block as they are now, and no phone change or
+    # STOP of this person between this decision and the commit.
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
     membership = (
         ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
     )
-    prior = None
-    if membership is None and not contact.blocked:
-        prior = prior_opt_out(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    standing = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    was_member_opted_out = membership is not None and not membership.active
     outcome = subscription_outcome(
         membership_active=None if membership is None else membership.active,
-        contact_blocked=contact.blocked,
-        prior_opt_out=prior is not None,
+        contact_blocked=contact.blocked or (standing is not None and standing.kind == SuppressionKind.BLOCK),
+        suppressed=standing is not None,
     )
     if outcome == Outcome.CREATED:
         membership = ListContact(
@@ -378,18 +319,36 @@ def list_contact_subscribe(
             membership.custom_fields = merged
             membership.save(update_fields=["custom_fields", "updated_at"])
     elif outcome == Outcome.SKIPPED_OPTED_OUT and membership is None:
-        membership = _restore_prior_opt_out(sending_list=sending_list, contact=contact, prior=prior, now=now)
-    return SubscribeResult(outcome=outcome, membership=membership, reason=skip_reason(outcome, membership))
+        membership = _restore_prior_opt_out(
+            sending_list=sending_list, contact=contact, prior=standing, now=now
+        )
+    elif outcome == Outcome.SKIPPED_OPTED_OUT and membership.active:
+        # The ledger holds the number as opted out while its contact is active here (data from
+        # before the ledger): the opt-out wins.
+        _opt_out_locked(
+            ListContact.objects.select_related("contact").get(pk=membership.pk),
+            reason=standing.reason or UnsubReason.MANUAL,
+            actor=Actor.system("consent ledger"),
+            occurred_at=None,
+            note=suppression_text(standing, list_name=sending_list.name),
+        )
+        membership.refresh_from_db()
+    reason = skip_reason(outcome, membership)
+    if outcome == Outcome.SKIPPED_OPTED_OUT and not was_member_opted_out:
+        # Opted out under another contact, or before this membership: the ledger says when.
+        reason = suppression_text(standing, list_name=sending_list.name)
+    return SubscribeResult(outcome=outcome, membership=membership, reason=reason)
 
 
-def _restore_prior_opt_out(*, sending_list, contact, prior: SubscriptionEvent, now) -> ListContact:
-    """Re-create the opted-out membership of a number that was deleted and came back."""
+def _restore_prior_opt_out(*, sending_list, contact, prior: NumberSuppression, now) -> ListContact:
+    """Give a number the ledger holds as opted out (a contact deleted and re-created, a number
+    given to another contact, a STOPALL) its opted-out membership when it is subscribed again."""
     membership = ListContact(
         sending_list=sending_list,
         contact=contact,
         active=False,
         unsub_reason=prior.reason or UnsubReason.MANUAL,
-        signup_method=prior.signup_method or SignupMethod.MANUAL,
+        signup_method=SignupMethod.MANUAL,
         subscribed_at=now,
         opted_out_at=prior.occurred_at,
         status_changed_at=prior.occurred_at,
@@ -398,9 +357,12 @@ def _restore_prior_opt_out(*, sending_list, contact, prior: SubscriptionEvent, n
         membership,
         kind=EventKind.OPTED_OUT,
         reason=membership.unsub_reason,
-        actor=Actor.system("opt-out history"),
+        actor=Actor.system("consent ledger"),
         occurred_at=now,
-        note=f"The opt-out of {prior.occurred_at:%Y-%m-%d %H:%M} UTC (event #{prior.pk}) still stands.",
+        note=(
+            f"The opt-out of {prior.phone_number} of {prior.occurred_at:%Y-%m-%d %H:%M} UTC "
+            f"(event #{prior.event_id}) still stands."
+        ),
     )
     if not inserted:  # a concurrent request created the membership: it decides
         return ListContact.objects.get(sending_list=sending_list, contact=contact)
@@ -418,7 +380,7 @@ def _membership_insert(
     except IntegrityError:
         return False
     _count_change(membership, None, membership.status)
-    _record_event(
+    event_record(
         membership=membership,
         contact=membership.contact,
         sending_list_id=membership.sending_list_id,
@@ -511,7 +473,7 @@ def _opt_out_locked(
     changed = membership_set_opted_out(membership, reason=reason, at=now)
     membership.save(update_fields=[*changed, "updated_at"])
     _count_change(membership, old, membership.status)
-    _record_event(
+    event_record(
         membership=membership,
         contact=membership.contact,
         sending_list_id=membership.sending_list_id,
@@ -564,7 +526,7 @@ def list_contacts_opt_out_bulk(
             {MembershipStatus.ACTIVE: -len(memberships), MembershipStatus(reason): len(memberships)}
         ),
     )
-    SubscriptionEvent.objects.bulk_create(
+    events = SubscriptionEvent.objects.bulk_create(
         _new_event(
             membership=m,
             contact=m.contact,
@@ -577,6 +539,7 @@ def list_contacts_opt_out_bulk(
         )
         for m in memberships
     )
+    ledger_apply(events)
     return len(memberships)
 
 
@@ -648,7 +611,14 @@ def _resubscribe_locked(
     membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
     now = occurred_at or timezone.now()
-    if membership.contact.blocked:
+    if (
+        membership.contact.blocked
+        or NumberSuppression.objects.filter(
+            phone_number=membership.contact.phone_number,
+            sending_list_id__isnull=True,
+            kind=SuppressionKind.BLOCK,
+        ).exists()
+    ):
         return StatusChange(False, membership, "The contact is blocked; unblock it first.")
     if membership.active:
         return StatusChange(False, membership, "Already subscribed.")
@@ -673,7 +643,7 @@ def _resubscribe_locked(
         ]
     )
     _count_change(membership, old, MembershipStatus.ACTIVE)
-    _record_event(
+    event_record(
         membership=membership,
         contact=membership.contact,
         sending_list_id=membership.sending_list_id,
@@ -708,49 +678,61 @@ def list_contact_delete(*, membership: ListContact, actor: Actor) -> None:
 # --- contacts (writes that record subscription events) --------------------------------------------
 
 
-@transaction.atomic
 def contact_block(*, contact: Contact, actor: Actor, note: str = "") -> bool:
-    """Block a contact: never messaged on any list. Audited; returns whether anything changed."""
-    updated = Contact.objects.filter(pk=contact.pk, blocked=False).update(
-        blocked=True, updated_at=timezone.now()
-    )
-    contact.blocked = True
-    if updated:
-        _record_event(
-            membership=None,
-            contact=contact,
-            sending_list_id=None,
-            kind=EventKind.BLOCKED,
-            actor=actor,
-            occurred_at=timezone.now(),
-            note=note,
-        )
-    return bool(updated)
+    """Block a contact: never messaged on any list, and its number blocked in the consent ledger
+    (a re-created contact with it is blocked too). Audited; returns whether anything changed."""
+    return _contact_set_blocked(contact=contact, blocked=True, actor=actor, note=note)
+
+
+def contact_unblock(*, contact: Contact, actor: Actor, note: str = "") -> bool:
+    """Lift a block, from the contact and its current number. Memberships keep their status;
+    opted-out ones stay opted out."""
+    return _contact_set_blocked(contact=contact, blocked=False, actor=actor, note=note)
 
 
 @transaction.atomic
-def contact_unblock(*, contact: Contact, actor: Actor, note: str = "") -> bool:
-    """Lift a block. Memberships keep their status; opted-out ones stay opted out."""
-    updated = Contact.objects.filter(pk=contact.pk, blocked=True).update(
-        blocked=False, updated_at=timezone.now()
+def _contact_set_blocked(*, contact: Contact, blocked: bool, actor: Actor, note: str) -> bool:
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)  # its number as it is now
+    contact.blocked, contact.phone_number = blocked, locked.phone_number
+    if locked.blocked == blocked:
+        return False
+    now = timezone.now()
+    Contact.objects.filter(pk=locked.pk).update(blocked=blocked, updated_at=now)
+    event_record(
+        membership=None,
+        contact=locked,
+        sending_list_id=None,
+        kind=EventKind.BLOCKED if blocked else EventKind.UNBLOCKED,
+        actor=actor,
+        occurred_at=now,
+        note=note,
     )
-    contact.blocked = False
-    if updated:
-        _record_event(
-            membership=None,
-            contact=contact,
-            sending_list_id=None,
-            kind=EventKind.UNBLOCKED,
-            actor=actor,
-            occurred_at=timezone.now(),
-            note=note,
-        )
-    return bool(updated)
+    return True
+
+
+@transaction.atomic
+def number_opt_out_everywhere(
+    *, contact: Contact, actor: Actor, occurred_at: dt.datetime | None = None, note: str = ""
+) -> SubscriptionEvent:
+    """Record a STOPALL against the contact's number: an opt-out of every list, present and future,
+    kept in the consent ledger until a START or resubscribe lifts it list by list. The caller opts
+    out the memberships themselves (`list_contact_opt_out`)."""
+    return event_record(
+        membership=None,
+        contact=contact,
+        sending_list_id=None,
+        kind=EventKind.OPTED_OUT,
+        reason=UnsubReason.MESSAGE,
+        actor=actor,
+        occurred_at=occurred_at or timezone.now(),
+        note=note,
+    )
 
 
 @transaction.atomic
 def contact_delete(*, contact: Contact) -> None:
-    """Delete a contact and its memberships; subscription events stay as evidence (SET_NULL)."""
+    """Delete a contact and its memberships. Its consent stays: the subscription events (SET_NULL,
+    with the number, list, reason, time and actor) and the ledger's suppressions of its number."""
     for membership in ListContact.objects.select_for_update().filter(contact=contact):
         _count_change(membership, membership.status, None)
     contact.delete()

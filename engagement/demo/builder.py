@@ -31,6 +31,7 @@ from engagement.demo.history import Plan, backdate, subscription_events
 from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.services import audience_create
 from sendinglists.choices import SignupMethod, UnsubReason
+from sendinglists.consent import ledger_apply
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
 from sendinglists.services import (
@@ -388,6 +389,8 @@ class DemoBuilder:
         Conversion.objects.bulk_create(self.conversions, batch_size=BATCH)
         events = subscription_events(self.plans, contacts, between=self.between, now=self.now)
         SubscriptionEvent.objects.bulk_create(events, batch_size=BATCH)
+        # The consent ledger follows the history, as the services keep it.
+        ledger_apply(sorted(events, key=lambda event: (event.occurred_at, event.pk)))
         by_list: dict = defaultdict(Counter)
         for membership in memberships:
             by_list[membership.sending_list_id][membership.status] += 1

@@ -28,6 +28,7 @@ from engagement.models import Message
 from engagement.services.outbound import SendRefused, message_send
 from sendinglists.actors import Actor
 from sendinglists.choices import SignupMethod, UnsubReason
+from sendinglists.consent import ledger_lift_list
 from sendinglists.models import ListContact, SendingList
 from sendinglists.services import (
     Outcome,
@@ -36,6 +37,7 @@ from sendinglists.services import (
     list_contact_opt_out,
     list_contact_resubscribe,
     list_contact_subscribe,
+    number_opt_out_everywhere,
 )
 
 logger = logging.getLogger(__name__)
@@ -317,11 +319,20 @@ def _apply_keyword(message: Message, membership: ListContact | None) -> list[Sta
         }
         if message.sending_list_id and message.sending_list_id not in memberships:
             memberships[message.sending_list_id] = None  # opted out of, member or not
-        return [
+        changes = [
             change
             for list_id, target in sorted(memberships.items())
             if (change := _opt_out(message, list_id, target))
         ]
+        # The number is opted out of every list, present and future, in the consent ledger; a
+        # START the person sent after this STOPALL (and that arrived first) still stands on its list.
+        number_opt_out_everywhere(
+            contact=message.contact, actor=Actor.for_message(message), occurred_at=message.sent_at
+        )
+        for list_id in memberships:
+            if _later_keyword(message, list_id, [KeywordKind.OPT_IN]) is not None:
+                ledger_lift_list(phone_number=message.contact.phone_number, sending_list_id=list_id)
+        return changes
     if message.sending_list is None:
         return []
     if message.keyword == KeywordKind.OPT_OUT:

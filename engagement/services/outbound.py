@@ -6,12 +6,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.choices import SuppressionKind
 from contacts.models import Contact
 from engagement.backends import OutgoingSms, SmsRejected, get_backend
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
 from engagement.services.delivery import early_delivery_reports_apply, message_failure_apply
 from engagement.services.events import list_contact_count_send
+from sendinglists.consent import suppression_standing, suppression_text
 from sendinglists.models import ListContact, SendingList
 
 MAX_BODY_CHARS = 1600  # providers split longer text into at most 10 segments and refuse beyond
@@ -39,7 +41,8 @@ def _is_compliance_reply(reply_to: Message | None, *, sending_list: SendingList,
 
 
 def send_refusal(*, contact: Contact, membership: ListContact | None, sending_list: SendingList) -> str:
-    """Why a marketing message may not go to this contact on this list ("" when it may)."""
+    """Why a marketing message may not go to this contact on this list ("" when it may): asked at
+    send time, of the contact, its membership and the consent ledger of its number."""
     if contact.blocked:
         return f"{contact.phone_number} is blocked: it is never messaged."
     if membership is None:
@@ -51,6 +54,9 @@ def send_refusal(*, contact: Contact, membership: ListContact | None, sending_li
         )
     if not contact.is_valid:
         return f"{contact.phone_number} is marked invalid (the carrier could not deliver to it)."
+    suppression = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    if suppression is not None:  # the number opted out, or was blocked, under another contact
+        return suppression_text(suppression, list_name=sending_list.name)
     return ""
 
 
@@ -81,6 +87,12 @@ def message_send(
     )
     if _is_compliance_reply(reply_to, sending_list=sending_list, contact=contact):
         refusal = f"{contact.phone_number} is blocked: it is never messaged." if contact.blocked else ""
+        if not refusal:
+            suppression = suppression_standing(
+                sending_list_id=sending_list.pk, phone_number=contact.phone_number
+            )
+            if suppression is not None and suppression.kind == SuppressionKind.BLOCK:
+                refusal = suppression_text(suppression, list_name=sending_list.name)
     else:
         refusal = send_refusal(contact=contact, membership=membership, sending_list=sending_list)
     if refusal:

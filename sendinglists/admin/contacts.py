@@ -8,6 +8,7 @@ from django.utils.html import format_html_join
 
 from contacts.admin import (
     ContactAdminForm,
+    ContactChannelForm,
     ContactChannelInline,
     FormulaSafeExportMixin,
     LargeTableAdmin,
@@ -16,7 +17,7 @@ from contacts.admin import (
 )
 from contacts.models import Contact, ContactChannel
 from contacts.resources import ContactResource
-from contacts.services import CONTACT_TEXT_FIELDS, contact_set_tags, contact_update, contact_upsert
+from contacts.services import CONTACT_TEXT_FIELDS, contact_set_tags, contact_upsert
 from sendinglists.admin.common import (
     actor_for,
     admin_link,
@@ -26,6 +27,7 @@ from sendinglists.admin.common import (
 )
 from sendinglists.choices import SignupMethod
 from sendinglists.models import ListContact
+from sendinglists.numbers import contact_channel_add_checked, contact_edit, number_consent_conflicts
 from sendinglists.services import (
     clean_custom_fields,
     contact_block,
@@ -127,11 +129,40 @@ def memberships_formset_save(request, formset, contact: Contact) -> None:
             )
 
 
+class ConsentCheckedContactForm(ContactAdminForm):
+    """Shows the consent ledger's refusal of a new number next to the field (the service that
+    saves it, `contact_change_phone`, checks again in its transaction)."""
+
+    def clean_phone_number(self) -> str:
+        phone = super().clean_phone_number()
+        if self.instance.pk and phone != self.instance.phone_number:
+            problems = number_consent_conflicts(contact=self.instance, phone_number=phone)
+            if problems:
+                raise ValidationError(problems)
+        return phone
+
+
+class ConsentCheckedChannelForm(ContactChannelForm):
+    def clean(self):
+        cleaned = super().clean()
+        contact = getattr(self.instance, "contact", None)
+        is_new_phone = not self.instance.pk and cleaned.get("kind") == "phone" and cleaned.get("value")
+        if is_new_phone and contact is not None and contact.pk:
+            problems = number_consent_conflicts(contact=contact, phone_number=cleaned["value"])
+            if problems:
+                self.add_error("value", problems)
+        return cleaned
+
+
+class ConsentCheckedChannelInline(ContactChannelInline):
+    form = ConsentCheckedChannelForm
+
+
 @admin.register(Contact)
 class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
-    form = ContactAdminForm
+    form = ConsentCheckedContactForm
     resource_classes = [ContactResource]
-    inlines = [MembershipInline, ContactChannelInline]
+    inlines = [MembershipInline, ConsentCheckedChannelInline]
     list_display = (
         "phone_number",
         "first_name",
@@ -191,7 +222,9 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         phone_number = form.cleaned_data["phone_number"]
         if change:
             current = Contact.objects.get(pk=obj.pk)
-            contact = contact_update(contact=current, values=values, phone_number=phone_number)
+            contact = contact_edit(
+                contact=current, values=values, phone_number=phone_number, actor=actor_for(request)
+            )
         else:
             contact, _ = contact_upsert(phone_number=phone_number, values=values)
         # The form's instance is what the inlines and the redirect use: make it the saved row.
@@ -209,7 +242,7 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         if formset.model is ListContact:
             memberships_formset_save(request, formset, form.instance)
         elif formset.model is ContactChannel:
-            channels_formset_save(formset, form.instance)
+            channels_formset_save(formset, form.instance, channel_add=contact_channel_add_checked)
         else:
             super().save_formset(request, form, formset, change)
 

@@ -14,16 +14,11 @@ from django.db import transaction
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
-from contacts.services import (
-    contact_add_tags,
-    contact_channel_add,
-    contact_set_tags,
-    contact_update,
-    contact_upsert,
-)
+from contacts.services import contact_add_tags, contact_set_tags, contact_upsert
 from sendinglists.actors import Actor
 from sendinglists.choices import SignupMethod
 from sendinglists.models import SendingList
+from sendinglists.numbers import contact_channel_add_checked, contact_edit
 from sendinglists.services import SubscribeResult, list_contact_subscribe
 
 
@@ -78,13 +73,14 @@ def api_contact_update(
     *,
     contact: Contact,
     values: dict,
+    actor: Actor,
     phone_number: str | None = None,
     tags: list[str] | None = None,
     channels: list[dict] | None = None,
 ) -> Contact:
     """An explicit edit: sets exactly the given fields (may blank one), replaces the tags when
     given, adds the given channels. Atomic: a ValidationError anywhere changes nothing."""
-    contact = contact_update(contact=contact, values=values, phone_number=phone_number)
+    contact = contact_edit(contact=contact, values=values, phone_number=phone_number, actor=actor)
     if tags is not None:
         contact_set_tags(contact=contact, names=tags)
     _add_channels(contact, channels, DEFAULT_REGION)
@@ -94,7 +90,9 @@ def api_contact_update(
 def _add_channels(contact: Contact, channels: list[dict] | None, region: str) -> None:
     for index, channel in enumerate(channels or []):
         try:
-            contact_channel_add(contact=contact, kind=channel["kind"], value=channel["value"], region=region)
+            contact_channel_add_checked(
+                contact=contact, kind=channel["kind"], value=channel["value"], region=region
+            )
         except ValidationError as exc:
             raise ValidationError(
                 {f"channels.{index}.{key}": messages for key, messages in exc.message_dict.items()}

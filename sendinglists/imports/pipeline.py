@@ -22,10 +22,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.choices import SuppressionKind
 from contacts.models import Contact
 from contacts.services import tags_get_or_create
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus, MembershipStatus, SignupMethod
+from sendinglists.consent import suppressions_standing
 from sendinglists.imports.mapping import mapping_compile
 from sendinglists.imports.models import ImportChunk, ImportChunkPart
 from sendinglists.imports.parse import read_chunk
@@ -36,7 +38,6 @@ from sendinglists.services import (
     Outcome,
     list_contact_subscribe,
     list_status_counts_add,
-    prior_opt_out_phones,
     subscription_outcome,
 )
 
@@ -238,24 +239,18 @@ def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: d
 def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
     """What each distinct phone of the chunk becomes, and the writes that make it so."""
     sending_list = job.sending_list
-    without_membership = [
-        phone
-        for phone, (_, blocked, membership_id, _) in state.items()
-        if membership_id is None and not blocked
-    ]
-    prior = (
-        prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=without_membership)
-        if without_membership
-        else set()
-    )
+    # The consent ledger, for every number of the chunk whatever contact holds it now.
+    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
     outcomes: dict[str, Outcome] = {}
     to_create, to_merge, one_by_one = [], [], []
     for phone, record in records.items():
         contact_id, blocked, membership_id, active = state[phone]
+        suppression = standing.get(phone)
         outcome = subscription_outcome(
             membership_active=active if membership_id is not None else None,
-            contact_blocked=blocked,
-            prior_opt_out=phone in prior,
+            contact_blocked=blocked
+            or (suppression is not None and suppression.kind == SuppressionKind.BLOCK),
+            suppressed=suppression is not None,
         )
         outcomes[phone] = outcome
         if outcome == Outcome.CREATED:
@@ -263,8 +258,9 @@ def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> 
         elif outcome == Outcome.UPDATED:
             if record.custom:
                 to_merge.append((membership_id, record.custom))
-        elif outcome == Outcome.SKIPPED_OPTED_OUT and membership_id is None:
-            # A number deleted while opted out: the foundation re-creates its opted-out membership.
+        elif outcome == Outcome.SKIPPED_OPTED_OUT and (membership_id is None or active):
+            # A number the ledger holds as opted out without an opted-out membership here (deleted
+            # and re-created, given to another contact): the service gives it its opted-out one.
             one_by_one.append(phone)
     actor = Actor.for_import(job)
     created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label)

@@ -141,7 +141,10 @@ class ChunkWriter:
             "INSERT INTO contacts_contact AS c (uuid, phone_number, email, first_name, last_name, timezone, "
             "carrier, line_type, is_valid, blocked, created_at, updated_at) "
             f"SELECT {uuid_sql}, s.phone, s.email, s.first_name, s.last_name, s.timezone, s.carrier, "
-            "s.line_type, true, false, %s, %s FROM import_stage s WHERE true ORDER BY s.phone "
+            # A new contact whose number the consent ledger holds as blocked is blocked from the start.
+            "s.line_type, true, EXISTS (SELECT 1 FROM contacts_numbersuppression b "
+            "WHERE b.phone_number = s.phone AND b.sending_list_id IS NULL AND b.kind = 'block'), "
+            "%s, %s FROM import_stage s WHERE true ORDER BY s.phone "
             f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}, updated_at = excluded.updated_at "
             f"WHERE {changed} "
             f"RETURNING phone_number, {inserted_sql}",

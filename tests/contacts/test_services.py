@@ -94,18 +94,6 @@ def test_update_sets_exactly_the_given_fields_even_blank():
 
 
 @pytest.mark.django_db
-def test_update_refuses_a_phone_number_another_contact_has():
-    ContactFactory(phone_number="+14155550001")
-    contact = ContactFactory(phone_number="+14155550002")
-
-    with pytest.raises(ValidationError, match="Another contact already has"):
-        contact_update(contact=contact, values={}, phone_number="(415) 555-0001")
-
-    contact.refresh_from_db()
-    assert contact.phone_number == "+14155550002"
-
-
-@pytest.mark.django_db
 def test_set_tags_replaces_and_reuses_tags_case_insensitively():
     Tag.objects.create(name="VIP")
     contact = ContactFactory()

@@ -105,11 +105,16 @@ def test_stopall_opts_the_contact_out_of_every_list_it_belongs_to(
     assert state(member) == state(other) == (False, "message")
     assert state(bystander) == (True, "")
     assert not ListContact.objects.filter(sending_list=third_list).exists()
-    events = SubscriptionEvent.objects.filter(kind="opted_out").order_by("sending_list_id")
-    assert [(e.sending_list_id, e.actor_id) for e in events] == [
+    events = SubscriptionEvent.objects.filter(kind="opted_out", sending_list__isnull=False)
+    assert [(e.sending_list_id, e.actor_id) for e in events.order_by("sending_list_id")] == [
         (sending_list.pk, str(message.pk)),
         (other_list.pk, str(message.pk)),
     ]
+    # The number itself is opted out of every list, the third one and lists made later included.
+    everywhere = SubscriptionEvent.objects.get(kind="opted_out", sending_list__isnull=True)
+    assert (everywhere.phone_number, everywhere.actor_id) == (contact.phone_number, str(message.pk))
+    assert subscribe(third_list, contact).active is False
+    assert subscribe(SendingListFactory(), contact).active is False
 
 
 def test_stopall_to_a_number_that_is_no_sending_list_still_opts_out_of_every_list(
@@ -292,11 +297,14 @@ def test_a_late_start_from_a_new_member_is_followed_by_the_stopall_sent_after_it
 
     other = ListContact.objects.get(sending_list=other_list)
     assert (other.active, other.unsub_reason, other.opted_out_at) == (False, "message", at(2))
+    assert start.keyword == KeywordKind.OPT_IN
+    # The STOPALL already stood in the consent ledger for every list: the earlier START never
+    # made the number active; its opted-out membership names the STOPALL's event as evidence.
+    everywhere = SubscriptionEvent.objects.get(sending_list__isnull=True, kind="opted_out")
+    assert everywhere.actor_id == str(stopall.pk)
     events = SubscriptionEvent.objects.filter(list_contact=other).order_by("id")
-    assert [(e.kind, e.actor_id) for e in events] == [
-        ("subscribed", str(start.pk)),
-        ("opted_out", str(stopall.pk)),
-    ]
+    assert [(e.kind, e.reason) for e in events] == [("opted_out", "message")]
+    assert f"(event #{everywhere.pk}) still stands" in events[0].note
 
 
 def test_a_stop_still_applies_when_an_import_subscribed_after_it_was_sent(sending_list, contact):
@@ -407,13 +415,14 @@ def test_a_missing_provider_id_is_a_validation_error(sending_list):
     assert Message.objects.count() == 0
 
 
-def test_a_members_stop_reads_and_locks_its_rows_in_one_query_and_writes_in_five(
+def test_a_members_stop_reads_and_locks_its_rows_in_one_query_and_writes_in_six(
     at, sending_list, member, django_assert_num_queries
 ):
     receive("HELP", at=at(1))  # the process now knows the list's region
 
-    # savepoint, list+contact+membership, message, later START?, membership, counts, event, release
-    with django_assert_num_queries(8):
+    # savepoint, list+contact+membership, message, later START?, membership, counts, event,
+    # consent ledger, release
+    with django_assert_num_queries(9):
         message = receive("STOP", at=at(2)).message
 
     assert (message.list_contact_id, state(member)) == (member.pk, (False, "message"))

@@ -45,7 +45,7 @@ def counts(sending_list):
 
 
 @pytest.mark.parametrize(
-    ("active", "blocked", "prior", "expected"),
+    ("active", "blocked", "suppressed", "expected"),
     [
         (None, False, False, Outcome.CREATED),
         (None, False, True, Outcome.SKIPPED_OPTED_OUT),
@@ -56,9 +56,9 @@ def counts(sending_list):
         (False, True, True, Outcome.SKIPPED_BLOCKED),
     ],
 )
-def test_subscription_outcome_decides_every_case(active, blocked, prior, expected):
+def test_subscription_outcome_decides_every_case(active, blocked, suppressed, expected):
     assert (
-        subscription_outcome(membership_active=active, contact_blocked=blocked, prior_opt_out=prior)
+        subscription_outcome(membership_active=active, contact_blocked=blocked, suppressed=suppressed)
         == expected
     )
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from contacts.api.serializers import ContactChannelSerializer, tag_names
 from contacts.models import Contact
 from contacts.selectors import contact_tag_names
-from contacts.services import contact_add_tags, contact_channel_add, contact_channel_remove, contact_set_tags
+from contacts.services import contact_add_tags, contact_channel_remove, contact_set_tags
 from sendinglists.api.errors import django_validation_detail, field_errors_of
 from sendinglists.api.filters import ContactFilter
 from sendinglists.api.idempotency import idempotent
@@ -32,6 +32,7 @@ from sendinglists.api.serializers.contacts import (
 from sendinglists.api.upserts import api_contact_update, api_contact_upsert
 from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, MAX_ID, ApiViewSetMixin
 from sendinglists.models import ListContact, SendingList
+from sendinglists.numbers import contact_channel_add_checked
 from sendinglists.services import Outcome, contact_delete
 
 MAX_BULK_CONTACTS = 1000
@@ -150,6 +151,7 @@ class ContactViewSet(
         api_contact_update(
             contact=contact,
             values=values,
+            actor=self.actor,
             phone_number=extras.get("phone_number"),
             tags=extras.get("tags"),
             channels=extras.get("channels"),
@@ -377,7 +379,7 @@ class ContactV2ViewSet(ContactViewSet):
             return Response(ContactChannelSerializer(contact.channels.all(), many=True).data)
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        channel = contact_channel_add(
+        channel = contact_channel_add_checked(
             contact=contact, kind=serializer.validated_data["kind"], value=serializer.validated_data["value"]
         )
         return Response(ContactChannelSerializer(channel).data, status=status.HTTP_201_CREATED)

@@ -452,8 +452,9 @@ def test_an_import_run_again_on_the_same_file_updates_and_creates_nothing_new(se
     )
 
 
-def test_prior_opt_out_phones_applies_the_prior_opt_out_rule_to_many_numbers(sending_list):
-    from sendinglists.services import list_contact_resubscribe, prior_opt_out, prior_opt_out_phones
+def test_the_ledger_holds_the_opt_outs_that_stand_after_their_contacts_are_deleted(sending_list):
+    from sendinglists.consent import suppression_standing, suppressions_standing
+    from sendinglists.services import list_contact_resubscribe
     from tests.factories import SendingListFactory
 
     other_list = SendingListFactory(phone_number="+18005550199")
@@ -476,13 +477,15 @@ def test_prior_opt_out_phones_applies_the_prior_opt_out_rule_to_many_numbers(sen
         contact_delete(contact=contact)
     phones = [*histories, "+14155550105"]
 
-    standing = prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=phones)
+    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=phones)
 
-    assert standing == {"+14155550101"}
-    assert standing == {
-        phone for phone in phones if prior_opt_out(sending_list_id=sending_list.pk, phone_number=phone)
+    assert {phone: (row.kind, row.reason) for phone, row in standing.items()} == {
+        "+14155550101": ("opt_out", "message")
     }
-    assert prior_opt_out_phones(sending_list_id=sending_list.pk, phone_numbers=[]) == set()
+    assert set(standing) == {
+        phone for phone in phones if suppression_standing(sending_list_id=sending_list.pk, phone_number=phone)
+    }
+    assert suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=[]) == {}
 
 
 def test_a_chunk_run_again_after_some_of_its_parts_committed_writes_only_the_rest(sending_list):
