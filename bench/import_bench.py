@@ -268,7 +268,7 @@ def child_import(args) -> dict:
             with open(args.file, "rb") as handle:
                 job = import_create(sending_list=sending_list, uploaded_file=File(handle, name="bench.csv"))
             created_s = time.perf_counter() - started
-            import_start(job=job)
+            import_start(consent_attestation="They signed up in store.", job=job)
             # Polled with the cheapest query, 10 times a second: this process shares the CPUs
             # with the workers, and the end time is precise to 0.1 s.
             status = ImportJob.objects.filter(pk=job.pk).values_list("status", flat=True)

@@ -55,6 +55,13 @@ class ActorKind(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class ImportMode(models.TextChoices):
+    """What an import does to the numbers in its file."""
+
+    SUBSCRIBE = "subscribe", "Subscribe the contacts"
+    OPT_OUT = "opt_out", "Opt-out file: numbers that opted out elsewhere"
+
+
 class ImportStatus(models.TextChoices):
     PENDING = "pending", "Waiting for mapping"
     QUEUED = "queued", "Queued"

@@ -9,6 +9,7 @@ from sendinglists.choices import (
     ActorKind,
     EventKind,
     FieldType,
+    ImportMode,
     ImportStatus,
     MembershipStatus,
     SignupMethod,
@@ -344,6 +345,15 @@ class ImportJob(models.Model):
     rows_total = models.PositiveIntegerField(default=0, help_text="Data rows in the file, counted at upload")
     mapping = models.JSONField(default=dict, blank=True, help_text="column index -> field")
     region = models.CharField(max_length=2, blank=True)
+    mode = models.CharField(max_length=16, choices=ImportMode.choices, default=ImportMode.SUBSCRIBE)
+    consent_attestation = models.TextField(
+        blank=True, help_text="The operator's statement that the contacts consented to texts from this sender"
+    )
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attested_by_label = models.CharField(max_length=200, blank=True, help_text="Who attested (user or token)")
+    attested_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
     failure_reason = models.TextField(blank=True)
     total_chunks = models.PositiveIntegerField(default=0)
@@ -356,6 +366,7 @@ class ImportJob(models.Model):
     memberships_updated = models.PositiveIntegerField(default=0)
     skipped_opted_out = models.PositiveIntegerField(default=0)
     skipped_blocked = models.PositiveIntegerField(default=0)
+    opted_out = models.PositiveIntegerField(default=0, help_text="Opt-out files: numbers opted out now")
     duplicates = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -267,6 +267,7 @@ def list_contact_subscribe(
     actor: Actor,
     custom_fields: dict | None = None,
     occurred_at: dt.datetime | None = None,
+    note: str = "",
 ) -> SubscribeResult:
     """Subscribe a contact to a list, or merge custom fields into an active membership.
 
@@ -301,7 +302,12 @@ def list_contact_subscribe(
             status_changed_at=now,
         )
         inserted = _membership_insert(
-            membership, kind=EventKind.SUBSCRIBED, actor=actor, occurred_at=now, signup_method=signup_method
+            membership,
+            kind=EventKind.SUBSCRIBED,
+            actor=actor,
+            occurred_at=now,
+            signup_method=signup_method,
+            note=note,
         )
         if not inserted:
             # A concurrent request created it first; decide again against the row it wrote.
@@ -312,6 +318,7 @@ def list_contact_subscribe(
                 actor=actor,
                 custom_fields=custom_fields,
                 occurred_at=occurred_at,
+                note=note,
             )
     elif outcome == Outcome.UPDATED:
         merged = {**membership.custom_fields, **cleaned}

@@ -4,7 +4,7 @@ services validate it (and their messages are shown on the form)."""
 from django import forms
 from django.conf import settings
 
-from sendinglists.choices import FieldType
+from sendinglists.choices import FieldType, ImportMode
 from sendinglists.imports.mapping import CONTACT_TARGETS, CUSTOM_PREFIX, custom_key_for
 from sendinglists.models import SendingList
 
@@ -26,6 +26,16 @@ class ImportUploadForm(forms.Form):
         help_text="Two letters, e.g. US or GB. Empty: the list's default region.",
         widget=forms.TextInput(attrs={"size": 3, "autocomplete": "off"}),
     )
+    mode = forms.ChoiceField(
+        required=False,  # empty: subscribe
+        choices=ImportMode.choices,
+        initial=ImportMode.SUBSCRIBE,
+        widget=forms.RadioSelect,
+        label="What the file is",
+        help_text="An opt-out file (numbers that opted out on another platform) opts every number in it out "
+        "of the list, known or not; an optional reason column takes message, bad_response, invalid_contact, "
+        "manual or complaint.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,10 +47,23 @@ class MappingForm(forms.Form):
     """One target per column (`col_<i>`), plus key and type for a new custom field."""
 
     has_header = forms.BooleanField(required=False, label="The first row is a header")
+    consent_confirmed = forms.BooleanField(required=False)
+    consent_how = forms.CharField(
+        required=False,
+        max_length=500,
+        label="How they gave consent",
+        help_text="e.g. “Signed up at checkout on our website, 2024–2026”. Kept with the import as evidence.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
 
     def __init__(self, *args, job, custom_fields: dict, samples: list[list[str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.job = job
+        self.asks_consent = job.mode == ImportMode.SUBSCRIBE
+        self.fields["consent_confirmed"].label = (
+            f"I confirm that these contacts gave consent to receive text messages from "
+            f"{job.sending_list.phone_number} ({job.sending_list.name})."
+        )
         self.fields["has_header"].initial = job.has_header
         choices = [("", "Ignore this column")]
         choices += [(target, label) for target, label in CONTACT_TARGETS.items()]
@@ -79,6 +102,23 @@ class MappingForm(forms.Form):
                     "type": self[f"col_{index}_type"],
                 }
             )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.asks_consent:
+            if not cleaned.get("consent_confirmed"):
+                self.add_error(
+                    "consent_confirmed", "Confirm the contacts' consent to start an import that subscribes."
+                )
+            if not (cleaned.get("consent_how") or "").strip():
+                self.add_error("consent_how", "Say how these contacts gave consent.")
+        return cleaned
+
+    def consent_attestation(self) -> str | None:
+        """The attestation text the import keeps, or None for an opt-out file."""
+        if not self.asks_consent:
+            return None
+        return f"{self.fields['consent_confirmed'].label} How: {self.cleaned_data['consent_how'].strip()}"
 
     def mapping(self) -> dict[str, str]:
         """The chosen mapping in the services' form (`custom:<key>:<type>` for new fields)."""

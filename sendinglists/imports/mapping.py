@@ -25,6 +25,7 @@ CONTACT_TARGETS = {
     "timezone": "Time zone",
     "carrier": "Carrier",
     "tags": "Tags (comma-separated)",
+    "reason": "Opt-out reason (opt-out files)",
 }
 # Contact fields a row sets directly (the rest are derived or go elsewhere).
 CONTACT_VALUE_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
@@ -83,6 +84,9 @@ _SYNONYMS = {
     "tags": "tags",
     "tag": "tags",
     "labels": "tags",
+    "reason": "reason",
+    "unsubreason": "reason",
+    "optoutreason": "reason",
     "importline": IGNORE,
     "importerror": IGNORE,
 }
@@ -302,15 +306,19 @@ class CompiledMapping:
     full_name: int | None
     tags: tuple
     custom: tuple
+    reason: int | None = None
+    """The opt-out reason column of an opt-out file."""
 
 
 def mapping_compile(*, mapping: dict[str, str], header: list[str], custom_fields: dict) -> CompiledMapping:
     values, tags, custom = [], [], []
-    phone = full_name = None
+    phone = full_name = reason = None
     for index_text, target in sorted(mapping.items(), key=lambda item: int(item[0])):
         index = int(index_text)
         if target == "phone":
             phone = index
+        elif target == "reason":
+            reason = index
         elif target == "full_name":
             full_name = index
         elif target == "tags":
@@ -332,4 +340,5 @@ def mapping_compile(*, mapping: dict[str, str], header: list[str], custom_fields
         full_name=full_name,
         tags=tuple(tags),
         custom=tuple(custom),
+        reason=reason,
     )

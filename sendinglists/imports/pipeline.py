@@ -5,7 +5,7 @@ The one place that decides what each row becomes is `_decide`, which asks
 opt-out history fetched set-based for the whole chunk. What every row became is counted in exactly
 one bucket:
 
-    rows_read = memberships_created + memberships_updated + skipped_opted_out + skipped_blocked
+    rows_read = memberships_created + memberships_updated + skipped_opted_out + skipped_blocked + opted_out
                 + duplicates + errors
 
 `duplicates` are valid rows whose phone an earlier row of the file already had (their values are
@@ -26,17 +26,27 @@ from contacts.choices import SuppressionKind
 from contacts.models import Contact
 from contacts.services import tags_get_or_create
 from sendinglists.actors import Actor
-from sendinglists.choices import ImportStatus, MembershipStatus, SignupMethod
+from sendinglists.choices import (
+    EventKind,
+    ImportMode,
+    ImportStatus,
+    MembershipStatus,
+    SignupMethod,
+    UnsubReason,
+)
 from sendinglists.consent import suppressions_standing
 from sendinglists.imports.mapping import mapping_compile
 from sendinglists.imports.models import ImportChunk, ImportChunkPart
 from sendinglists.imports.parse import read_chunk
 from sendinglists.imports.rows import RowReader, fold
 from sendinglists.imports.writers import ChunkWriter
-from sendinglists.models import ImportJob
+from sendinglists.models import ImportJob, ListContact
 from sendinglists.services import (
     Outcome,
+    contact_opt_out_of_list,
+    event_record,
     list_contact_subscribe,
+    list_contacts_opt_out_bulk,
     list_status_counts_add,
     subscription_outcome,
 )
@@ -51,10 +61,13 @@ COUNT_FIELDS = (
     "memberships_updated",
     "skipped_opted_out",
     "skipped_blocked",
+    "opted_out",
     "duplicates",
     "errors",
 )
+OPTED_OUT_NOW = "opted_out"  # an opt-out file's outcome for a number it opted out
 OUTCOME_COUNTS = {
+    OPTED_OUT_NOW: "opted_out",
     Outcome.CREATED: "memberships_created",
     Outcome.UPDATED: "memberships_updated",
     Outcome.SKIPPED_OPTED_OUT: "skipped_opted_out",
@@ -223,7 +236,8 @@ def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: d
     first_in_job = writer.seen_first()
     contacts_created, contacts_updated = writer.contacts_upsert()
     state = writer.contacts_state()
-    outcomes = _decide(job, writer, records, state)
+    decide = _decide_opt_outs if job.mode == ImportMode.OPT_OUT else _decide
+    outcomes = decide(job, writer, records, state)
     for phone, record in records.items():
         rows = len(record.lines)
         if int(phone[1:]) in first_in_job:
@@ -263,7 +277,8 @@ def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> 
             # and re-created, given to another contact): the service gives it its opted-out one.
             one_by_one.append(phone)
     actor = Actor.for_import(job)
-    created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label)
+    note = consent_note(job)
+    created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label, note=note)
     list_status_counts_add(
         sending_list_id=sending_list.pk, deltas=Counter({MembershipStatus.ACTIVE: len(created)})
     )
@@ -278,8 +293,66 @@ def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> 
             signup_method=SignupMethod.IMPORT,
             actor=actor,
             custom_fields=records[phone].custom,
+            note=note,
         )
         outcomes[phone] = result.outcome
+    return outcomes
+
+
+def consent_note(job: ImportJob) -> str:
+    """How a SUBSCRIBED event of the import names the consent the operator attested."""
+    return f"Consent attested by {job.attested_by_label} on {job.attested_at:%Y-%m-%d %H:%M} UTC (import #{job.pk})."
+
+
+def _decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
+    """An opt-out file: every number gets the list's suppression in the consent ledger, known or
+    not. Active members are opted out (one event each, naming the import); a number with no
+    membership gets an opted-out one, as a STOP from a new number does; an opted-out member stays
+    as it is (its number's opt-out recorded if the ledger lacked it)."""
+    sending_list = job.sending_list
+    actor = Actor.for_import(job)
+    note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
+    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
+    outcomes: dict[str, str] = {}
+    active_by_reason: dict[str, list[int]] = {}
+    for phone, record in records.items():
+        contact_id, _, membership_id, active = state[phone]
+        reason = record.reason or UnsubReason.MESSAGE
+        if active:
+            active_by_reason.setdefault(reason, []).append(membership_id)
+            outcomes[phone] = OPTED_OUT_NOW
+        elif membership_id is None:
+            contact_opt_out_of_list(
+                sending_list=sending_list,
+                contact=Contact(pk=contact_id, phone_number=phone),
+                reason=reason,
+                actor=actor,
+                note=note,
+            )
+            outcomes[phone] = OPTED_OUT_NOW
+        else:
+            suppression = standing.get(phone)
+            if suppression is None or suppression.sending_list_id != sending_list.pk:
+                event_record(
+                    membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
+                    contact=Contact(pk=contact_id, phone_number=phone),
+                    sending_list_id=sending_list.pk,
+                    kind=EventKind.OPTED_OUT,
+                    reason=reason,
+                    actor=actor,
+                    occurred_at=timezone.now(),
+                    note=f"{note} Already unsubscribed; the number's opt-out recorded.",
+                )
+            outcomes[phone] = Outcome.SKIPPED_OPTED_OUT
+    for reason, membership_ids in sorted(active_by_reason.items()):
+        for start in range(0, len(membership_ids), 5000):
+            list_contacts_opt_out_bulk(
+                sending_list_id=sending_list.pk,
+                membership_ids=membership_ids[start : start + 5000],
+                reason=reason,
+                actor=actor,
+                note=note,
+            )
     return outcomes
 
 

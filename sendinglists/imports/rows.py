@@ -16,7 +16,7 @@ from django.core.validators import EmailValidator
 
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact
 from contacts.phones import normalize_phone
-from sendinglists.choices import FieldType
+from sendinglists.choices import FieldType, UnsubReason
 from sendinglists.customfields import convert_value
 from sendinglists.imports.mapping import CompiledMapping
 
@@ -62,6 +62,7 @@ class ValidRow:
     custom: dict
     tags: list
     cells: list
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class ContactRecord:
     custom: dict = field(default_factory=dict)
     tags: dict = field(default_factory=dict)  # lower-case name -> name
     lines: list = field(default_factory=list)
+    reason: str = ""  # opt-out files: the reason of its last row that gives one
 
 
 class RowReader:
@@ -92,6 +94,7 @@ class RowReader:
                 *mapping.tags,
             ]
             + ([mapping.full_name] if mapping.full_name is not None else [])
+            + ([mapping.reason] if mapping.reason is not None else [])
         )
         self._phones: dict = {}
         self._converted: dict = {}
@@ -161,10 +164,15 @@ class RowReader:
             tags, more = self._tags(cells) if mapping.tags else ([], None)
             if more:
                 problems = [*(problems or []), *more]
+            reason = ""
+            if mapping.reason is not None:
+                reason, problem = opt_out_reason(cells[mapping.reason])
+                if problem:
+                    problems = [*(problems or []), (mapping.header[mapping.reason], problem)]
             if problems:
                 errors.append(_row_error(line, problems, cells))
                 continue
-            valid.append(ValidRow(line, phone.e164, phone.line_type, values, custom, tags, cells))
+            valid.append(ValidRow(line, phone.e164, phone.line_type, values, custom, tags, cells, reason))
         return valid, errors, read
 
     def _values(self, cells: list) -> tuple[dict, list | None]:
@@ -277,6 +285,30 @@ def _row_error(line: int, problems: list, cells: list) -> RowError:
     return RowError(line, columns[:200], f"Line {line}: {reason}.", cells)
 
 
+_REASONS = {
+    **{value: value for value in UnsubReason.values},
+    **{str(label).lower(): value for value, label in UnsubReason.choices},
+    "opted out": UnsubReason.MESSAGE,
+    "opt-out": UnsubReason.MESSAGE,
+    "stop": UnsubReason.MESSAGE,
+}
+
+
+def opt_out_reason(raw: str) -> tuple[str, str]:
+    """(seed 000's reason value, "") for a reason cell (a value or its label, any case; empty is
+    "", the import's default), or ("", why not)."""
+    text = raw.strip().lower().replace("_", " ")
+    if not text:
+        return "", ""
+    reason = _REASONS.get(text) or _REASONS.get(text.replace(" ", "_"))
+    if reason is None:
+        return "", (
+            f"{raw.strip()[:40]!r} is not an opt-out reason (use message, bad_response, invalid_contact, "
+            "manual or complaint)"
+        )
+    return reason, ""
+
+
 def split_full_name(text: str) -> tuple[str, str]:
     """`Jane Doe` -> (Jane, Doe); `Mary Ann Smith` -> (Mary Ann, Smith); `Doe, Jane` -> (Jane, Doe)."""
     text = " ".join(text.split())
@@ -324,8 +356,11 @@ def fold(valid: list[ValidRow], existing_tags: dict | None = None) -> tuple[dict
                 row.custom,
                 {name.lower(): name for name in row.tags} if row.tags else {},
                 [row.line],
+                row.reason,
             )
             continue
+        if row.reason:
+            record.reason = row.reason
         record.values.update(row.values)
         if row.custom:
             record.custom.update(row.custom)

@@ -64,6 +64,7 @@ def import_progress(*, job: ImportJob) -> dict:
             "memberships_updated": job.memberships_updated,
             "skipped_opted_out": job.skipped_opted_out,
             "skipped_blocked": job.skipped_blocked,
+            "opted_out": job.opted_out,
             "duplicates": job.duplicates,
             "errors": job.errors,
         },

@@ -23,7 +23,7 @@ from django.utils.text import get_valid_filename
 
 from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
-from sendinglists.choices import ActorKind, ImportStatus
+from sendinglists.choices import ActorKind, ImportMode, ImportStatus
 from sendinglists.imports.detect import (
     HEAD_BYTES,
     FileRejected,
@@ -72,6 +72,7 @@ def import_create(
     has_header: bool | None = None,
     chunk_rows: int | None = None,
     filename: str = "",
+    mode: str = ImportMode.SUBSCRIBE,
 ) -> ImportJob:
     """Store and inspect an upload: a PENDING job with the detected encoding, delimiter, header, the
     row count, the chunk plan and a mapping (the given one, validated, or a guess).
@@ -81,6 +82,10 @@ def import_create(
     sentence saying why; a bad `mapping` raises ValidationError keyed `mapping`. `uploaded_file` is
     any Django File (an upload, or `File(open(path, "rb"))`).
     """
+    if mode not in ImportMode.values:
+        raise ValidationError(
+            {"mode": [f"Unknown import mode {mode!r}; use {' or '.join(ImportMode.values)}."]}
+        )
     filename = os.path.basename(filename or getattr(uploaded_file, "name", "") or "upload.csv")
     size = uploaded_file.size
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
@@ -113,6 +118,7 @@ def import_create(
             region=region,
             has_header=has_header,
             chunk_rows=chunk_rows or settings.IMPORT_CHUNK_ROWS,
+            mode=mode,
         )
     finally:
         if os.path.exists(transcoded.path):
@@ -130,7 +136,18 @@ def _read_head(path: str) -> str:
 
 
 def _create_job(
-    *, sending_list, path, encoding_label, size, filename, actor, mapping, region, has_header, chunk_rows
+    *,
+    sending_list,
+    path,
+    encoding_label,
+    size,
+    filename,
+    actor,
+    mapping,
+    region,
+    has_header,
+    chunk_rows,
+    mode,
 ) -> ImportJob:
     text = _read_head(path)
     delimiter = sniff_delimiter(text)
@@ -151,6 +168,8 @@ def _create_job(
     if mapping is None:
         data = sample[1:] if has_header else sample
         cleaned = guess_mapping(header=header, sample_rows=data, custom_fields=custom_fields, region=region)
+        if mode != ImportMode.OPT_OUT:  # a "reason" column means something only in an opt-out file
+            cleaned = {index: ("" if target == "reason" else target) for index, target in cleaned.items()}
     else:
         cleaned = mapping_clean(mapping=mapping, header=header, custom_fields=custom_fields)
     with transaction.atomic():
@@ -167,6 +186,7 @@ def _create_job(
             rows_total=rows_total,
             mapping=cleaned,
             region=region,
+            mode=mode,
             total_chunks=len(plan.chunks),
         )
         stored = TemporaryFile(path, get_valid_filename(filename) or "upload.csv")
@@ -194,10 +214,19 @@ def _create_job(
 
 @transaction.atomic
 def import_start(
-    *, job: ImportJob, mapping: dict | None = None, has_header: bool | None = None, actor: Actor | None = None
+    *,
+    job: ImportJob,
+    mapping: dict | None = None,
+    has_header: bool | None = None,
+    actor: Actor | None = None,
+    consent_attestation: str | None = None,
 ) -> ImportJob:
     """Confirm the mapping and enqueue the chunks (after commit). Creates the custom fields the
     mapping defines. Only a PENDING job starts; ValidationError otherwise or for a bad mapping.
+
+    An import that subscribes needs the operator's `consent_attestation` (how these people agreed
+    to texts from this sender): it is kept on the job with who attested and when, and every
+    SUBSCRIBED event the import writes names it. An opt-out file needs none.
 
     Without a broker (the embedded default) the chunks run eagerly right after the commit, so the
     call returns when the import is done.
@@ -217,16 +246,64 @@ def import_start(
     for key, field_type in new_custom_fields(cleaned):
         label = next((job.header[int(i)] for i, t in cleaned.items() if t.startswith(f"custom:{key}:")), "")
         custom_field_create(sending_list=sending_list, key=key, label=label[:100], field_type=field_type)
+    if job.mode != ImportMode.OPT_OUT and "reason" in cleaned.values():
+        raise ValidationError({"mapping": ["The opt-out reason column is only for opt-out files."]})
     job.mapping = mapping_resolved(cleaned)
     job.status = ImportStatus.QUEUED
     job.started_at = timezone.now()
     if actor is not None and job.created_by is None and actor.user is not None:
         job.created_by = actor.user
+    attested = []
+    if job.mode == ImportMode.SUBSCRIBE:
+        _attest(job, consent_attestation, actor)
+        attested = ["consent_attestation", "attested_by", "attested_by_label", "attested_at"]
     job.save(
-        update_fields=["mapping", "status", "started_at", "created_by", "has_header", "header", "rows_total"]
+        update_fields=[
+            "mapping",
+            "status",
+            "started_at",
+            "created_by",
+            "has_header",
+            "header",
+            "rows_total",
+            *attested,
+        ]
     )
     _enqueue_chunks(job, ImportChunk.objects.filter(job=job).order_by("index").values_list("pk", flat=True))
     return job
+
+
+MAX_ATTESTATION_CHARS = 1000
+
+
+def consent_attestation_clean(text: str | None, *, sending_list: SendingList) -> str:
+    """The operator's consent attestation for an import that subscribes, stripped; a
+    ValidationError keyed `consent_attestation` when it is missing or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(
+            {
+                "consent_attestation": [
+                    f"Say how these contacts gave consent to receive texts from {sending_list.phone_number} "
+                    "(e.g. 'Signed up at checkout on our website'): an import that subscribes needs it."
+                ]
+            }
+        )
+    if len(text) > MAX_ATTESTATION_CHARS:
+        raise ValidationError(
+            {"consent_attestation": [f"At most {MAX_ATTESTATION_CHARS} characters; this is {len(text)}."]}
+        )
+    return text
+
+
+def _attest(job: ImportJob, text: str | None, actor: Actor | None) -> None:
+    text = consent_attestation_clean(
+        text if text is not None else job.consent_attestation, sending_list=job.sending_list
+    )
+    job.consent_attestation = text
+    job.attested_by = actor.user if actor is not None else None
+    job.attested_by_label = (actor.label if actor is not None else "unknown")[:200]
+    job.attested_at = timezone.now()
 
 
 def _set_has_header(job: ImportJob, has_header: bool) -> None:

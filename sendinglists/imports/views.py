@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.pagination import id_param
 from sendinglists.actors import Actor
-from sendinglists.choices import ImportStatus
+from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.forms import ImportUploadForm, MappingForm
 from sendinglists.imports.mapping import target_label
 from sendinglists.imports.selectors import (
@@ -66,6 +66,7 @@ def import_new(request):
                 uploaded_file=form.cleaned_data["file"],
                 actor=Actor.for_user(request.user),
                 region=form.cleaned_data["region"],
+                mode=form.cleaned_data["mode"] or ImportMode.SUBSCRIBE,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -100,6 +101,7 @@ def import_detail(request, job_id: int):
                         mapping=form.mapping(),
                         has_header=form.cleaned_data["has_header"],
                         actor=Actor.for_user(request.user),
+                        consent_attestation=form.consent_attestation(),
                     )
                 except ValidationError as exc:
                     for error in exc.messages:

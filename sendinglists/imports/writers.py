@@ -172,7 +172,7 @@ class ChunkWriter:
         }
 
     def memberships_create(
-        self, items: list[tuple[int, str, dict]], *, actor_id: str, actor_label: str
+        self, items: list[tuple[int, str, dict]], *, actor_id: str, actor_label: str, note: str = ""
     ) -> set[int]:
         """Create active import memberships, each with its SUBSCRIBED event naming the import, for
         (contact id, phone, custom fields). A membership someone else created meanwhile is left
@@ -206,10 +206,10 @@ class ChunkWriter:
             "phone_number, kind, reason, signup_method, actor_kind, actor_id, actor_label, note, occurred_at, "
             "created_at) "
             "SELECT %s, created.id, created.contact_id, n.phone, 'subscribed', '', 'import', 'import', %s, %s, "
-            "'', %s, %s FROM {created} JOIN import_new n ON n.contact_id = created.contact_id "
+            "%s, %s, %s FROM {created} JOIN import_new n ON n.contact_id = created.contact_id "
             "ORDER BY created.id"
         )
-        event_params = [self.sending_list_id, actor_id, actor_label, self.now, self.now]
+        event_params = [self.sending_list_id, actor_id, actor_label, note, self.now, self.now]
         if self.is_postgres:
             # One statement: the memberships the INSERT returns get their events, server-side.
             self.cursor.execute(

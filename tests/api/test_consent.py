@@ -11,7 +11,7 @@ from engagement.services.outbound import SendRefused, message_send
 from sendinglists.actors import Actor
 from sendinglists.choices import UnsubReason
 from sendinglists.consent import suppression_standing
-from sendinglists.models import ListContact, SubscriptionEvent
+from sendinglists.models import ImportJob, ListContact, SubscriptionEvent
 from sendinglists.numbers import contact_change_phone, contact_channel_add_checked
 from sendinglists.services import (
     Outcome,
@@ -181,6 +181,7 @@ def test_a_block_belongs_to_the_number_through_deletion_re_creation_and_renumber
     assert subscribe(offers, again).outcome == Outcome.CREATED
 
 
+@pytest.mark.django_db(transaction=True)  # the command's chunks run after its commit, as in production
 def test_an_import_re_creating_a_blocked_number_creates_it_blocked_and_subscribes_nothing(tmp_path):
     from django.core.management import call_command
 
@@ -260,3 +261,59 @@ def test_the_admin_refuses_a_phone_change_onto_an_opted_out_number_next_to_the_f
     ]
     contact.refresh_from_db()
     assert contact.phone_number == SECOND
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_opt_out_file_opts_out_members_and_suppresses_unknown_numbers_with_their_reasons(tmp_path):
+    from django.core.management import call_command
+
+    offers = SendingListFactory(name="Offers")
+    member = ContactFactory(phone_number=FIRST)
+    subscribe(offers, member)
+    bystander = ContactFactory(phone_number=THIRD)
+    subscribe(offers, bystander)
+    path = tmp_path / "opted-out-elsewhere.csv"
+    path.write_text(
+        f"phone,reason\n{FIRST},complaint\n{SECOND},\nnot a number,message\n+14155550129,sometimes\n"
+    )
+
+    call_command("import_contacts", str(path), "--list", offers.phone_number, "--opt-outs")
+
+    job = ImportJob.objects.get()
+    assert (job.mode, job.opted_out, job.errors, job.consent_attestation) == ("opt_out", 2, 2, "")
+    assert active_numbers(offers) == {THIRD}
+    first = ListContact.objects.get(contact=member)
+    assert (first.active, first.unsub_reason) == (False, "complaint")
+    # A number that was never a contact is suppressed too, with the default reason.
+    second = ListContact.objects.get(contact__phone_number=SECOND)
+    assert (second.active, second.unsub_reason) == (False, "message")
+    assert suppression_standing(sending_list_id=offers.pk, phone_number=SECOND).reason == "message"
+    events = SubscriptionEvent.objects.filter(kind="opted_out", actor_kind="import", actor_id=str(job.pk))
+    assert sorted(events.values_list("phone_number", flat=True)) == [FIRST, SECOND]
+    assert subscribe(offers, ContactFactory(phone_number="+14155550199")).outcome == Outcome.CREATED
+    assert subscribe(offers, second.contact).outcome == Outcome.SKIPPED_OPTED_OUT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_subscription_an_import_writes_names_the_attested_consent(tmp_path):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    offers = SendingListFactory(name="Offers")
+    path = tmp_path / "people.csv"
+    path.write_text(f"phone\n{FIRST}\n{SECOND}\n")
+
+    with pytest.raises(CommandError, match="Say how these contacts gave consent"):
+        call_command("import_contacts", str(path), "--list", offers.phone_number)
+    assert not ImportJob.objects.exists()
+    call_command(
+        "import_contacts", str(path), "--list", offers.phone_number, "--consent", "Signed up in store"
+    )
+
+    job = ImportJob.objects.get()
+    assert job.consent_attestation == "Signed up in store"
+    assert job.attested_by_label.startswith("import_contacts command (")
+    notes = set(SubscriptionEvent.objects.filter(kind="subscribed").values_list("note", flat=True))
+    assert notes == {
+        f"Consent attested by {job.attested_by_label} on {job.attested_at:%Y-%m-%d %H:%M} UTC (import #{job.pk})."
+    }

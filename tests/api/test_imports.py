@@ -14,11 +14,15 @@ CSV = (
     "+14155550004,Dev,pro\n"
 )
 
+CONSENT = "They signed up at checkout."
+
 
 def upload(client, sending_list, content: str = CSV, **fields):
     file = SimpleUploadedFile("contacts.csv", content.encode(), content_type="text/csv")
     return client.post(
-        "/api/v1/imports/", {"file": file, "sending_list": sending_list.pk, **fields}, format="multipart"
+        "/api/v1/imports/",
+        {"file": file, "sending_list": sending_list.pk, "consent_attestation": CONSENT, **fields},
+        format="multipart",
     )
 
 
@@ -47,6 +51,7 @@ def test_upload_with_a_mapping_imports_and_reports_counts(client, django_capture
         "memberships_updated": 0,
         "skipped_opted_out": 1,
         "skipped_blocked": 0,
+        "opted_out": 0,
         "duplicates": 0,
         "errors": 1,
     }
@@ -85,7 +90,9 @@ def test_upload_without_start_waits_with_the_guessed_mapping_then_starts(
     assert Contact.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post(
-            f"/api/v1/imports/{body['id']}/start/", {"mapping": {"0": "phone"}}, format="json"
+            f"/api/v1/imports/{body['id']}/start/",
+            {"mapping": {"0": "phone"}, "consent_attestation": CONSENT},
+            format="json",
         )
     assert started.status_code == 200
     assert client.get(f"/api/v1/imports/{body['id']}/").json()["status"] == "completed"

@@ -301,6 +301,11 @@ def test_operator_starts_an_import_from_a_list_and_sees_it_finish(
     expect(page.get_by_role("table", name="First rows")).to_contain_text("Lovelace")
     screenshot(page, "10-import-preview")
     page.get_by_role("button", name="Start the import").click()
+    # Nothing starts until the operator attests the contacts' consent.
+    expect(page.locator("#consent .form-errors").first).to_contain_text("Confirm the contacts' consent")
+    page.get_by_label("I confirm that these contacts gave consent").check()
+    page.get_by_label("How they gave consent").fill("Signed up at the spring fair")
+    page.get_by_role("button", name="Start the import").click()
 
     expect(page.locator("#import-status")).to_have_text("Completed")
     counts = page.get_by_role("table", name="Counts")

@@ -3,6 +3,7 @@ import json
 from django.urls import reverse
 from rest_framework import serializers
 
+from sendinglists.choices import ImportMode
 from sendinglists.models import ImportJob, SendingList
 
 MAPPING_HELP = (
@@ -51,6 +52,19 @@ class ImportCreateSerializer(serializers.Serializer):
     has_header = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="Omitted: detected."
     )
+    mode = serializers.ChoiceField(
+        choices=ImportMode.choices,
+        default=ImportMode.SUBSCRIBE,
+        help_text="subscribe (default), or opt_out: every number in the file is opted out of the list "
+        "(known or not; an optional reason column).",
+    )
+    consent_attestation = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Required to start an import that subscribes: how these contacts gave consent to receive "
+        "texts from this sender (kept on the import; every subscription it writes names it).",
+    )
     start = serializers.BooleanField(
         default=True,
         help_text="Start at once (default). False: the import waits, with the guessed mapping, for POST …/start/.",
@@ -66,6 +80,13 @@ class ImportCreateSerializer(serializers.Serializer):
 class ImportStartSerializer(serializers.Serializer):
     mapping = MappingField(required=False)
     has_header = serializers.BooleanField(required=False, allow_null=True, default=None)
+    consent_attestation = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Required to start an import that subscribes: how these contacts gave consent to receive "
+        "texts from this sender (kept on the import; every subscription it writes names it).",
+    )
 
 
 class ImportCountsSerializer(serializers.Serializer):
@@ -76,6 +97,7 @@ class ImportCountsSerializer(serializers.Serializer):
     memberships_updated = serializers.IntegerField()
     skipped_opted_out = serializers.IntegerField()
     skipped_blocked = serializers.IntegerField()
+    opted_out = serializers.IntegerField(help_text="Opt-out files: numbers opted out by this import")
     duplicates = serializers.IntegerField()
     errors = serializers.IntegerField()
 
@@ -99,6 +121,10 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "has_header",
             "mapping",
             "region",
+            "mode",
+            "consent_attestation",
+            "attested_by_label",
+            "attested_at",
             "status",
             "failure_reason",
             "rows_total",

@@ -13,7 +13,9 @@ from sendinglists.api.serializers.imports import (
     ImportStartSerializer,
 )
 from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.choices import ImportMode
 from sendinglists.imports.services import (
+    consent_attestation_clean,
     import_cancel,
     import_create,
     import_error_report_lines,
@@ -62,6 +64,9 @@ class ImportViewSet(
         )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data["start"] and data["mode"] == ImportMode.SUBSCRIBE:
+            # Refused before the upload is stored: a refused request leaves nothing behind.
+            consent_attestation_clean(data.get("consent_attestation"), sending_list=data["sending_list"])
         job = import_create(
             sending_list=data["sending_list"],
             uploaded_file=data["file"],
@@ -70,9 +75,10 @@ class ImportViewSet(
             region=data.get("region", ""),
             has_header=data["has_header"],
             filename=data["file"].name,
+            mode=data["mode"],
         )
         if data["start"]:
-            job = import_start(job=job, actor=self.actor)
+            job = import_start(job=job, actor=self.actor, consent_attestation=data.get("consent_attestation"))
         return Response(self._job_data(job.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -88,6 +94,7 @@ class ImportViewSet(
             mapping=serializer.validated_data.get("mapping"),
             has_header=serializer.validated_data["has_header"],
             actor=self.actor,
+            consent_attestation=serializer.validated_data.get("consent_attestation"),
         )
         return Response(self._job_data(job.pk))
 

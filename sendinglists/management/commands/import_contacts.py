@@ -1,10 +1,12 @@
-"""`python manage.py import_contacts FILE --list +18005551234 [--map COLUMN=FIELD ...] [--region US]`
+"""`python manage.py import_contacts FILE --list +18005551234 --consent "HOW THEY CONSENTED" [--map COLUMN=FIELD ...]`
+`python manage.py import_contacts FILE --list +18005551234 --opt-outs` (an opt-out file)
 
 The same import as the upload page (the same services, the same column guess when no --map is
 given), printing progress and the final counts. Exits non-zero with a one-line reason when the file
 cannot be imported at all, or when the import fails or is cancelled.
 """
 
+import getpass
 import os
 import time
 
@@ -15,10 +17,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
-from sendinglists.choices import ImportStatus
+from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.mapping import mapping_override, target_label
 from sendinglists.imports.selectors import delimiter_label, import_error_report_lines, import_progress
-from sendinglists.imports.services import import_create, import_start
+from sendinglists.imports.services import consent_attestation_clean, import_create, import_start
 from sendinglists.models import ImportJob, SendingList
 
 
@@ -45,6 +47,18 @@ class Command(BaseCommand):
         header.add_argument("--no-header", dest="has_header", action="store_false")
         parser.add_argument("--chunk-rows", type=int, default=None, help="Rows per chunk (default: settings)")
         parser.add_argument("--error-report", metavar="PATH", help="Write the failed rows as CSV to PATH")
+        parser.add_argument(
+            "--consent",
+            metavar="TEXT",
+            help="Required unless --opt-outs: how these contacts gave consent to receive texts from the list's "
+            "sender (kept on the import as evidence; every subscription it writes names it).",
+        )
+        parser.add_argument(
+            "--opt-outs",
+            action="store_true",
+            help="The file lists numbers that opted out elsewhere: every number in it is opted out of the list, "
+            "known or not (an optional reason column: message, bad_response, invalid_contact, manual, complaint).",
+        )
 
     def handle(self, *args, **options):
         sending_list = self._sending_list(options["sending_list"])
@@ -52,21 +66,28 @@ class Command(BaseCommand):
         path = options["file"]
         if not os.path.isfile(path):
             raise CommandError(f"No such file: {path}")
+        mode = ImportMode.OPT_OUT if options["opt_outs"] else ImportMode.SUBSCRIBE
+        actor = Actor.system(f"import_contacts command ({getpass.getuser()})")
         try:
+            if mode == ImportMode.SUBSCRIBE:
+                consent_attestation_clean(options["consent"], sending_list=sending_list)
             with open(path, "rb") as handle:
                 job = import_create(
                     sending_list=sending_list,
                     uploaded_file=File(handle, name=os.path.basename(path)),
-                    actor=Actor.system("import_contacts command"),
+                    actor=actor,
                     region=options["region"],
                     has_header=options["has_header"],
                     chunk_rows=options["chunk_rows"],
+                    mode=mode,
                 )
             self._describe(job)
             mapping = mapping_override(mapping=job.mapping, overrides=overrides, header=job.header)
             self._watch(job)
             try:
-                job = import_start(job=job, mapping=mapping)
+                job = import_start(
+                    job=job, mapping=mapping, actor=actor, consent_attestation=options["consent"]
+                )
             finally:
                 signals.task_postrun.disconnect(self._after_chunk)
         except ValidationError as exc:
@@ -144,7 +165,8 @@ class Command(BaseCommand):
             f"{job.get_status_display()}: {job.rows_read:,} rows read; "
             f"{job.contacts_created:,} contacts created, {job.contacts_updated:,} updated; "
             f"{job.memberships_created:,} memberships created, {job.memberships_updated:,} already subscribed; "
-            f"{job.skipped_opted_out:,} skipped (opted out), {job.skipped_blocked:,} skipped (blocked); "
+            f"{job.skipped_opted_out:,} skipped (opted out), {job.skipped_blocked:,} skipped (blocked)"
+            f"{f', {job.opted_out:,} opted out by this file' if job.mode == ImportMode.OPT_OUT else ''}; "
             f"{job.duplicates:,} duplicates; {job.errors:,} errors"
         )
         if job.errors and error_report:

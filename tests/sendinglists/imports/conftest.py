@@ -28,7 +28,7 @@ def run_import(
         **kwargs,
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        import_start(job=job, mapping=start_mapping)
+        import_start(consent_attestation="They signed up in store.", job=job, mapping=start_mapping)
     job.refresh_from_db()
     return job
 

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def run(*args) -> str:
     out = io.StringIO()
+    if "--opt-outs" not in args and "--consent" not in args:
+        args = (*args, "--consent", "They signed up in store.")
     call_command("import_contacts", *args, stdout=out)
     return out.getvalue()
 
@@ -96,7 +98,7 @@ def test_region_applies_to_national_numbers(sending_list, tmp_path):
         (
             "phone\n+14155550101\n",
             ["--map", "phone=zip"],
-            "Column 'phone': unknown field 'zip' (use one of: phone, email, first_name, last_name, full_name, timezone, carrier, tags, custom:<key>, custom:<key>:<type>, ignore). No column is mapped to the phone number; map the column that holds the numbers to phone.",
+            "Column 'phone': unknown field 'zip' (use one of: phone, email, first_name, last_name, full_name, timezone, carrier, tags, reason, custom:<key>, custom:<key>:<type>, ignore). No column is mapped to the phone number; map the column that holds the numbers to phone.",
         ),
     ],
 )

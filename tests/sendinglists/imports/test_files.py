@@ -208,7 +208,7 @@ def test_a_file_with_no_phone_column_cannot_start(sending_list):
     job = create(sending_list, "first_name,last_name\nAna,Smith\n")
 
     with pytest.raises(ValidationError) as caught:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
 
     assert caught.value.message_dict["mapping"] == [
         "No column is mapped to the phone number; map the column that holds the numbers to phone."
@@ -256,7 +256,12 @@ def test_a_first_row_taken_for_a_header_can_be_imported_as_data(sending_list):
     assert (job.header, job.rows_total) == (["Ana", "+14155550101"], 1)
 
     with TestCase.captureOnCommitCallbacks(execute=True):
-        import_start(job=job, mapping={"1": "phone", "0": "first_name"}, has_header=False)
+        import_start(
+            consent_attestation="They signed up in store.",
+            job=job,
+            mapping={"1": "phone", "0": "first_name"},
+            has_header=False,
+        )
 
     job.refresh_from_db()
     assert (job.has_header, job.header, job.rows_total, job.rows_read) == (

@@ -108,6 +108,7 @@ def test_progress_reports_rows_done_rate_and_counts(sending_list):
         "memberships_updated": 0,
         "skipped_opted_out": 0,
         "skipped_blocked": 0,
+        "opted_out": 0,
         "duplicates": 0,
         "errors": 1,
     }
@@ -120,7 +121,7 @@ def test_a_cancelled_import_runs_no_further_chunks(sending_list):
         chunk_rows=2,
     )
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
     assert import_cancel(job=job) is True
 
     for callback in callbacks:  # the enqueued chunk tasks arrive after the cancel
@@ -136,7 +137,7 @@ def test_an_import_starts_only_once(sending_list):
     job = run_import(sending_list, "phone\n+14155550101\n")
 
     with pytest.raises(ValidationError) as caught:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
 
     assert caught.value.message_dict["status"] == ["This import is completed; it cannot start again."]
     assert ListContact.objects.count() == 1
@@ -153,7 +154,7 @@ def test_a_chunk_that_cannot_be_applied_fails_the_import_with_its_reason_and_kee
         chunk_rows=2,
     )
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
     callbacks[0]()
     CustomField.objects.filter(key="state").delete()  # the mapping now names a field that is gone
     callbacks[1]()
@@ -171,7 +172,7 @@ def test_resume_enqueues_only_the_chunks_not_applied(sending_list):
         chunk_rows=2,
     )
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
     callbacks[0]()  # the first chunk ran; the second task was lost with its worker
     job.refresh_from_db()
     assert job.status == ImportStatus.RUNNING
@@ -188,7 +189,7 @@ def test_resume_enqueues_only_the_chunks_not_applied(sending_list):
 def test_the_stalled_import_sweep_resumes_imports_without_recent_progress(sending_list):
     job = import_create(sending_list=sending_list, uploaded_file=csv_file("phone\n+14155550101\n"))
     with TestCase.captureOnCommitCallbacks(execute=False):
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
 
     assert imports_resume_stalled(stalled_after_s=3600) == 0
     ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - dt.timedelta(hours=1))
@@ -217,7 +218,7 @@ def test_deleting_an_import_deletes_its_bookkeeping(sending_list):
 
     job = import_create(sending_list=sending_list, uploaded_file=csv_file("phone\n+14155550101\nbad\n"))
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
     callbacks[0]()  # the chunk ran; the cleanup task has not
     assert (
         ImportSeenPhone.objects.filter(job=job).count(),

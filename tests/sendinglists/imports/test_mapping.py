@@ -107,7 +107,7 @@ def test_a_bad_mapping_reports_every_problem_at_once():
         "No column 'Nope' in the file (columns: Email, Other, Score, X).",
         "Column 'Score': unknown custom field type 'money' (use one of: text, number, date, boolean, choice).",
         "Column 'X': unknown field 'zip' (use one of: phone, email, first_name, last_name, full_name, timezone, "
-        "carrier, tags, custom:<key>, custom:<key>:<type>, ignore).",
+        "carrier, tags, reason, custom:<key>, custom:<key>:<type>, ignore).",
         "No column is mapped to the phone number; map the column that holds the numbers to phone.",
         "Email is mapped from more than one column ('Email', 'Other').",
     ]

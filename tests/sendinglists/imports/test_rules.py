@@ -432,6 +432,7 @@ def test_a_chunk_applied_twice_changes_nothing_the_second_time(sending_list):
         "memberships_updated": 0,
         "skipped_opted_out": 0,
         "skipped_blocked": 0,
+        "opted_out": 0,
         "duplicates": 0,
         "errors": 1,
     }
@@ -499,7 +500,7 @@ def test_a_chunk_run_again_after_some_of_its_parts_committed_writes_only_the_res
     content = "phone,first_name\n" + "".join(f"+1415555{n:04d},N{n}\n" for n in range(1, 41)) + "bad,X\n"
     job = import_create(sending_list=sending_list, uploaded_file=csv_file(content))
     with TestCase.captureOnCommitCallbacks(execute=False):
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
     job.refresh_from_db()
     chunk = ImportChunk.objects.get(job=job)
     # Four parts (as on PostgreSQL), and a first run that died after committing parts 0 and 1.

@@ -98,6 +98,8 @@ def test_starting_with_a_chosen_mapping_runs_the_import_and_shows_the_counts(
             f"/imports/{job.pk}/",
             {
                 "has_header": "on",
+                "consent_confirmed": "on",
+                "consent_how": "Signed up in store",
                 "col_0": "phone",
                 "col_1": "first_name",
                 "col_2": "email",
@@ -132,7 +134,16 @@ def test_a_mapping_without_phone_is_refused_on_the_page_and_nothing_starts(clien
     upload(client, sending_list)
     job = ImportJob.objects.get()
 
-    response = client.post(f"/imports/{job.pk}/", {"has_header": "on", "col_0": "", "col_1": "first_name"})
+    response = client.post(
+        f"/imports/{job.pk}/",
+        {
+            "has_header": "on",
+            "consent_confirmed": "on",
+            "consent_how": "in store",
+            "col_0": "",
+            "col_1": "first_name",
+        },
+    )
 
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [

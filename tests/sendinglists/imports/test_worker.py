@@ -139,7 +139,7 @@ def assert_imported_exactly_once(sending_list, job):
 def test_a_real_worker_imports_a_file_in_parallel_chunks(shared_media, celery_worker):
     sending_list, job = prepare_list()
 
-    import_start(job=job)
+    import_start(consent_attestation="They signed up in store.", job=job)
 
     wait_for(lambda: ImportJob.objects.get(pk=job.pk).status == ImportStatus.COMPLETED, timeout_s=120)
     assert_imported_exactly_once(sending_list, job)
@@ -166,7 +166,7 @@ def test_a_worker_killed_mid_chunk_leaves_no_duplicate_once_the_task_runs_again(
     blocker = psycopg.connect(_test_database_url())
     try:
         blocker.execute("LOCK TABLE sendinglists_subscriptionevent IN SHARE MODE")
-        import_start(job=job)
+        import_start(consent_attestation="They signed up in store.", job=job)
         wait_for(lambda: _blocked_on_events_lock(database) >= 1, timeout_s=60)
         celery_worker.kill()
     finally:
