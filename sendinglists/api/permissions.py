@@ -16,7 +16,8 @@ def token_of(request) -> ApiToken:
 
 
 def allowed_list_ids(request) -> list[int] | None:
-    """The sending list ids the request's token is limited to; None means every list."""
+    """The sending list ids the request's token is limited to; None means every list (an empty
+    list means none: a limited token whose lists were all deleted)."""
     return getattr(request.auth, "allowed_list_ids", None)
 
 

@@ -4,6 +4,7 @@ anything outside them; a read-only token never writes."""
 import pytest
 
 from contacts.models import Contact, ContactChannel
+from engagement.models import Message
 from sendinglists.models import CustomField, ListContact, SendingList
 from tests.factories import (
     ContactChannelFactory,
@@ -314,3 +315,59 @@ def test_ids_beyond_any_database_integer_are_clean_4xx(client, world, method, pa
     response = getattr(client, method)(path, body, format="json")
     assert response.status_code == expected
     assert set(response.json()) == {"code", "message", "field_errors"}
+
+
+# --- a list limit only ever narrows ----------------------------------------------------------------
+
+
+def test_token_whose_lists_were_all_deleted_sees_nothing_and_creates_nothing(make_client, world):
+    gone = SendingListFactory(name="Gone")
+    client = make_client(sending_lists=[gone])
+    gone.delete()
+    theirs, outsider = world["theirs"], world["outsider"]
+    memberships_before = ListContact.objects.filter(sending_list=theirs).count()
+
+    assert result_ids(client.get("/api/v1/lists/")) == []
+    assert result_ids(client.get("/api/v1/contacts/")) == []
+    assert result_ids(client.get("/api/v2/contacts/")) == []
+    assert result_ids(client.get("/api/v1/contact-fields")) == []
+    assert client.get(f"/api/v1/lists/{theirs.pk}/").status_code == 404
+    assert client.get(f"/api/v1/lists/{theirs.pk}/contacts/").status_code == 404
+    assert client.get(f"/api/v1/lists/{theirs.pk}/contacts/{outsider.pk}/").status_code == 404
+    assert client.get(f"/api/v1/contacts/{outsider.pk}/").status_code == 404
+    response = client.post("/api/v1/lists/", {"phone_number": "+18005550199", "name": "New"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "This token is limited to some sending lists: it cannot create or change sending lists."
+    )
+    assert (
+        client.post("/api/v1/contacts/", {"phone_number": "+14155559999"}, format="json").status_code == 403
+    )
+    response = client.post(
+        f"/api/v1/lists/{theirs.pk}/contacts/", {"phone_number": "+14155559999"}, format="json"
+    )
+    assert response.status_code == 404
+    response = client.post(
+        f"/api/v1/lists/{theirs.pk}/contacts/{outsider.pk}/sends", {"body": "hi"}, format="json"
+    )
+    assert response.status_code == 404
+    assert not SendingList.objects.filter(phone_number="+18005550199").exists()
+    assert not Contact.objects.filter(phone_number="+14155559999").exists()
+    assert ListContact.objects.filter(sending_list=theirs).count() == memberships_before
+    assert not Message.objects.exists()
+
+
+def test_token_keeps_its_limit_when_one_of_its_lists_is_deleted(make_client, world):
+    gone = SendingListFactory(name="Gone")
+    client = make_client(sending_lists=[world["mine"], gone])
+    gone.delete()
+
+    assert result_ids(client.get("/api/v1/lists/")) == [world["mine"].pk]
+    assert client.get(f"/api/v1/lists/{world['theirs'].pk}/contacts/").status_code == 404
+
+
+def test_token_created_for_every_list_is_not_limited(make_client, world):
+    client = make_client()
+
+    assert client.token.limited_to_lists is False
+    assert result_ids(client.get("/api/v1/lists/")) == sorted([world["mine"].pk, world["theirs"].pk])
