@@ -371,3 +371,143 @@ def test_token_created_for_every_list_is_not_limited(make_client, world):
 
     assert client.token.limited_to_lists is False
     assert result_ids(client.get("/api/v1/lists/")) == sorted([world["mine"].pk, world["theirs"].pk])
+
+
+# --- contacts shared with lists outside the token's scope ----------------------------------------
+
+SHARED_MESSAGE = (
+    "This contact is shared with sending lists outside this token's scope: its own fields, tags and "
+    "channels can only be changed by a token that can access all of them."
+)
+
+
+def contact_state(contact):
+    contact.refresh_from_db()
+    return (
+        contact.first_name,
+        contact.email,
+        sorted(contact.tags.values_list("name", flat=True)),
+        sorted(contact.channels.values_list("value", flat=True)),
+    )
+
+
+def test_scoped_token_cannot_change_a_contact_shared_with_lists_outside_its_scope(scoped, world):
+    both = world["both"]
+    channel = ContactChannelFactory(contact=both)
+    before = contact_state(both)
+    for method, path, body in [
+        ("patch", f"/api/v1/contacts/{both.pk}/", {"first_name": "Hijacked"}),
+        ("patch", f"/api/v2/contacts/{both.uuid}/", {"email": "evil@example.com"}),
+        ("patch", f"/api/v2/contacts/{both.uuid}/", {"channels": [{"kind": "email", "value": "x@y.co"}]}),
+        ("post", f"/api/v1/contacts/{both.pk}/tags/", {"tags": ["vip"]}),
+        ("put", f"/api/v1/contacts/{both.pk}/tags/", {"tags": []}),
+        ("post", f"/api/v2/contacts/{both.uuid}/tags/", {"tags": ["vip"]}),
+        ("post", f"/api/v2/contacts/{both.uuid}/channels/", {"kind": "email", "value": "x@y.co"}),
+        ("delete", f"/api/v2/contacts/{both.uuid}/channels/{channel.pk}/", None),
+    ]:
+        response = getattr(scoped, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path, response.json())
+        assert response.json()["message"] == SHARED_MESSAGE, (method, path)
+    assert contact_state(both) == before
+
+
+def test_scoped_token_reads_a_shared_contacts_tags_and_channels(scoped, world):
+    both = world["both"]
+    assert scoped.get(f"/api/v1/contacts/{both.pk}/tags/").status_code == 200
+    assert scoped.get(f"/api/v2/contacts/{both.uuid}/channels/").status_code == 200
+
+
+def test_scoped_token_subscribing_another_lists_contact_keeps_its_fields_and_sees_only_its_membership(
+    scoped, world
+):
+    outsider = world["outsider"]
+    theirs_membership = ListContact.objects.get(contact=outsider, sending_list=world["theirs"])
+    ListContact.objects.filter(pk=theirs_membership.pk).update(send_count=7, custom_fields={"secret": "s"})
+    before = contact_state(outsider)
+
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {
+            "phone_number": outsider.phone_number,
+            "first_name": "Overwritten",
+            "email": "evil@example.com",
+            "tags": ["mine"],
+            "custom_fields": {"plan": "pro"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["outcome"] == "created"
+    assert body["ignored_fields"] == {
+        "first_name": [SHARED_MESSAGE],
+        "email": [SHARED_MESSAGE],
+        "tags": [SHARED_MESSAGE],
+    }
+    membership = body["membership"]
+    assert (membership["custom_fields"], membership["send_count"]) == ({"plan": "pro"}, 0)
+    assert "secret" not in str(body)
+    assert contact_state(outsider) == before
+    mine = ListContact.objects.get(contact=outsider, sending_list=world["mine"])
+    assert (mine.active, mine.custom_fields) == (True, {"plan": "pro"})
+    theirs_membership.refresh_from_db()
+    assert (theirs_membership.send_count, theirs_membership.custom_fields) == (7, {"secret": "s"})
+    # Now a member: the contact shows only the token's subscription.
+    contact = scoped.get(f"/api/v1/contacts/{outsider.pk}/").json()
+    assert [s["sending_list"] for s in contact["subscriptions"]] == [world["mine"].pk]
+
+
+def test_scoped_token_subscribing_a_contact_only_it_holds_still_merges_its_fields(scoped, world):
+    member = world["member"]
+
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {"phone_number": member.phone_number, "first_name": "Renamed"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert "ignored_fields" not in response.json()
+    member.refresh_from_db()
+    assert member.first_name == "Renamed"
+
+
+def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_changing_its_fields(scoped, world):
+    outsider = world["outsider"]
+    before = contact_state(outsider)
+
+    response = scoped.post(
+        "/api/v1/contacts/bulk/",
+        {
+            "sending_list": world["mine"].pk,
+            "contacts": [
+                {"phone_number": outsider.phone_number, "first_name": "Overwritten", "tags": ["x"]},
+                {"phone_number": "+14155559999", "first_name": "New"},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    shared, new = response.json()["results"]
+    assert shared["status"] == "ok"
+    assert shared["subscription"]["outcome"] == "created"
+    assert shared["ignored_fields"] == {"first_name": [SHARED_MESSAGE], "tags": [SHARED_MESSAGE]}
+    assert "ignored_fields" not in new
+    assert contact_state(outsider) == before
+    assert ListContact.objects.filter(contact=outsider, sending_list=world["mine"], active=True).exists()
+    assert Contact.objects.get(phone_number="+14155559999").first_name == "New"
+
+
+def test_full_access_token_still_changes_a_shared_contact(client, world):
+    both = world["both"]
+
+    response = client.patch(f"/api/v1/contacts/{both.pk}/", {"first_name": "Shared"}, format="json")
+
+    assert response.status_code == 200
+    assert (
+        client.post(f"/api/v1/contacts/{both.pk}/tags/", {"tags": ["vip"]}, format="json").status_code == 200
+    )
+    both.refresh_from_db()
+    assert both.first_name == "Shared"
