@@ -1,7 +1,12 @@
-"""Operator pages: the review queue of inbound messages that read like an opt-out."""
+"""Operator pages: the review queue of inbound messages that read like an opt-out.
+
+Reading it shows message bodies (`view_message`); opting a contact out changes a membership
+(`change_listcontact`, as on the contact page); dismissing decides a message (`change_message`).
+"""
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,6 +19,7 @@ REVIEW_PAGE_SIZE = 50
 
 
 @staff_member_required
+@permission_required("engagement.view_message", raise_exception=True)
 def review_queue(request):
     """Flagged inbound messages, newest first, keyset-paged by id (`?before=<id>`)."""
     # Uses index: message_needs_review (partial on needs_review, -id)
@@ -41,6 +47,7 @@ def review_queue(request):
 
 
 @staff_member_required
+@permission_required(["engagement.view_message", "sendinglists.change_listcontact"], raise_exception=True)
 @require_POST
 def review_opt_out(request, pk: int):
     message = get_object_or_404(Message, pk=pk)
@@ -61,6 +68,7 @@ def review_opt_out(request, pk: int):
 
 
 @staff_member_required
+@permission_required(["engagement.view_message", "engagement.change_message"], raise_exception=True)
 @require_POST
 def review_dismiss(request, pk: int):
     message = get_object_or_404(Message, pk=pk)

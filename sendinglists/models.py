@@ -385,8 +385,9 @@ class ImportJob(models.Model):
 class ApiToken(models.Model):
     """A per-consumer API token. Only a hash is stored; the token is shown once when created.
 
-    A token with `sending_lists` set sees and changes only those lists and their members; a
-    read-only token may not write anywhere.
+    A token `limited_to_lists` sees and changes only its `sending_lists` and their members (none once
+    they are all deleted: the flag, not the rows, says it is limited, so a limit only ever narrows);
+    a read-only token may not write anywhere.
     """
 
     name = models.CharField(max_length=100)
@@ -394,6 +395,10 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     read_only = models.BooleanField(default=False)
     sending_lists = models.ManyToManyField(SendingList, blank=True, related_name="+")
+    limited_to_lists = models.BooleanField(
+        default=False,
+        help_text="Sees only its sending lists (and nothing once they are all deleted); off: every list.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

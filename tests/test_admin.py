@@ -15,7 +15,7 @@ from contacts.admin import LargeTablePaginator
 from contacts.models import Contact, Tag
 from engagement.models import Click, Conversion, Message
 from sendinglists.actors import Actor
-from sendinglists.api.tokens import api_token_create, api_token_hash
+from sendinglists.api.tokens import api_token_create, api_token_for_key, api_token_hash
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason
 from sendinglists.models import ApiToken, Audience, ImportJob, ListContact, SendingList, SubscriptionEvent
 from sendinglists.services import (
@@ -734,7 +734,32 @@ def test_creating_an_api_token_shows_the_plain_token_once_and_stores_only_its_ha
     assert plain_key not in {token.key_hash, token.key_prefix}
     assert (token.name, token.read_only, token.created_by) == ("Shopify sync", True, staff_user)
     assert list(token.sending_lists.all()) == [sending_list]
+    assert token.limited_to_lists is True
     assert plain_key.encode() not in admin_client.get(_change(token)).content
+
+
+def test_api_token_chosen_lists_limit_it_and_clearing_them_in_the_admin_does_not_widen_it(admin_client):
+    sending_list = SendingListFactory()
+    token, _ = api_token_create(name="Everything")
+    data = _form_data(admin_client.get(_change(token)))
+
+    admin_client.post(_change(token), {**data, "sending_lists": [sending_list.pk]})
+    token.refresh_from_db()
+    assert (token.limited_to_lists, list(token.sending_lists.all())) == (True, [sending_list])
+
+    data = _form_data(admin_client.get(_change(token)))
+    del data["sending_lists"]
+    admin_client.post(_change(token), data)
+    token.refresh_from_db()
+    assert (token.limited_to_lists, list(token.sending_lists.all())) == (True, [])
+    assert api_token_for_key_scope(token) == []
+
+
+def api_token_for_key_scope(token: ApiToken):
+    """The list ids the API applies to `token` (None: every list)."""
+    plain_key = "k" * 40
+    ApiToken.objects.filter(pk=token.pk).update(key_hash=api_token_hash(plain_key))
+    return api_token_for_key(plain_key).allowed_list_ids
 
 
 def test_revoke_action_revokes_tokens(admin_client):

@@ -27,7 +27,7 @@ from engagement.services import (
     list_contact_set_in_workflow,
 )
 from sendinglists.api.idempotency import idempotent
-from sendinglists.api.permissions import list_is_allowed
+from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
 from sendinglists.api.serializers.lists import MembershipSerializer
 from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.models import ListContact
@@ -89,18 +89,19 @@ class RecordSendView(MembershipEventView):
     @idempotent
     def post(self, request, *args, **kwargs):
         data = self.validated(RecordSendSerializer)
+        provider_message_id = data.get("provider_message_id", "").strip()
         result = list_contact_record_send(
             membership=self.membership,
             body=data.get("body", ""),
-            provider_message_id=data.get("provider_message_id", ""),
+            provider_message_id=provider_message_id,
             sent_at=data.get("sent_at"),
+            visible_list_ids=allowed_list_ids(request),
         )
-        message = result.message
-        body = {
-            "created": result.created,
-            "message": RecordSendResultSerializer().fields["message"].to_representation(message),
-            "membership": self.membership_data(),
-        }
+        message = RecordSendResultSerializer().fields["message"].to_representation(result.message)
+        # An id another list's message holds is not stored with this one; answered as given, exactly
+        # like an unknown id, so that a list-scoped token cannot tell that it exists.
+        message["provider_message_id"] = provider_message_id or None
+        body = {"created": result.created, "message": message, "membership": self.membership_data()}
         return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

@@ -6,6 +6,7 @@ time and the event's time, so events that arrive out of order never move it back
 """
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -41,7 +42,11 @@ def _message_for(membership: ListContact, provider_message_id: str | None) -> Me
     if not provider_message_id:
         return None
     message = Message.objects.filter(provider_message_id=provider_message_id).first()
-    if message is None or message.contact_id != membership.contact_id:
+    # Another list's message to the same contact is no more this membership's than an unknown one.
+    if message is None or (message.contact_id, message.sending_list_id) != (
+        membership.contact_id,
+        membership.sending_list_id,
+    ):
         raise ValidationError(
             {"provider_message_id": f"No message {provider_message_id} was sent to this contact."}
         )
@@ -62,21 +67,30 @@ def list_contact_record_send(
     body: str = "",
     provider_message_id: str = "",
     sent_at: dt.datetime | None = None,
+    visible_list_ids: Collection[int] | None = None,
 ) -> RecordedSend:
     """Record a message sent to a member by another system (a campaign engine).
 
     Writes the outbound Message and adds to send_count/last_sent_at in one transaction. Idempotent
     by `provider_message_id`: a retried call returns the first message and counts nothing.
+
+    With `visible_list_ids` (a caller limited to those lists), an id that a message of another list
+    holds is treated as unknown, so that the answer does not tell that it exists: the send is
+    recorded and counted without the id (which stays with that message, the one delivery reports
+    find by it). Such a send is not idempotent by id.
     """
     provider_message_id = (provider_message_id or "").strip()
     if len(provider_message_id) > 64:
         raise ValidationError({"provider_message_id": "At most 64 characters."})
     sent_at = sent_at or timezone.now()
     membership = ListContact.objects.select_related("sending_list", "contact").get(pk=membership.pk)
+    stored_provider_message_id = provider_message_id or None
     if provider_message_id:
         existing = Message.objects.filter(provider_message_id=provider_message_id).first()
         if existing is not None:
-            return _send_replay(existing, membership)
+            if visible_list_ids is None or existing.sending_list_id in visible_list_ids:
+                return _send_replay(existing, membership)
+            stored_provider_message_id = None
     message = Message(
         direction=Direction.OUTBOUND,
         sending_list=membership.sending_list,
@@ -85,7 +99,7 @@ def list_contact_record_send(
         from_number=membership.sending_list.phone_number,
         to_number=membership.contact.phone_number,
         body=body,
-        provider_message_id=provider_message_id or None,
+        provider_message_id=stored_provider_message_id,
         status=MessageStatus.SENT,
         sent_at=sent_at,
     )

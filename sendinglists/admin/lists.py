@@ -297,8 +297,18 @@ class ImportJobAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
 class ApiTokenForm(forms.ModelForm):
     class Meta:
         model = ApiToken
-        fields = ("name", "read_only", "sending_lists")
-        help_texts = {"sending_lists": "Leave empty for every sending list."}
+        fields = ("name", "read_only", "limited_to_lists", "sending_lists")
+        help_texts = {
+            "limited_to_lists": "Set by choosing lists below. Off (and no lists): every sending list.",
+            "sending_lists": "Leave empty (and the box above off) for every sending list.",
+        }
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # A limit only narrows: choosing lists limits the token, and clearing them does not widen it.
+        if cleaned_data.get("sending_lists"):
+            cleaned_data["limited_to_lists"] = True
+        return cleaned_data
 
 
 @admin.register(ApiToken)
@@ -328,7 +338,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.display(description="Lists")
     def scope(self, token: ApiToken) -> str:
-        return ", ".join(sl.phone_number for sl in token.sending_lists.all()) or "All lists"
+        lists = ", ".join(sl.phone_number for sl in token.sending_lists.all())
+        if token.limited_to_lists:
+            return lists or "No lists (all deleted)"
+        return lists or "All lists"
 
     @admin.display(description="State")
     def state(self, token: ApiToken) -> str:

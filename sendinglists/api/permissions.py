@@ -16,7 +16,8 @@ def token_of(request) -> ApiToken:
 
 
 def allowed_list_ids(request) -> list[int] | None:
-    """The sending list ids the request's token is limited to; None means every list."""
+    """The sending list ids the request's token is limited to; None means every list (an empty
+    list means none: a limited token whose lists were all deleted)."""
     return getattr(request.auth, "allowed_list_ids", None)
 
 
@@ -45,11 +46,29 @@ def scope_contacts(queryset: QuerySet, request) -> QuerySet:
     )
 
 
-def contact_has_memberships_outside_scope(request, contact) -> bool:
-    ids = allowed_list_ids(request)
-    if ids is None:
+SHARED_CONTACT_MESSAGE = (
+    "This contact is shared with sending lists outside this token's scope: its own fields, tags and "
+    "channels can only be changed by a token that can access all of them."
+)
+
+
+def contact_is_held_outside(*, contact_id: int, list_ids: list[int] | None) -> bool:
+    """Whether lists other than `list_ids` (None: every list) hold the contact."""
+    if list_ids is None:
         return False
-    return ListContact.objects.filter(contact=contact).exclude(sending_list_id__in=ids).exists()
+    # Uses index: the contact foreign key's
+    return ListContact.objects.filter(contact_id=contact_id).exclude(sending_list_id__in=list_ids).exists()
+
+
+def contact_has_memberships_outside_scope(request, contact) -> bool:
+    return contact_is_held_outside(contact_id=contact.pk, list_ids=allowed_list_ids(request))
+
+
+def refuse_shared_contact(request, contact) -> None:
+    """A list-scoped token may not change a contact's own fields, tags or channels when lists
+    outside its scope also hold it: those belong to the other lists' owners too."""
+    if contact_has_memberships_outside_scope(request, contact):
+        raise exceptions.PermissionDenied(SHARED_CONTACT_MESSAGE)
 
 
 class HasApiToken(permissions.BasePermission):

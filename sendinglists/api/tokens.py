@@ -28,8 +28,8 @@ def api_token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token; returns (token, plain_key). The plain key is never stored or shown again.
 
-    With `sending_lists`, the token sees and changes only those lists and their members; with
-    `read_only`, it may not write anywhere.
+    With `sending_lists`, the token is `limited_to_lists`: it sees and changes only those lists and
+    their members, and nothing once they are all deleted; with `read_only`, it may not write anywhere.
     """
     name = (name or "").strip()
     if not name:
@@ -42,9 +42,10 @@ def api_token_create(
         read_only=read_only,
         created_by=created_by,
     )
+    sending_lists = list(sending_lists)
+    token.limited_to_lists = bool(sending_lists)
     token.full_clean()
     token.save()
-    sending_lists = list(sending_lists)
     if sending_lists:
         token.sending_lists.set(sending_lists)
     return token, plain_key
@@ -61,7 +62,8 @@ def api_token_revoke(*, token: ApiToken) -> bool:
 
 def api_token_for_key(plain_key: str) -> ApiToken | None:
     """The token of `plain_key` (revoked ones included: the caller says why it refuses them), with
-    `allowed_list_ids`: the sending list ids it is limited to, or None for every list.
+    `allowed_list_ids`: the sending list ids it is limited to (empty once they are all deleted), or
+    None for every list. Lists alone also limit a token, so that no path can widen one.
 
     One raw query: every API request runs it, and compiling the equivalent ORM query (the token
     joined to its lists) cost more than twice as much.
@@ -84,5 +86,6 @@ def api_token_for_key(plain_key: str) -> ApiToken | None:
     if not rows:
         return None
     token = rows[0]
-    token.allowed_list_ids = sorted(row.scoped_list_id for row in rows if row.scoped_list_id) or None
+    list_ids = sorted(row.scoped_list_id for row in rows if row.scoped_list_id)
+    token.allowed_list_ids = list_ids if token.limited_to_lists or list_ids else None
     return token

@@ -7,15 +7,16 @@ list_contact_subscribe); the subscription rules (never reactivate an opt-out, ne
 blocked contact) stay in `list_contact_subscribe`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
-from contacts.services import contact_add_tags, contact_set_tags, contact_upsert
+from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
+from sendinglists.api.permissions import SHARED_CONTACT_MESSAGE, contact_is_held_outside
 from sendinglists.choices import SignupMethod
 from sendinglists.models import SendingList
 from sendinglists.numbers import contact_channel_add_checked, contact_edit
@@ -28,6 +29,8 @@ class UpsertResult:
     """None when the token may not see the contact (see `allowed_list_ids`)."""
     contact_created: bool
     subscription: SubscribeResult | None
+    ignored_fields: dict[str, list[str]] = field(default_factory=dict)
+    """Field -> why it was not applied (a contact that lists outside the token's scope hold)."""
 
 
 def api_contact_upsert(
@@ -45,10 +48,27 @@ def api_contact_upsert(
 
     Atomic: a ValidationError anywhere changes nothing. With `allowed_list_ids` (a list-scoped
     token), a contact that ends up on none of those lists (a blocked contact the token has never
-    seen) is left untouched and not returned: the token may not change what it cannot see.
+    seen) is left untouched and not returned: the token may not change what it cannot see. A
+    contact that lists outside them also hold is subscribed, but its own fields, tags and channels
+    are left as they are and named in `ignored_fields`.
     """
     region = sending_list.default_region if sending_list is not None else DEFAULT_REGION
     with transaction.atomic():
+        ignored_fields = {}
+        if allowed_list_ids is not None:
+            existing = Contact.objects.filter(
+                phone_number=phone_or_error(phone_number, region=region).e164
+            ).first()
+            if existing is not None and contact_is_held_outside(
+                contact_id=existing.pk, list_ids=allowed_list_ids
+            ):
+                given = {**values, "tags": tags, "channels": channels}
+                ignored_fields = {
+                    key: [SHARED_CONTACT_MESSAGE]
+                    for key, value in given.items()
+                    if value not in (None, "", [])
+                }
+                values, tags, channels = {}, None, None
         contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
         if tags:
             contact_add_tags(contact=contact, names=tags)
@@ -65,7 +85,9 @@ def api_contact_upsert(
         if allowed_list_ids is not None and (subscription is None or subscription.membership is None):
             transaction.set_rollback(True)
             return UpsertResult(contact=None, contact_created=False, subscription=subscription)
-    return UpsertResult(contact=contact, contact_created=created, subscription=subscription)
+    return UpsertResult(
+        contact=contact, contact_created=created, subscription=subscription, ignored_fields=ignored_fields
+    )
 
 
 @transaction.atomic

@@ -2,8 +2,10 @@
 anything outside them; a read-only token never writes."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.models import Contact, ContactChannel
+from engagement.models import Message
 from sendinglists.models import CustomField, ListContact, SendingList
 from tests.factories import (
     ContactChannelFactory,
@@ -314,3 +316,222 @@ def test_ids_beyond_any_database_integer_are_clean_4xx(client, world, method, pa
     response = getattr(client, method)(path, body, format="json")
     assert response.status_code == expected
     assert set(response.json()) == {"code", "message", "field_errors"}
+
+
+# --- a list limit only ever narrows ----------------------------------------------------------------
+
+
+def test_token_whose_lists_were_all_deleted_sees_nothing_and_creates_nothing(make_client, world):
+    gone = SendingListFactory(name="Gone")
+    client = make_client(sending_lists=[gone])
+    gone.delete()
+    theirs, outsider = world["theirs"], world["outsider"]
+    memberships_before = ListContact.objects.filter(sending_list=theirs).count()
+
+    assert result_ids(client.get("/api/v1/lists/")) == []
+    assert result_ids(client.get("/api/v1/contacts/")) == []
+    assert result_ids(client.get("/api/v2/contacts/")) == []
+    assert result_ids(client.get("/api/v1/contact-fields")) == []
+    assert client.get(f"/api/v1/lists/{theirs.pk}/").status_code == 404
+    assert client.get(f"/api/v1/lists/{theirs.pk}/contacts/").status_code == 404
+    assert client.get(f"/api/v1/lists/{theirs.pk}/contacts/{outsider.pk}/").status_code == 404
+    assert client.get(f"/api/v1/contacts/{outsider.pk}/").status_code == 404
+    response = client.post("/api/v1/lists/", {"phone_number": "+18005550199", "name": "New"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "This token is limited to some sending lists: it cannot create or change sending lists."
+    )
+    assert (
+        client.post("/api/v1/contacts/", {"phone_number": "+14155559999"}, format="json").status_code == 403
+    )
+    response = client.post(
+        f"/api/v1/lists/{theirs.pk}/contacts/", {"phone_number": "+14155559999"}, format="json"
+    )
+    assert response.status_code == 404
+    response = client.post(
+        f"/api/v1/lists/{theirs.pk}/contacts/{outsider.pk}/sends", {"body": "hi"}, format="json"
+    )
+    assert response.status_code == 404
+    assert not SendingList.objects.filter(phone_number="+18005550199").exists()
+    assert not Contact.objects.filter(phone_number="+14155559999").exists()
+    assert ListContact.objects.filter(sending_list=theirs).count() == memberships_before
+    assert not Message.objects.exists()
+
+
+def test_token_keeps_its_limit_when_one_of_its_lists_is_deleted(make_client, world):
+    gone = SendingListFactory(name="Gone")
+    client = make_client(sending_lists=[world["mine"], gone])
+    gone.delete()
+
+    assert result_ids(client.get("/api/v1/lists/")) == [world["mine"].pk]
+    assert client.get(f"/api/v1/lists/{world['theirs'].pk}/contacts/").status_code == 404
+
+
+def test_token_created_for_every_list_is_not_limited(make_client, world):
+    client = make_client()
+
+    assert client.token.limited_to_lists is False
+    assert result_ids(client.get("/api/v1/lists/")) == sorted([world["mine"].pk, world["theirs"].pk])
+
+
+# --- contacts shared with lists outside the token's scope ----------------------------------------
+
+SHARED_MESSAGE = (
+    "This contact is shared with sending lists outside this token's scope: its own fields, tags and "
+    "channels can only be changed by a token that can access all of them."
+)
+
+
+def contact_state(contact):
+    contact.refresh_from_db()
+    return (
+        contact.first_name,
+        contact.email,
+        sorted(contact.tags.values_list("name", flat=True)),
+        sorted(contact.channels.values_list("value", flat=True)),
+    )
+
+
+def test_scoped_token_cannot_change_a_contact_shared_with_lists_outside_its_scope(scoped, world):
+    both = world["both"]
+    channel = ContactChannelFactory(contact=both)
+    before = contact_state(both)
+    for method, path, body in [
+        ("patch", f"/api/v1/contacts/{both.pk}/", {"first_name": "Hijacked"}),
+        ("patch", f"/api/v2/contacts/{both.uuid}/", {"email": "evil@example.com"}),
+        ("patch", f"/api/v2/contacts/{both.uuid}/", {"channels": [{"kind": "email", "value": "x@y.co"}]}),
+        ("post", f"/api/v1/contacts/{both.pk}/tags/", {"tags": ["vip"]}),
+        ("put", f"/api/v1/contacts/{both.pk}/tags/", {"tags": []}),
+        ("post", f"/api/v2/contacts/{both.uuid}/tags/", {"tags": ["vip"]}),
+        ("post", f"/api/v2/contacts/{both.uuid}/channels/", {"kind": "email", "value": "x@y.co"}),
+        ("delete", f"/api/v2/contacts/{both.uuid}/channels/{channel.pk}/", None),
+    ]:
+        response = getattr(scoped, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path, response.json())
+        assert response.json()["message"] == SHARED_MESSAGE, (method, path)
+    assert contact_state(both) == before
+
+
+def test_scoped_token_reads_a_shared_contacts_tags_and_channels(scoped, world):
+    both = world["both"]
+    assert scoped.get(f"/api/v1/contacts/{both.pk}/tags/").status_code == 200
+    assert scoped.get(f"/api/v2/contacts/{both.uuid}/channels/").status_code == 200
+
+
+def test_scoped_token_subscribing_another_lists_contact_keeps_its_fields_and_sees_only_its_membership(
+    scoped, world
+):
+    outsider = world["outsider"]
+    theirs_membership = ListContact.objects.get(contact=outsider, sending_list=world["theirs"])
+    ListContact.objects.filter(pk=theirs_membership.pk).update(send_count=7, custom_fields={"secret": "s"})
+    before = contact_state(outsider)
+
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {
+            "phone_number": outsider.phone_number,
+            "first_name": "Overwritten",
+            "email": "evil@example.com",
+            "tags": ["mine"],
+            "custom_fields": {"plan": "pro"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["outcome"] == "created"
+    assert body["ignored_fields"] == {
+        "first_name": [SHARED_MESSAGE],
+        "email": [SHARED_MESSAGE],
+        "tags": [SHARED_MESSAGE],
+    }
+    membership = body["membership"]
+    assert (membership["custom_fields"], membership["send_count"]) == ({"plan": "pro"}, 0)
+    assert "secret" not in str(body)
+    assert contact_state(outsider) == before
+    mine = ListContact.objects.get(contact=outsider, sending_list=world["mine"])
+    assert (mine.active, mine.custom_fields) == (True, {"plan": "pro"})
+    theirs_membership.refresh_from_db()
+    assert (theirs_membership.send_count, theirs_membership.custom_fields) == (7, {"secret": "s"})
+    # Now a member: the contact shows only the token's subscription.
+    contact = scoped.get(f"/api/v1/contacts/{outsider.pk}/").json()
+    assert [s["sending_list"] for s in contact["subscriptions"]] == [world["mine"].pk]
+
+
+def test_scoped_token_subscribing_a_contact_only_it_holds_still_merges_its_fields(scoped, world):
+    member = world["member"]
+
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {"phone_number": member.phone_number, "first_name": "Renamed"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert "ignored_fields" not in response.json()
+    member.refresh_from_db()
+    assert member.first_name == "Renamed"
+
+
+def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_changing_its_fields(scoped, world):
+    outsider = world["outsider"]
+    before = contact_state(outsider)
+
+    response = scoped.post(
+        "/api/v1/contacts/bulk/",
+        {
+            "sending_list": world["mine"].pk,
+            "contacts": [
+                {"phone_number": outsider.phone_number, "first_name": "Overwritten", "tags": ["x"]},
+                {"phone_number": "+14155559999", "first_name": "New"},
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    shared, new = response.json()["results"]
+    assert shared["status"] == "ok"
+    assert shared["subscription"]["outcome"] == "created"
+    assert shared["ignored_fields"] == {"first_name": [SHARED_MESSAGE], "tags": [SHARED_MESSAGE]}
+    assert "ignored_fields" not in new
+    assert contact_state(outsider) == before
+    assert ListContact.objects.filter(contact=outsider, sending_list=world["mine"], active=True).exists()
+    assert Contact.objects.get(phone_number="+14155559999").first_name == "New"
+
+
+def test_full_access_token_still_changes_a_shared_contact(client, world):
+    both = world["both"]
+
+    response = client.patch(f"/api/v1/contacts/{both.pk}/", {"first_name": "Shared"}, format="json")
+
+    assert response.status_code == 200
+    assert (
+        client.post(f"/api/v1/contacts/{both.pk}/tags/", {"tags": ["vip"]}, format="json").status_code == 200
+    )
+    both.refresh_from_db()
+    assert both.first_name == "Shared"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known hole, not fixed here: the import pipeline (sendinglists/imports, changed in parallel) "
+    "merges a row's name and email into a contact that lists outside the token's scope also hold.",
+)
+def test_scoped_token_import_does_not_change_a_contact_that_other_lists_hold(
+    scoped, world, django_capture_on_commit_callbacks
+):
+    outsider = world["outsider"]
+    before = contact_state(outsider)
+    csv = f"Phone,First name\n{outsider.phone_number},Overwritten\n"
+    file = SimpleUploadedFile("contacts.csv", csv.encode(), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = scoped.post(
+            "/api/v1/imports/",
+            {"file": file, "sending_list": world["mine"].pk, "mapping": '{"0": "phone", "1": "first_name"}'},
+            format="multipart",
+        )
+    assert response.status_code == 201, response.json()
+    assert ListContact.objects.filter(contact=outsider, sending_list=world["mine"]).exists()
+    assert contact_state(outsider) == before

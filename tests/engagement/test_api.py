@@ -174,3 +174,80 @@ def test_the_event_endpoints_are_in_the_api_schema(api):
         "/api/v1/lists/{list_id}/contacts/{contact_id}/" + what + "/"
         for what in ("sends", "clicks", "conversions", "workflow")
     } <= set(paths)
+
+
+# --- provider ids outside the token's scope are unknown to it ---------------------------------------
+
+
+@pytest.fixture
+def shared_contact_on_two_lists(sending_list, other_list):
+    contact = ContactFactory()
+    mine = ListContactFactory(sending_list=sending_list, contact=contact)
+    theirs = ListContactFactory(sending_list=other_list, contact=contact)
+    client_for().post(
+        url(theirs, "sends"), {"body": "Theirs", "provider_message_id": "SMtheirs"}, format="json"
+    )
+    return mine, theirs
+
+
+def test_scoped_token_recording_a_send_with_another_lists_provider_id_gets_the_unknown_id_answer(
+    sending_list, shared_contact_on_two_lists
+):
+    mine, theirs = shared_contact_on_two_lists
+    scoped = client_for(sending_lists=[sending_list])
+
+    unknown = scoped.post(url(mine, "sends"), {"body": "A", "provider_message_id": "SMnew"}, format="json")
+    taken = scoped.post(url(mine, "sends"), {"body": "B", "provider_message_id": "SMtheirs"}, format="json")
+
+    assert (unknown.status_code, taken.status_code) == (201, 201)
+    assert (unknown.json()["created"], taken.json()["created"]) == (True, True)
+    assert taken.json()["message"]["provider_message_id"] == "SMtheirs"
+    assert set(taken.json()["message"]) == set(unknown.json()["message"])
+    assert taken.json()["membership"]["send_count"] == 2
+    their_message = Message.objects.get(provider_message_id="SMtheirs")
+    assert (their_message.list_contact_id, their_message.body) == (theirs.pk, "Theirs")
+    theirs.refresh_from_db()
+    assert theirs.send_count == 1
+
+
+def test_full_access_token_is_told_a_provider_id_belongs_to_another_membership(
+    api, shared_contact_on_two_lists
+):
+    mine, _ = shared_contact_on_two_lists
+
+    response = api.post(url(mine, "sends"), {"provider_message_id": "SMtheirs"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "provider_message_id": ["Message SMtheirs is already recorded for another membership."]
+    }
+    mine.refresh_from_db()
+    assert mine.send_count == 0
+
+
+@pytest.mark.parametrize(
+    ("what", "payload"),
+    [
+        ("clicks", {"url": "https://acme.example"}),
+        ("conversions", {"order_id": "A-1", "revenue": "5"}),
+    ],
+)
+def test_a_click_or_conversion_naming_another_lists_message_is_refused_like_an_unknown_one(
+    sending_list, shared_contact_on_two_lists, what, payload
+):
+    mine, _ = shared_contact_on_two_lists
+    scoped = client_for(sending_lists=[sending_list])
+
+    unknown = scoped.post(url(mine, what), {**payload, "provider_message_id": "SMnope"}, format="json")
+    other = scoped.post(url(mine, what), {**payload, "provider_message_id": "SMtheirs"}, format="json")
+
+    assert (unknown.status_code, other.status_code) == (400, 400)
+    assert other.json()["field_errors"] == {
+        "provider_message_id": ["No message SMtheirs was sent to this contact."]
+    }
+    assert unknown.json()["field_errors"] == {
+        "provider_message_id": ["No message SMnope was sent to this contact."]
+    }
+    assert (Click.objects.count(), Conversion.objects.count()) == (0, 0)
+    mine.refresh_from_db()
+    assert (mine.click_count, mine.conversion_count) == (0, 0)

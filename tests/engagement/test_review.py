@@ -1,6 +1,7 @@
 """The operator review queue of messages that read like an opt-out."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from engagement.models import Message
@@ -100,7 +101,7 @@ def test_the_queue_needs_a_staff_login_and_actions_need_post(sending_list, flagg
     assert member.get("/messages/review/").status_code == 302
 
     staff = Client()
-    staff.force_login(UserFactory(username="boss", is_staff=True))
+    staff.force_login(staff_with("boss", "sendinglists.change_listcontact", "engagement.view_message"))
     assert staff.get(f"/messages/{flagged.pk}/review/opt-out/").status_code == 405
     assert ListContact.objects.get().active is True
     assert Message.objects.get(pk=flagged.pk).needs_review is True
@@ -116,3 +117,77 @@ def test_the_queue_pages_by_id(staff_client, sending_list, flagged, monkeypatch)
     assert [m.pk for m in first.context["messages_to_review"]] == [newer.pk]
     assert [m.pk for m in second.context["messages_to_review"]] == [flagged.pk]
     assert second.context["next_before"] is None
+
+
+def staff_with(username: str, *permissions: str):
+    user = UserFactory(username=username, is_staff=True)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+def client_of(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_staff_without_view_message_cannot_read_the_queue_or_act_on_it(sending_list, flagged):
+    client = client_of(staff_with("nosy", "sendinglists.view_sendinglist", "sendinglists.change_listcontact"))
+
+    response = client.get("/messages/review/")
+    assert response.status_code == 403
+    assert b"Please remove me" not in response.content
+    assert b"/messages/review/" not in client.get("/lists/").content
+    assert client.post(f"/messages/{flagged.pk}/review/opt-out/").status_code == 403
+    assert client.post(f"/messages/{flagged.pk}/review/dismiss/").status_code == 403
+    assert ListContact.objects.get().active is True
+    assert not SubscriptionEvent.objects.filter(kind="opted_out").exists()
+    flagged.refresh_from_db()
+    assert (flagged.needs_review, flagged.reviewed_by_id) == (True, None)
+
+
+def test_staff_who_may_only_read_messages_sees_the_queue_without_buttons_and_cannot_act(
+    sending_list, flagged
+):
+    client = client_of(staff_with("reader", "sendinglists.view_sendinglist", "engagement.view_message"))
+
+    response = client.get("/messages/review/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Please remove me from this list" in html
+    assert "/review/opt-out/" not in html
+    assert "/review/dismiss/" not in html
+    assert 'href="/messages/review/"' in client.get("/lists/").content.decode()
+    assert client.post(f"/messages/{flagged.pk}/review/opt-out/").status_code == 403
+    assert client.post(f"/messages/{flagged.pk}/review/dismiss/").status_code == 403
+    assert ListContact.objects.get().active is True
+    flagged.refresh_from_db()
+    assert (flagged.needs_review, flagged.reviewed_by_id) == (True, None)
+
+
+def test_opting_out_from_the_queue_needs_change_listcontact_and_dismissing_needs_change_message(
+    sending_list, flagged
+):
+    dismisser = staff_with("dismisser", "engagement.view_message", "engagement.change_message")
+    client = client_of(dismisser)
+
+    html = client.get("/messages/review/").content.decode()
+    assert "/review/opt-out/" not in html
+    assert f"/messages/{flagged.pk}/review/dismiss/" in html
+    assert client.post(f"/messages/{flagged.pk}/review/opt-out/").status_code == 403
+    assert ListContact.objects.get().active is True
+
+    opter = client_of(staff_with("opter", "engagement.view_message", "sendinglists.change_listcontact"))
+    html = opter.get("/messages/review/").content.decode()
+    assert f"/messages/{flagged.pk}/review/opt-out/" in html
+    assert "/review/dismiss/" not in html
+    assert opter.post(f"/messages/{flagged.pk}/review/dismiss/").status_code == 403
+    flagged.refresh_from_db()
+    assert flagged.needs_review is True
+
+    assert opter.post(f"/messages/{flagged.pk}/review/opt-out/").status_code == 302
+    assert ListContact.objects.get().active is False

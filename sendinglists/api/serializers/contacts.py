@@ -8,6 +8,7 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
+from sendinglists.api.serializers.lists import IGNORED_FIELDS_HELP
 from sendinglists.choices import MembershipStatus, UnsubReason
 from sendinglists.models import ListContact
 
@@ -154,6 +155,11 @@ class BulkItemResultSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field path -> messages, for an item with status error.",
+    )
+    ignored_fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=IGNORED_FIELDS_HELP,
     )
 
 

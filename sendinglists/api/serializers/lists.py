@@ -214,8 +214,19 @@ class SubscribeSerializer(serializers.Serializer):
         return attrs
 
 
+IGNORED_FIELDS_HELP = (
+    "Present only when some given values were not applied: field -> why. A token limited to some lists "
+    "does not change the own fields, tags or channels of a contact that other lists also hold."
+)
+
+
 class SubscribeResultSerializer(SubscriptionOutcomeSerializer):
     membership = MembershipSerializer(allow_null=True)
+    ignored_fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=IGNORED_FIELDS_HELP,
+    )
 
 
 class MembershipUpdateSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from sendinglists.api.permissions import (
     allowed_list_ids,
     contact_has_memberships_outside_scope,
     is_list_scoped,
+    refuse_shared_contact,
     scope_contacts,
     scope_lists,
 )
@@ -145,6 +146,7 @@ class ContactViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         contact = self.get_object()
+        refuse_shared_contact(request, contact)
         serializer = self.get_serializer(contact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         values, extras = _split(serializer.validated_data)
@@ -186,6 +188,7 @@ class ContactViewSet(
         contact = self.get_object()
         if request.method == "GET":
             return Response({"tags": tag_names(contact.tags.all())})
+        refuse_shared_contact(request, contact)
         serializer = TagsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         change = contact_add_tags if request.method == "POST" else contact_set_tags
@@ -306,6 +309,7 @@ class ContactViewSet(
             return error(field_errors_of(django_validation_detail(exc)))
         contact = result.contact
         subscription = result.subscription
+        ignored = {"ignored_fields": result.ignored_fields} if result.ignored_fields else {}
         return {
             "index": index,
             "status": "ok",
@@ -325,6 +329,7 @@ class ContactViewSet(
                 "reason": subscription.reason,
             },
             "errors": {},
+            **ignored,
         }
 
 
@@ -377,6 +382,7 @@ class ContactV2ViewSet(ContactViewSet):
         contact = self.get_object()
         if request.method == "GET":
             return Response(ContactChannelSerializer(contact.channels.all(), many=True).data)
+        refuse_shared_contact(request, contact)
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = contact_channel_add_checked(
@@ -399,6 +405,7 @@ class ContactV2ViewSet(ContactViewSet):
     )
     def channel_remove(self, request, channel_id=None, *args, **kwargs):
         contact = self.get_object()
+        refuse_shared_contact(request, contact)
         if not contact_channel_remove(contact=contact, channel_id=int(channel_id)):
             raise exceptions.NotFound(f"The contact has no channel {channel_id}.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -156,6 +156,8 @@ class MembershipViewSet(
             "reason": subscription.reason,
             "membership": self._membership_data(membership.pk) if membership else None,
         }
+        if result.ignored_fields:
+            body["ignored_fields"] = result.ignored_fields
         created = subscription.outcome == Outcome.CREATED
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sendinglists', '0014_consent_ledger_backfill'),
+        ('sendinglists', '0015_consent_ledger_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -78,7 +78,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("contacts", "0003_consent_ledger"),
-        ("sendinglists", "0013_listcontact_facets"),
+        ("sendinglists", "0014_apitoken_limited_to_lists"),
     ]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
