@@ -12,6 +12,7 @@ from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
 from engagement.services.delivery import early_delivery_reports_apply, message_failure_apply
 from engagement.services.events import list_contact_count_send
+from engagement.services.provider_input import refuse_nul_characters
 from sendinglists.models import ListContact, SendingList
 
 MAX_BODY_CHARS = 1600  # providers split longer text into at most 10 segments and refuse beyond
@@ -75,6 +76,7 @@ def message_send(
         raise ValidationError({"body": "The message is empty."})
     if len(body) > MAX_BODY_CHARS:
         raise ValidationError({"body": f"At most {MAX_BODY_CHARS} characters; this is {len(body)}."})
+    refuse_nul_characters(body=body)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     membership = (
         ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
