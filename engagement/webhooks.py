@@ -77,7 +77,9 @@ def _twilio_request_is_signed(request: HttpRequest) -> bool:
         return False
     given = request.headers.get(TWILIO_SIGNATURE_HEADER, "")
     url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
-    return bool(given) and hmac.compare_digest(given, twilio_signature(url, request.POST, token))
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged header).
+    expected = twilio_signature(url, request.POST, token)
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def json_signature(timestamp: str, body: bytes, secret: str) -> str:
@@ -99,7 +101,7 @@ def _json_signature_problem(request: HttpRequest) -> str:
         return f"{TIMESTAMP_HEADER} must be Unix seconds."
     if abs(time.time() - int(timestamp)) > settings.WEBHOOK_REPLAY_WINDOW_S:
         return f"{TIMESTAMP_HEADER} is outside the {settings.WEBHOOK_REPLAY_WINDOW_S} s replay window."
-    if not hmac.compare_digest(given, json_signature(timestamp, request.body, secret)):
+    if not hmac.compare_digest(given.encode(), json_signature(timestamp, request.body, secret).encode()):
         return "Invalid signature."
     return ""
 

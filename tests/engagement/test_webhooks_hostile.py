@@ -6,7 +6,11 @@ import json
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from contacts.models import Contact
 from engagement.models import EarlyDeliveryReport, Message
@@ -73,6 +77,23 @@ def test_a_timestamp_header_that_is_not_plain_unix_seconds_is_a_403_and_writes_n
 
     assert response.status_code == 403
     assert response.json() == {"ok": False, "error": "X-Webhook-Timestamp must be Unix seconds."}
+    assert nothing_written()
+
+
+def test_a_json_signature_with_non_ascii_characters_is_a_403_and_writes_nothing(client, sending_list):
+    response = json_post(client, inbound_event(), signature="sha256=\xe9" * 3)
+
+    assert response.status_code == 403
+    assert response.json() == {"ok": False, "error": "Invalid signature."}
+    assert nothing_written()
+
+
+def test_a_twilio_signature_with_non_ascii_characters_is_a_403_and_writes_nothing(client, sending_list):
+    params = {"MessageSid": "SM" + "a" * 32, "From": PHONE, "To": LIST_NUMBER, "Body": "STOP"}
+
+    response = twilio_post(client, INBOUND, params, signature="\xe9\xe9")
+
+    assert response.status_code == 403
     assert nothing_written()
 
 
@@ -271,3 +292,48 @@ def test_a_signed_event_replayed_with_a_fresh_timestamp_changes_nothing(client, 
     assert (first.status_code, replay.status_code) == (200, 200)
     assert replay.json()["created"] is False
     assert (Message.objects.count(), SubscriptionEvent.objects.count()) == (1, 1)
+
+
+# --- generated input ------------------------------------------------------------------------------
+
+_ODD_TEXT = st.sampled_from(
+    ["", " ", "\x00", "a\x00", "9" * 400, "x" * 70, "STOP", "+14155550123", "2026-13-01T00:00:00Z", "é"]
+) | st.text(max_size=80)
+_ODD_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | _ODD_TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_ODD_TEXT, children, max_size=3),
+    max_leaves=6,
+)
+_EVENT_KEYS = ["type", "id", "from", "to", "body", "status", "error_code", "timestamp"]
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    kind=st.sampled_from(["inbound", "status", "complaint"]) | _ODD_VALUE,
+    fields=st.dictionaries(st.sampled_from(_EVENT_KEYS), _ODD_VALUE, max_size=8),
+)
+def test_any_signed_json_event_is_answered_below_500(sending_list, kind, fields):
+    with transaction.atomic():
+        response = json_post(Client(raise_request_exception=False), {"type": kind, **fields})
+        assert response.status_code < 500, response.content
+        transaction.set_rollback(True)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    path=st.sampled_from([INBOUND, STATUS]),
+    params=st.dictionaries(
+        st.sampled_from(["MessageSid", "SmsSid", "From", "To", "Body", "MessageStatus", "ErrorCode"]),
+        _ODD_TEXT,
+        max_size=7,
+    ),
+)
+def test_any_signed_twilio_form_is_answered_below_500(sending_list, path, params):
+    with transaction.atomic():
+        response = twilio_post(Client(raise_request_exception=False), path, params)
+        assert response.status_code < 500, response.content
+        transaction.set_rollback(True)
