@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
+from contacts.jsonsafe import json_loads_bounded
+
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -63,7 +65,9 @@ def encode_cursor(position: Position) -> str:
 def decode_cursor(cursor: str, *, field) -> Position:
     """The position a cursor names, its value converted by `field` (a model field, or None for id)."""
     try:
-        value, row_id, is_null = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value, row_id, is_null = json_loads_bounded(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
         row_id = int(row_id)
         if is_null:
             value = None

@@ -130,6 +130,12 @@ class EarlyDeliveryReport(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        constraints = [
+            # A replayed report is kept once (the webhook inserts with ON CONFLICT DO NOTHING).
+            models.UniqueConstraint(
+                fields=["provider_message_id", "kind", "status"], name="early_report_unique"
+            ),
+        ]
         indexes = [
             models.Index(fields=["provider_message_id"], name="early_report_provider_id"),
             models.Index(fields=["received_at"], name="early_report_received"),

@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from contacts.jsonsafe import json_loads_bounded
 from contacts.models import Contact
 from contacts.pagination import DEFAULT_PAGE_SIZE, InvalidCursor
 from engagement.choices import Direction
@@ -71,7 +72,7 @@ def _encode(entry: TimelineEntry) -> str:
 
 def _decode(cursor: str) -> tuple[dt.datetime, int, int]:
     try:
-        at, rank, item_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        at, rank, item_id = json_loads_bounded(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         at = parse_datetime(at)
         if at is None or int(rank) not in STREAMS_BY_RANK:
             raise ValueError("bad cursor")

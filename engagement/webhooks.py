@@ -10,8 +10,8 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
+import re
 import time
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from contacts.jsonsafe import MAX_JSON_DEPTH, JsonTooDeep, json_loads_bounded
 from engagement.choices import MessageStatus
 from engagement.services import delivery_report_receive, inbound_message_receive
 
@@ -32,6 +33,12 @@ TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 SIGNATURE_HEADER = "X-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Unix seconds in ASCII digits, at most 12 of them: checked before int() (which refuses more
+# than 4,300 digits with a ValueError, and reads other scripts' digits) or any HMAC is computed.
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+# An event's own timestamp: anything outside these years is a sender's bug, and at the edges of
+# datetime's range a conversion to UTC overflows.
+EVENT_YEARS = range(2000, 2100)
 
 # Twilio's MessageStatus values -> ours (read receipts count as delivered).
 TWILIO_STATUSES = {
@@ -70,7 +77,9 @@ def _twilio_request_is_signed(request: HttpRequest) -> bool:
         return False
     given = request.headers.get(TWILIO_SIGNATURE_HEADER, "")
     url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
-    return bool(given) and hmac.compare_digest(given, twilio_signature(url, request.POST, token))
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged header).
+    expected = twilio_signature(url, request.POST, token)
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def json_signature(timestamp: str, body: bytes, secret: str) -> str:
@@ -88,11 +97,11 @@ def _json_signature_problem(request: HttpRequest) -> str:
     given = request.headers.get(SIGNATURE_HEADER, "").strip().removeprefix("sha256=")
     if not timestamp or not given:
         return f"Missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header."
-    if not timestamp.isdigit():
+    if not UNIX_SECONDS.fullmatch(timestamp):
         return f"{TIMESTAMP_HEADER} must be Unix seconds."
     if abs(time.time() - int(timestamp)) > settings.WEBHOOK_REPLAY_WINDOW_S:
         return f"{TIMESTAMP_HEADER} is outside the {settings.WEBHOOK_REPLAY_WINDOW_S} s replay window."
-    if not hmac.compare_digest(given, json_signature(timestamp, request.body, secret)):
+    if not hmac.compare_digest(given.encode(), json_signature(timestamp, request.body, secret).encode()):
         return "Invalid signature."
     return ""
 
@@ -167,11 +176,14 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
         return _twilio_error(400, f"Unknown MessageStatus {values['MessageStatus'][:30]!r}.")
     # A report for an id we don't know yet is kept for its message (the send may not have
     # committed): Twilio does not retry a status callback, so refusing it would lose the report.
-    delivery_report_receive(
-        provider_message_id=values["MessageSid"],
-        status=status,
-        error_code=(params.get("ErrorCode") or "").strip(),
-    )
+    try:
+        delivery_report_receive(
+            provider_message_id=values["MessageSid"],
+            status=status,
+            error_code=(params.get("ErrorCode") or "").strip(),
+        )
+    except ValidationError as error:
+        return _twilio_error(400, _validation_text(error))
     return HttpResponse(status=204)
 
 
@@ -188,7 +200,7 @@ def _field(payload: dict, name: str, *, required: bool = True) -> str:
         if required:
             raise _BadPayload(f"{name}: required.")
         return ""
-    if not isinstance(value, str | int):
+    if not isinstance(value, str | int) or isinstance(value, bool):
         raise _BadPayload(f"{name}: must be a string.")
     return str(value).strip()
 
@@ -197,9 +209,18 @@ def _timestamp(payload: dict) -> dt.datetime | None:
     raw = payload.get("timestamp")
     if raw in (None, ""):
         return None
-    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:  # well formed but impossible: month 13, February 30, offset +25:00
+        parsed = None
     if parsed is None or timezone.is_naive(parsed):
         raise _BadPayload("timestamp: must be ISO 8601 with a time zone, e.g. 2026-05-01T12:00:00Z.")
+    try:
+        year = parsed.astimezone(dt.UTC).year
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past datetime's range in UTC
+        year = None
+    if year not in EVENT_YEARS:
+        raise _BadPayload(f"timestamp: must be in the years {EVENT_YEARS.start} to {EVENT_YEARS.stop - 1}.")
     return parsed
 
 
@@ -260,7 +281,11 @@ def signed_events(request: HttpRequest) -> JsonResponse:
     if problem:
         return JsonResponse({"ok": False, "error": problem}, status=403)
     try:
-        payload = json.loads(request.body)
+        payload = json_loads_bounded(request.body)
+    except JsonTooDeep:
+        return JsonResponse(
+            {"ok": False, "error": f"The body is nested more than {MAX_JSON_DEPTH} levels deep."}, status=400
+        )
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"ok": False, "error": "The body is not JSON."}, status=400)
     if not isinstance(payload, dict):

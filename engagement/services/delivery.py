@@ -17,6 +17,7 @@ from contacts.choices import LineType
 from contacts.services import contact_mark_invalid
 from engagement.choices import Direction, MessageStatus
 from engagement.models import EarlyDeliveryReport, Message
+from engagement.services.provider_input import provider_message_id_or_error, refuse_nul_characters
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, UnsubReason
 from sendinglists.models import ListContact
@@ -212,17 +213,27 @@ def delivery_report_receive(
     """A provider's report (a status or a complaint) as a webhook receives it: applied now, or kept
     for its message (None) when no outbound message has the provider id yet — the send that will
     record it may not have committed. Kept reports are applied by `early_delivery_reports_apply`.
+    One report is kept per provider id, kind and status: a replay of a kept report changes nothing.
+    A missing, over-long or NUL-holding id (or a NUL in the error code) is a ValidationError.
     """
+    provider_message_id = provider_message_id_or_error(provider_message_id)
+    refuse_nul_characters(error_code=error_code)
     occurred_at = occurred_at or timezone.now()
     try:  # an unknown status is refused (ValueError) before the message is looked for
         return _apply_report(provider_message_id, kind, status, error_code, occurred_at)
     except UnknownMessage:
-        EarlyDeliveryReport.objects.create(
-            provider_message_id=provider_message_id,
-            kind=kind,
-            status=status if kind == EarlyDeliveryReport.Kind.STATUS else "",
-            error_code=(error_code or "")[:16],
-            occurred_at=occurred_at,
+        # Unique on (provider id, kind, status): a replay inserts nothing (ON CONFLICT DO NOTHING).
+        EarlyDeliveryReport.objects.bulk_create(
+            [
+                EarlyDeliveryReport(
+                    provider_message_id=provider_message_id,
+                    kind=kind,
+                    status=status if kind == EarlyDeliveryReport.Kind.STATUS else "",
+                    error_code=(error_code or "")[:16],
+                    occurred_at=occurred_at,
+                )
+            ],
+            ignore_conflicts=True,
         )
         return None
 

@@ -26,6 +26,7 @@ from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.keywords import match_keyword
 from engagement.models import Message
 from engagement.services.outbound import SendRefused, message_send
+from engagement.services.provider_input import provider_message_id_or_error, refuse_nul_characters
 from sendinglists.actors import Actor
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.consent import ledger_lift_list
@@ -42,7 +43,6 @@ from sendinglists.services import (
 
 logger = logging.getLogger(__name__)
 
-MAX_PROVIDER_ID_CHARS = 64
 OPT_OUT_KINDS = (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL)
 
 OPT_OUT_CONFIRMATION = (
@@ -103,11 +103,8 @@ def inbound_message_receive(
     task is enqueued after commit. A replay returns the stored message with `created=False`.
     `received_at` is the provider's timestamp of the message (default: now).
     """
-    provider_message_id = (provider_message_id or "").strip()
-    if not provider_message_id:
-        raise ValidationError({"provider_message_id": "Required: the provider's message id."})
-    if len(provider_message_id) > MAX_PROVIDER_ID_CHARS:
-        raise ValidationError({"provider_message_id": f"At most {MAX_PROVIDER_ID_CHARS} characters."})
+    provider_message_id = provider_message_id_or_error(provider_message_id)
+    refuse_nul_characters(body=body, from_number=from_number, to_number=to_number)
     arguments = {
         "provider_message_id": provider_message_id,
         "from_number": from_number,

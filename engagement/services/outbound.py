@@ -13,6 +13,7 @@ from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
 from engagement.services.delivery import early_delivery_reports_apply, message_failure_apply
 from engagement.services.events import list_contact_count_send
+from engagement.services.provider_input import refuse_nul_characters
 from sendinglists.consent import suppression_standing, suppression_text
 from sendinglists.models import ListContact, SendingList
 
@@ -81,6 +82,7 @@ def message_send(
         raise ValidationError({"body": "The message is empty."})
     if len(body) > MAX_BODY_CHARS:
         raise ValidationError({"body": f"At most {MAX_BODY_CHARS} characters; this is {len(body)}."})
+    refuse_nul_characters(body=body)
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     membership = (
         ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()

@@ -3,7 +3,6 @@ EXISTS on the membership table's (sending_list, contact) index; none counts or s
 
 import copy
 import datetime as dt
-import json
 
 import django_filters
 from django import forms
@@ -15,6 +14,7 @@ from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from contacts.jsonsafe import json_loads_bounded
 from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.selectors import contact_search, tag_named
@@ -123,7 +123,7 @@ def _phone(value: str, region: str, field: str = "phone") -> str:
 
 def _custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
     try:
-        values = json.loads(raw)
+        values = json_loads_bounded(raw)
     except ValueError:
         values = None
     if nul_path(values):

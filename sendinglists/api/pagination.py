@@ -16,6 +16,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from contacts.jsonsafe import json_loads_bounded
 from contacts.pagination import InvalidCursor, KeysetPaginator, Position
 from contacts.pagination import encode_cursor as encode_position
 
@@ -30,7 +31,7 @@ def _encode(payload: dict) -> str:
 
 def _decode(raw: str) -> dict:
     try:
-        payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        payload = json_loads_bounded(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         payload = None
     if (

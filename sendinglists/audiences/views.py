@@ -5,8 +5,6 @@ Thin: every read and write goes through sendinglists.audiences.services. The rul
 rules are added and checked without a page reload; without JavaScript the text query still works.
 """
 
-import json
-
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
@@ -16,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from contacts.jsonsafe import json_loads_bounded
 from contacts.pagination import id_param
 from sendinglists.audiences.export import export_filename, export_response
 from sendinglists.audiences.models import HygieneAction, HygieneJob
@@ -175,7 +174,7 @@ def audience_preview(request, list_id: int):
     or 400 with problems (message, rule path, position in the query)."""
     sending_list = _list(list_id)
     try:
-        payload = json.loads(request.body or b"{}")
+        payload = json_loads_bounded(request.body or b"{}")
         if not isinstance(payload, dict):
             raise ValueError
     except ValueError:

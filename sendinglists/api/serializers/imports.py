@@ -1,8 +1,7 @@
-import json
-
 from django.urls import reverse
 from rest_framework import serializers
 
+from contacts.jsonsafe import json_loads_bounded
 from sendinglists.choices import ImportMode
 from sendinglists.models import ImportJob, SendingList
 
@@ -23,7 +22,7 @@ class MappingField(serializers.JSONField):
     def to_internal_value(self, data):
         if isinstance(data, str | bytes):
             try:
-                data = json.loads(data)
+                data = json_loads_bounded(data)
             except ValueError:
                 raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(data, dict):

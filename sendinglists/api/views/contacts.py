@@ -37,7 +37,13 @@ from sendinglists.numbers import contact_channel_add_checked
 from sendinglists.services import Outcome, contact_delete
 
 MAX_BULK_CONTACTS = 1000
+NOT_A_LIST_ID = "Expected a sending list id (an integer)."
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _is_integer(value) -> bool:
+    """A JSON integer (not a boolean, a float or a string of digits): the only form of an id here."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _split(validated: dict) -> tuple[dict, dict]:
@@ -218,12 +224,10 @@ class ContactViewSet(
                 {"contacts": [f"Expected an array of 1 to {MAX_BULK_CONTACTS} contacts."]}
             )
         default_list_id = payload.get("sending_list")
-        list_ids = {default_list_id} | {item.get("sending_list") for item in items if isinstance(item, dict)}
-        int_ids = {
-            value
-            for value in list_ids
-            if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
-        }
+        if default_list_id is not None and not _is_integer(default_list_id):
+            raise serializers.ValidationError({"sending_list": [NOT_A_LIST_ID]})
+        list_ids = [default_list_id, *(item.get("sending_list") for item in items if isinstance(item, dict))]
+        int_ids = {value for value in list_ids if _is_integer(value) and 0 < value <= MAX_ID}
         lists = {
             sending_list.pk: sending_list
             for sending_list in scope_lists(
@@ -276,9 +280,9 @@ class ContactViewSet(
         list_id = item.get("sending_list", default_list_id)
         sending_list = None
         if list_id is not None:
-            sending_list = (
-                lists.get(list_id) if isinstance(list_id, int) and not isinstance(list_id, bool) else None
-            )
+            if not _is_integer(list_id):
+                return error({"sending_list": [NOT_A_LIST_ID]})
+            sending_list = lists.get(list_id)
             if sending_list is None:
                 return error({"sending_list": [f"No sending list {list_id}."]})
         elif scope is not None:
