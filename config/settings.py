@@ -291,6 +291,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The debug page and error reports star out passwords inside URLs (DATABASE_URL, REDIS_URL) too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.CredentialsHidingExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,
