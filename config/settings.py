@@ -4,6 +4,7 @@ Development defaults make `make run` work with nothing but Python (SQLite, eager
 Production (DJANGO_DEBUG=false) refuses to start without a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -111,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN
     "import_export",
+    "axes",
     "contacts",
     "sendinglists",
     "engagement",
@@ -124,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 answer
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -211,6 +214,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# Login throttling (django-axes) on every authenticate(), so on the admin login, the operators' one:
+# after AXES_FAILURE_LIMIT failures for one username from one address, that pair is refused (429)
+# until AXES_COOLOFF_S have passed since the last failure; other users and addresses are unaffected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("AXES_COOLOFF_S", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
