@@ -4,7 +4,10 @@ Development defaults make `make run` work with nothing but Python (SQLite, eager
 Production (DJANGO_DEBUG=false) refuses to start without a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import datetime as dt
+import json
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -45,12 +48,52 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+# Values once printed in this README as the development defaults: anyone could sign with them.
+PUBLISHED_SECRETS = {
+    "DJANGO_SECRET_KEY": {"dev-insecure-secret-key-do-not-use-in-production"},
+    "TWILIO_AUTH_TOKEN": {"dev-twilio-auth-token"},
+    "WEBHOOK_SIGNING_SECRET": {"dev-webhook-secret"},
+}
 
-# A missing key fails fast in production; development gets a fixed, clearly-unsafe key.
-SECRET_KEY = env_str(
-    "DJANGO_SECRET_KEY", "dev-insecure-secret-key-do-not-use-in-production" if DEBUG else None
+
+def development_secrets(path: Path) -> dict[str, str]:
+    """This install's development secrets: random, written once (mode 0600, git-ignored), then read."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        pass
+    generated = {name: secrets.token_urlsafe(48) for name in PUBLISHED_SECRETS}
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(generated, file, indent=2)
+    try:
+        os.link(temporary, path)  # fails if another process (runserver's reloader) got there first
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return json.loads(path.read_text())
+
+
+def env_secret(name: str, development_default: dict[str, str] | None, production_default: str | None) -> str:
+    value = env_str(name, development_default[name] if development_default else production_default)
+    if value in PUBLISHED_SECRETS[name]:
+        raise ImproperlyConfigured(
+            f"{name} is a published development value; unset it (development) or set a secret of your own."
+        )
+    return value
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+DEV_SECRETS = (
+    development_secrets(Path(os.environ.get("DJANGO_DEV_SECRETS_FILE", BASE_DIR / ".dev-secrets.json")))
+    if DEBUG
+    else None
 )
+
+# A missing key fails fast in production; development gets this install's own random key.
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", DEV_SECRETS, None)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production.")
@@ -69,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN
     "import_export",
+    "axes",
     "contacts",
     "sendinglists",
     "engagement",
@@ -82,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its 429 answer
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -169,6 +214,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# Login throttling (django-axes) on every authenticate(), so on the admin login, the operators' one:
+# after AXES_FAILURE_LIMIT failures for one username from one address, that pair is refused (429)
+# until AXES_COOLOFF_S have passed since the last failure; other users and addresses are unaffected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env_int("AXES_COOLOFF_S", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -191,8 +249,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to a temp
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Inbound messages and replies.
-TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "dev-twilio-auth-token" if DEBUG else "")
-WEBHOOK_SIGNING_SECRET = os.environ.get("WEBHOOK_SIGNING_SECRET", "dev-webhook-secret" if DEBUG else "")
+# Unset in production: every webhook is refused (engagement/webhooks.py logs why).
+TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN", DEV_SECRETS, "")
+WEBHOOK_SIGNING_SECRET = env_secret("WEBHOOK_SIGNING_SECRET", DEV_SECRETS, "")
 WEBHOOK_REPLAY_WINDOW_S = env_int("WEBHOOK_REPLAY_WINDOW_S", 300)
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "engagement.backends.console.ConsoleBackend")
@@ -248,6 +307,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The debug page and error reports star out passwords inside URLs (DATABASE_URL, REDIS_URL) too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.CredentialsHidingExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,

@@ -209,6 +209,18 @@ def test_a_bad_json_signature_or_a_stale_timestamp_is_403_and_writes_nothing(
     assert nothing_written()
 
 
+# Once printed in the README as the development defaults: whoever read it could sign a STOP.
+PUBLISHED_WEBHOOK_SECRETS = {"twilio": "dev-twilio-auth-token", "json": "dev-webhook-secret"}
+
+
+def test_a_stop_signed_with_a_secret_published_in_the_readme_is_refused(client, sending_list):
+    twilio = twilio_post(client, INBOUND, stop_params(), token=PUBLISHED_WEBHOOK_SECRETS["twilio"])
+    generic = json_post(client, inbound_event(), secret=PUBLISHED_WEBHOOK_SECRETS["json"])
+
+    assert (twilio.status_code, generic.status_code) == (403, 403)
+    assert nothing_written()
+
+
 def test_a_json_body_changed_after_signing_is_403(client, sending_list):
     timestamp = str(int(time.time()))
     signed = json.dumps(inbound_event(body="hello")).encode()
