@@ -37,5 +37,5 @@ class CredentialsHidingExceptionReporterFilter(SafeExceptionReporterFilter):
         # Django recurses into dicts and lists through this method: CACHES' LOCATION is covered too.
         cleansed = super().cleanse_setting(key, value)
         if isinstance(cleansed, str):
-            return redact_url_credentials(cleansed)
+            return redact_url_credentials(str(cleansed))  # str(): a lazy setting (axes) proxies a str
         return cleansed
