@@ -416,6 +416,18 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         return self.revoked_at is None
 
+    @staticmethod
+    def scope_of(*, limited_to_lists: bool, list_ids: list[int]) -> list[int] | None:
+        """The list ids a token is limited to (empty once they are all deleted), or None for every
+        list. Lists alone also limit a token, so that no path can widen one."""
+        return sorted(list_ids) if limited_to_lists or list_ids else None
+
+    def list_scope(self) -> list[int] | None:
+        return self.scope_of(
+            limited_to_lists=self.limited_to_lists,
+            list_ids=list(self.sending_lists.values_list("pk", flat=True)),
+        )
+
 
 class IdempotencyKey(models.Model):
     """The first response to an API POST sent with an `Idempotency-Key` header, per token.

@@ -86,6 +86,8 @@ def api_token_for_key(plain_key: str) -> ApiToken | None:
     if not rows:
         return None
     token = rows[0]
-    list_ids = sorted(row.scoped_list_id for row in rows if row.scoped_list_id)
-    token.allowed_list_ids = list_ids if token.limited_to_lists or list_ids else None
+    token.allowed_list_ids = ApiToken.scope_of(
+        limited_to_lists=token.limited_to_lists,
+        list_ids=[row.scoped_list_id for row in rows if row.scoped_list_id],
+    )
     return token

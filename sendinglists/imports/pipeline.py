@@ -234,7 +234,9 @@ def _cyclic_gc_paused():
 def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: dict) -> None:
     writer.stage_contacts(sorted(records.values(), key=lambda record: record.phone))
     first_in_job = writer.seen_first()
-    contacts_created, contacts_updated = writer.contacts_upsert()
+    # An import by a list-scoped token leaves contacts other lists hold as they are (fields, tags).
+    scope = job.api_token.list_scope() if job.api_token_id else None
+    contacts_created, contacts_updated = writer.contacts_upsert(scope_list_ids=scope)
     state = writer.contacts_state()
     decide = _decide_opt_outs if job.mode == ImportMode.OPT_OUT else _decide
     outcomes = decide(job, writer, records, state)
@@ -247,7 +249,22 @@ def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: d
         else:
             counts["duplicates"] += rows
         counts["contacts_created"] += phone in contacts_created
+    if scope is not None:
+        shared = _held_outside(contact_ids=[state[phone][0] for phone in records], list_ids=scope)
+        records = {phone: record for phone, record in records.items() if state[phone][0] not in shared}
     _add_tags(records, state)
+
+
+def _held_outside(*, contact_ids: list[int], list_ids: list[int]) -> set[int]:
+    """The contacts that lists other than `list_ids` hold."""
+    held: set[int] = set()
+    for start in range(0, len(contact_ids), 5000):
+        held.update(
+            ListContact.objects.filter(contact_id__in=contact_ids[start : start + 5000])
+            .exclude(sending_list_id__in=list_ids)
+            .values_list("contact_id", flat=True)
+        )
+    return held
 
 
 def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:

@@ -122,9 +122,12 @@ class ChunkWriter:
         )
         return {row[0] for row in self.cursor.fetchall()}
 
-    def contacts_upsert(self) -> tuple[set[str], set[str]]:
+    def contacts_upsert(self, *, scope_list_ids: list[int] | None = None) -> tuple[set[str], set[str]]:
         """Insert new contacts, merge non-blank values into existing ones (never blanking a known
-        value). Returns (phones created, phones whose contact changed)."""
+        value). Returns (phones created, phones whose contact changed).
+
+        `scope_list_ids`: the import runs for a token limited to these lists, so a contact that any
+        other list holds keeps its values (they belong to that list's owner too)."""
         existing: set[str] = set()
         if not self.is_postgres:
             self.cursor.execute(
@@ -137,6 +140,15 @@ class ChunkWriter:
             f"{f} = CASE WHEN excluded.{f} <> '' THEN excluded.{f} ELSE c.{f} END" for f in _MERGED_FIELDS
         )
         changed = " OR ".join(f"(excluded.{f} <> '' AND excluded.{f} <> c.{f})" for f in _MERGED_FIELDS)
+        scope_params: list = []
+        if scope_list_ids is not None:
+            # Uses index: the membership's contact foreign key
+            placeholders = ", ".join(["%s"] * len(scope_list_ids)) or "-1"  # no list: every one is outside
+            changed = (
+                f"({changed}) AND NOT EXISTS (SELECT 1 FROM sendinglists_listcontact o "
+                f"WHERE o.contact_id = c.id AND o.sending_list_id NOT IN ({placeholders}))"
+            )
+            scope_params = list(scope_list_ids)
         self.cursor.execute(
             "INSERT INTO contacts_contact AS c (uuid, phone_number, email, first_name, last_name, timezone, "
             "carrier, line_type, is_valid, blocked, created_at, updated_at) "
@@ -148,7 +160,7 @@ class ChunkWriter:
             f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}, updated_at = excluded.updated_at "
             f"WHERE {changed} "
             f"RETURNING phone_number, {inserted_sql}",
-            [self.now, self.now],
+            [self.now, self.now, *scope_params],
         )
         created, updated = set(), set()
         for phone, inserted in self.cursor.fetchall():

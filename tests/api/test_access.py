@@ -514,24 +514,28 @@ def test_full_access_token_still_changes_a_shared_contact(client, world):
     assert both.first_name == "Shared"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known hole, not fixed here: the import pipeline (sendinglists/imports, changed in parallel) "
-    "merges a row's name and email into a contact that lists outside the token's scope also hold.",
-)
 def test_scoped_token_import_does_not_change_a_contact_that_other_lists_hold(
     scoped, world, django_capture_on_commit_callbacks
 ):
     outsider = world["outsider"]
     before = contact_state(outsider)
-    csv = f"Phone,First name\n{outsider.phone_number},Overwritten\n"
+    csv = f"Phone,First name,Tags\n{outsider.phone_number},Overwritten,intruder\n+14155550999,Newcomer,new\n"
     file = SimpleUploadedFile("contacts.csv", csv.encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
         response = scoped.post(
             "/api/v1/imports/",
-            {"file": file, "sending_list": world["mine"].pk, "mapping": '{"0": "phone", "1": "first_name"}'},
+            {
+                "file": file,
+                "sending_list": world["mine"].pk,
+                "mapping": '{"0": "phone", "1": "first_name", "2": "tags"}',
+                "consent_attestation": "Signed up in store.",
+            },
             format="multipart",
         )
     assert response.status_code == 201, response.json()
     assert ListContact.objects.filter(contact=outsider, sending_list=world["mine"]).exists()
     assert contact_state(outsider) == before
+    assert not outsider.tags.exists()
+    # A contact only the token's lists hold is imported as usual.
+    newcomer = Contact.objects.get(phone_number="+14155550999")
+    assert (newcomer.first_name, [tag.name for tag in newcomer.tags.all()]) == ("Newcomer", ["new"])
