@@ -317,3 +317,36 @@ def test_every_subscription_an_import_writes_names_the_attested_consent(tmp_path
     assert notes == {
         f"Consent attested by {job.attested_by_label} on {job.attested_at:%Y-%m-%d %H:%M} UTC (import #{job.pk})."
     }
+
+
+def test_the_imports_api_refuses_a_subscribing_import_without_attestation_and_keeps_nothing(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    offers = SendingListFactory()
+    file = SimpleUploadedFile("people.csv", f"phone\n{FIRST}\n".encode(), content_type="text/csv")
+
+    response = client.post("/api/v1/imports/", {"file": file, "sending_list": offers.pk}, format="multipart")
+
+    assert response.status_code == 400
+    assert list(response.json()["field_errors"]) == ["consent_attestation"]
+    assert not ImportJob.objects.exists()
+    assert not Contact.objects.exists()
+
+
+def test_the_imports_api_takes_an_opt_out_file(client, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    offers = SendingListFactory()
+    file = SimpleUploadedFile("stops.csv", f"phone\n{FIRST}\n".encode(), content_type="text/csv")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/imports/",
+            {"file": file, "sending_list": offers.pk, "mode": "opt_out"},
+            format="multipart",
+        )
+
+    assert response.status_code == 201, response.json()
+    body = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert (body["mode"], body["status"], body["counts"]["opted_out"]) == ("opt_out", "completed", 1)
+    assert suppression_standing(sending_list_id=offers.pk, phone_number=FIRST).reason == "message"

@@ -260,3 +260,57 @@ def test_the_preview_says_when_no_column_looks_like_phone_numbers(client, sendin
     assert 'id="no-phone-column"' in html
     assert "No column looks like phone numbers." in html
     assert job.status == ImportStatus.PENDING
+
+
+def test_an_import_that_subscribes_waits_for_the_operators_consent_attestation(
+    client, sending_list, operator, django_capture_on_commit_callbacks
+):
+    client.force_login(operator)
+    upload(client, sending_list)
+    job = ImportJob.objects.get()
+    mapping = {"has_header": "on", "col_0": "phone", "col_1": "first_name"}
+
+    refused = client.post(f"/imports/{job.pk}/", mapping)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(
+            f"/imports/{job.pk}/",
+            {**mapping, "consent_confirmed": "on", "consent_how": "Signed up at the till"},
+        )
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors == {
+        "consent_confirmed": ["Confirm the contacts' consent to start an import that subscribes."],
+        "consent_how": ["Say how these contacts gave consent."],
+    }
+    assert started.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMPLETED
+    assert job.consent_attestation == (
+        f"I confirm that these contacts gave consent to receive text messages from {sending_list.phone_number} "
+        f"({sending_list.name}). How: Signed up at the till"
+    )
+    assert (job.attested_by, job.attested_at is not None) == (operator, True)
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert "Signed up at the till" in page
+
+
+def test_an_opt_out_file_from_the_page_needs_no_attestation_and_opts_every_number_out(
+    client, sending_list, operator, django_capture_on_commit_callbacks
+):
+    client.force_login(operator)
+    member = run_import(sending_list, "phone\n+14155550101\n").sending_list.memberships.get()
+
+    upload(
+        client, sending_list, content="phone,reason\n+14155550101,complaint\n+14155550102,\n", mode="opt_out"
+    )
+    job = ImportJob.objects.latest("id")
+    detail = client.get(f"/imports/{job.pk}/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/imports/{job.pk}/", {"has_header": "on", "col_0": "phone", "col_1": "reason"})
+
+    assert "This is an opt-out file" in detail
+    job.refresh_from_db()
+    assert (job.mode, job.status, job.opted_out, job.consent_attestation) == ("opt_out", "completed", 2, "")
+    member.refresh_from_db()
+    assert (member.active, member.unsub_reason) == (False, "complaint")
+    assert ListContact.objects.get(contact__phone_number="+14155550102").active is False
