@@ -350,3 +350,18 @@ def test_the_imports_api_takes_an_opt_out_file(client, django_capture_on_commit_
     body = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
     assert (body["mode"], body["status"], body["counts"]["opted_out"]) == ("opt_out", "completed", 1)
     assert suppression_standing(sending_list_id=offers.pk, phone_number=FIRST).reason == "message"
+
+
+def test_the_contact_page_shows_a_stopall_as_an_opt_out_of_every_list(staff_user):
+    from django.test import Client
+
+    offers = SendingListFactory(name="Offers")
+    contact = ContactFactory(phone_number=FIRST)
+    subscribe(offers, contact)
+    number_opt_out_everywhere(contact=contact, actor=SYSTEM)
+    operator = Client()
+    operator.force_login(staff_user)
+
+    page = operator.get(f"/contacts/{contact.pk}/").content.decode()
+
+    assert "<strong>Unsubscribed</strong> · Opted-out · every list (STOPALL)" in page
