@@ -36,6 +36,8 @@ class CredentialsHidingExceptionReporterFilter(SafeExceptionReporterFilter):
     def cleanse_setting(self, key, value):
         # Django recurses into dicts and lists through this method: CACHES' LOCATION is covered too.
         cleansed = super().cleanse_setting(key, value)
-        if isinstance(cleansed, str):
-            return redact_url_credentials(str(cleansed))  # str(): a lazy setting (axes) proxies a str
+        if isinstance(cleansed, str):  # also lazy strings (a LazyObject passes isinstance as str)
+            text = str(cleansed)
+            redacted = redact_url_credentials(text)
+            return redacted if redacted != text else cleansed
         return cleansed

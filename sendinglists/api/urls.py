@@ -3,7 +3,7 @@
 Routes take an optional trailing slash (seed 001 writes `/v1/contact-fields`)."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from sendinglists.api.views.base import api_not_found
@@ -37,7 +37,8 @@ urlpatterns = [
     path("v1/", include((v1.urls, "v1"))),
     path("v2/", include((v2.urls, "v2"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # Split: Swagger UI's start-up script is fetched from docs/?script=, not inlined (CSP script-src).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     # Anything else under a version is a JSON 404 (an integer contactID on v2 included).
     re_path(r"^v[0-9]+/", api_not_found),
 ]
