@@ -5,4 +5,4 @@ SubscriptionEvent naming the staff user, deletions keep the list counts right, a
 neutralize spreadsheet formulas.
 """
 
-from sendinglists.admin import contacts, lists, memberships  # noqa: F401 - registers the admins
+from sendinglists.admin import consent, contacts, lists, memberships  # noqa: F401 - registers the admins

@@ -365,3 +365,26 @@ def test_the_contact_page_shows_a_stopall_as_an_opt_out_of_every_list(staff_user
     page = operator.get(f"/contacts/{contact.pk}/").content.decode()
 
     assert "<strong>Unsubscribed</strong> · Opted-out · every list (STOPALL)" in page
+
+
+def test_the_ledger_admin_finds_what_stands_against_a_number_and_cannot_change_it(staff_user):
+    from django.test import Client
+
+    offers = SendingListFactory(name="Offers")
+    contact = ContactFactory(phone_number=FIRST)
+    list_contact_opt_out(membership=subscribe(offers, contact).membership, reason="complaint", actor=SYSTEM)
+    number_opt_out_everywhere(contact=contact, actor=SYSTEM)
+    operator = Client()
+    operator.force_login(staff_user)
+
+    page = operator.get("/admin/contacts/numbersuppression/", {"q": "(415) 555-0126"})
+    row = NumberSuppression.objects.get(sending_list_id=offers.pk)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert str(offers) in html and "Every list" in html and f"Event #{row.event_id}" in html
+    assert (
+        operator.post(f"/admin/contacts/numbersuppression/{row.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert NumberSuppression.objects.filter(pk=row.pk).exists()
