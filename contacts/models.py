@@ -53,6 +53,8 @@ class Contact(models.Model):
             models.Index(Lower("email"), name="contact_email_lower"),
             models.Index(Lower("last_name"), Lower("first_name"), name="contact_name_lower"),
             models.Index(Lower("first_name"), name="contact_first_name_lower"),
+            # Blocked contacts are few: "not blocked" and per-list blocked counts start from them.
+            models.Index(fields=["id"], condition=models.Q(blocked=True), name="contact_blocked"),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from sendinglists.choices import (
     SignupMethod,
     UnsubReason,
     status_from,
+    status_label_from,
 )
 
 
@@ -161,6 +162,18 @@ class ListContact(models.Model):
     @property
     def status_label(self) -> str:
         return self.status.label
+
+    # What the member reads as on the pages, the API and exports (`status_from`): Blocked while
+    # its contact is blocked. These read `self.contact`: load it with the membership.
+    @property
+    def display_status(self) -> MembershipStatus:
+        return status_from(active=self.active, unsub_reason=self.unsub_reason, blocked=self.contact.blocked)
+
+    @property
+    def display_status_label(self) -> str:
+        return status_label_from(
+            active=self.active, unsub_reason=self.unsub_reason, blocked=self.contact.blocked
+        )
 
 
 class ListContactFacet(models.Model):

@@ -369,6 +369,7 @@ def test_unsubscribe_action_opts_out_through_the_service_and_records_the_user(ad
         "invalid_contact": 0,
         "manual": 2,
         "complaint": 0,
+        "blocked": 0,  # members of blocked contacts are counted when read (list_member_counts)
     }
 
 

@@ -181,6 +181,13 @@ class DemoBuilder:
             blocked=n == 5 or self.rng.random() < 0.005,
         )
         contact.joined_at = self.ago(self.rng.uniform(3, HISTORY_DAYS))
+        # Blocked after every subscription (the services never subscribe a blocked contact), and
+        # never messaged from then on.
+        contact.blocked_at = (
+            self.between(min(contact.joined_at + dt.timedelta(days=30), self.ago(1)), self.now)
+            if contact.blocked
+            else None
+        )
         return contact
 
     # --- memberships --------------------------------------------------------------------------
@@ -214,9 +221,15 @@ class DemoBuilder:
                 custom_fields=custom_fields_clean(fields=spec["custom_fields"], values=values),
             )
             plan = Plan(membership=membership, spec=spec, subscribed=subscribed, reason="")
-            campaigns = [at for at, _body, _url in spec["sends"] if subscribed < at]
+            # The campaigns that reach the member: after the signup, before any block.
+            campaigns = [
+                at
+                for at, _body, _url in spec["sends"]
+                if subscribed < at and (contact.blocked_at is None or at < contact.blocked_at)
+            ]
             earlier = [at for at in campaigns if at < self.ago(20)]
-            if not reason and earlier and self.rng.random() < 0.03:
+            # A blocked contact is never resubscribed, so it has no STOP-then-START story.
+            if not reason and earlier and not contact.blocked and self.rng.random() < 0.03:
                 plan.stop = self.answer(self.rng.choice(earlier))
                 plan.subscribed_again = self.between(plan.stop, self.ago(10))
                 plan.windows = [(subscribed, plan.stop), (plan.subscribed_again, self.now)]
@@ -282,11 +295,14 @@ class DemoBuilder:
         if membership.signup_method == SignupMethod.INBOUND:
             word = self.rng.choice(["START", "Join", "YES"])
             plan.keyword_messages["start"] = self._inbound(plan, word, plan.subscribed, KeywordKind.OPT_IN)
+        blocked_at = membership.contact.blocked_at
         sends = sorted(
             (at + dt.timedelta(seconds=self.rng.randint(0, SEND_MINUTES * 60)), body, url)
             for at, body, url in spec["sends"]
             if any(start < at < end for start, end in plan.windows)
         )
+        # Nothing is sent to a contact once it is blocked (a campaign may be under way then).
+        sends = [send for send in sends if blocked_at is None or send[0] < blocked_at]
         # Carrier rejections are what opted these members out.
         failing = {UnsubReason.BAD_RESPONSE: 3, UnsubReason.INVALID_CONTACT: 1}.get(reason, 0)
         for index, (at, body, url) in enumerate(sends):
@@ -320,7 +336,8 @@ class DemoBuilder:
             )
         elif not reason and self.rng.random() < 0.08:
             at = self.between(plan.subscribed, self.ago(0.2))
-            if self.rng.random() < 0.5:
+            # A blocked contact may still write in, but gets no HELP reply once blocked.
+            if self.rng.random() < 0.5 and (blocked_at is None or at < blocked_at - dt.timedelta(seconds=3)):
                 self._inbound(plan, "HELP", at, KeywordKind.HELP)
                 reply_at = at + dt.timedelta(seconds=3)
                 self._message(plan, Direction.OUTBOUND, spec["help_text"], reply_at, MessageStatus.DELIVERED)
@@ -387,7 +404,7 @@ class DemoBuilder:
         Message.objects.bulk_create(self.messages, batch_size=BATCH)
         Click.objects.bulk_create(self.clicks, batch_size=BATCH)
         Conversion.objects.bulk_create(self.conversions, batch_size=BATCH)
-        events = subscription_events(self.plans, contacts, between=self.between, now=self.now)
+        events = subscription_events(self.plans, contacts)
         SubscriptionEvent.objects.bulk_create(events, batch_size=BATCH)
         # The consent ledger follows the history, as the services keep it.
         ledger_apply(sorted(events, key=lambda event: (event.occurred_at, event.pk)))

@@ -34,7 +34,7 @@ def backdate(model, rows) -> None:
         model.objects.filter(pk__in=pks).update(created_at=day, updated_at=day)
 
 
-def subscription_events(plans, contacts, *, between, now) -> list[SubscriptionEvent]:
+def subscription_events(plans, contacts) -> list[SubscriptionEvent]:
     """Every subscribe / opt-out / resubscribe / block, naming the actor the services would name."""
     events = []
 
@@ -106,7 +106,7 @@ def subscription_events(plans, contacts, *, between, now) -> list[SubscriptionEv
                     actor_kind=ActorKind.USER,
                     actor_label=STAFF,
                     note="Asked never to be contacted again.",
-                    occurred_at=between(contact.joined_at, now),
+                    occurred_at=contact.blocked_at,
                 )
             )
     return events

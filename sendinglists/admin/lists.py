@@ -21,10 +21,10 @@ from sendinglists.models import (
     ListStatusCount,
     SendingList,
 )
+from sendinglists.selectors import list_member_counts
 from sendinglists.services import (
     custom_field_check,
     custom_field_create,
-    list_status_counts,
     sending_list_create,
 )
 
@@ -160,7 +160,7 @@ class SendingListAdmin(admin.ModelAdmin):
     def status_counts(self, sending_list: SendingList) -> str:
         if not sending_list.pk:
             return "-"
-        counts = list_status_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
+        counts = list_member_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
         links = [
             changelist_link(
                 "sendinglists",

@@ -13,7 +13,7 @@ from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdmi
 from contacts.models import Contact
 from contacts.phones import phone_search_candidates
 from sendinglists.admin.common import actor_for, admin_link, plural, selected_or_refuse
-from sendinglists.choices import MembershipStatus, UnsubReason, status_filter_kwargs
+from sendinglists.choices import MembershipStatus, UnsubReason, status_condition
 from sendinglists.models import ListContact, SubscriptionEvent
 from sendinglists.resources import MembershipResource
 from sendinglists.services import (
@@ -26,7 +26,7 @@ from sendinglists.services import (
 
 
 class MembershipStatusFilter(admin.SimpleListFilter):
-    """The status a person reads (Active, Opted-out, Bad response, …), from `active` + `unsub_reason`."""
+    """The status a person reads (Active, Opted-out, Bad response, …, Blocked): `status_from`."""
 
     title = "status"
     parameter_name = "status"
@@ -37,7 +37,7 @@ class MembershipStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() in MembershipStatus.values:
             # Uses index: listcontact_list_status (with a list chosen)
-            return queryset.filter(**status_filter_kwargs(self.value()))
+            return queryset.filter(status_condition(self.value()))
         return queryset
 
 
@@ -174,7 +174,7 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
 
     @admin.display(description="Status")
     def status_label(self, membership: ListContact) -> str:
-        return membership.status_label
+        return membership.display_status_label
 
     @admin.display(description="Contact")
     def contact_link(self, membership: ListContact) -> str:

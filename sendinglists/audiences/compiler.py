@@ -44,6 +44,7 @@ from sendinglists.audiences.rules import (
     is_duration,
     iter_rules,
 )
+from sendinglists.choices import status_condition
 from sendinglists.models import ListContact, ListContactFacet
 
 COLUMNS = {
@@ -276,14 +277,10 @@ class _Compiler:
         return Q(**{f"{column}__{_LOOKUPS[op]}": value})
 
     def status(self, op: Op, value) -> Q:
-        def one(status: str) -> Q:
-            # Uses index: listcontact_list_status (sending_list, active, unsub_reason, id)
-            if status == "active":
-                return Q(active=True)
-            return Q(active=False, unsub_reason=STATUS_TO_REASON.get(status, status))
-
         values = value if isinstance(value, list) else [value]
-        condition = reduce(or_, (one(v) for v in values))
+        # The status a member reads as: `active` is active and not blocked. The blocked contacts
+        # are a hashed subplan, not a join (sendinglists.choices.status_condition).
+        condition = reduce(or_, (status_condition(STATUS_TO_REASON.get(v, v)) for v in values))
         return ~condition if op in (Op.NE, Op.NOT_IN) else condition
 
     def tag(self, op: Op, value) -> Q:

@@ -60,7 +60,7 @@ def _row(membership: ListContact, custom_keys: list[str]) -> list[str]:
         contact.first_name,
         contact.last_name,
         contact.email,
-        membership.status.value,
+        membership.display_status.value,
         membership.signup_method,
         membership.subscribed_at,
         membership.opted_out_at,

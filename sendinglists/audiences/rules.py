@@ -164,7 +164,9 @@ def _choices(values, aliases=None) -> dict:
     return {"choices": tuple(values), "aliases": aliases or {}}
 
 
-STATUS_CHOICES = ("active", "opted_out", "bad_response", "invalid_contact", "manual", "complaint")
+# The status a member reads as (sendinglists.choices.status_from): `blocked` whatever the
+# membership holds while its contact is blocked, and then no other status.
+STATUS_CHOICES = ("active", "opted_out", "bad_response", "invalid_contact", "manual", "complaint", "blocked")
 # `opted_out` reads better in a query than the stored reason `message` it stands for.
 STATUS_TO_REASON = {"opted_out": MembershipStatus.OPTED_OUT.value}
 

@@ -194,6 +194,30 @@ def test_contact_shows_its_subscriptions_and_status(client):
     ]
 
 
+def test_a_blocked_contacts_subscriptions_read_blocked_on_v1_and_v2(client):
+    subscribed, opted_out = SendingListFactory(), SendingListFactory()
+    contact = ContactFactory(blocked=True)
+    ListContactFactory(contact=contact, sending_list=subscribed)
+    ListContactFactory(
+        contact=contact,
+        sending_list=opted_out,
+        active=False,
+        unsub_reason="complaint",
+        opted_out_at=timezone.now(),
+    )
+    for path in (f"/api/v1/contacts/{contact.pk}/", f"/api/v2/contacts/{contact.uuid}", "/api/v1/contacts/"):
+        body = client.get(path).json()
+        body = body["results"][0] if "results" in body else body
+        assert body["status"] == "blocked"
+        # `active` and `unsub_reason` still tell what the subscription itself holds.
+        assert [
+            (s["sending_list"], s["status"], s["active"], s["unsub_reason"]) for s in body["subscriptions"]
+        ] == [
+            (subscribed.pk, "blocked", True, ""),
+            (opted_out.pk, "blocked", False, "complaint"),
+        ], path
+
+
 # --- tags -----------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 from sendinglists.actors import Actor
 from sendinglists.models import CustomField, SendingList
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from sendinglists.services import contact_block, list_contact_opt_out, list_contact_subscribe
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
 
 ACTOR = Actor.system("test")
@@ -32,10 +32,29 @@ def test_lists_show_maintained_counts_per_status(client):
                 "invalid_contact": 0,
                 "manual": 0,
                 "complaint": 0,
+                "blocked": 0,
             },
         }
     ]
     assert client.get(f"/api/v1/lists/{sending_list.pk}/").json()["counts"]["active"] == 3
+
+
+def test_list_counts_show_the_members_of_blocked_contacts_as_blocked(client):
+    sending_list = SendingListFactory()
+    memberships = [
+        list_contact_subscribe(
+            sending_list=sending_list, contact=ContactFactory(), signup_method="api", actor=ACTOR
+        ).membership
+        for _ in range(3)
+    ]
+    list_contact_opt_out(membership=memberships[0], reason="message", actor=ACTOR)
+    for membership in memberships[:2]:
+        contact_block(contact=membership.contact, actor=ACTOR)
+
+    counts = client.get(f"/api/v1/lists/{sending_list.pk}/").json()["counts"]
+
+    assert {status: count for status, count in counts.items() if count} == {"active": 1, "blocked": 2}
+    assert client.get("/api/v1/lists/").json()["results"][0]["counts"] == counts
 
 
 def test_create_a_list_normalizes_the_sender(client):

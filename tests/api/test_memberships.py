@@ -280,6 +280,38 @@ def test_membership_filters(client, sending_list):
     assert list(response.json()["field_errors"]) == ["status"]
 
 
+def test_memberships_of_blocked_contacts_read_blocked_and_filter_as_blocked(client, sending_list):
+    now = timezone.now()
+    active = ListContactFactory(sending_list=sending_list)
+    blocked = ListContactFactory(sending_list=sending_list, contact=ContactFactory(blocked=True))
+    blocked_stopped = ListContactFactory(
+        sending_list=sending_list,
+        contact=ContactFactory(blocked=True),
+        active=False,
+        unsub_reason="message",
+        opted_out_at=now,
+    )
+    base = url(sending_list)
+
+    rows = {row["contact"]["id"]: row for row in client.get(base).json()["results"]}
+
+    assert {
+        contact_id: (row["status"], row["active"], row["unsub_reason"]) for contact_id, row in rows.items()
+    } == {
+        active.contact_id: ("active", True, ""),
+        blocked.contact_id: ("blocked", True, ""),
+        blocked_stopped.contact_id: ("blocked", False, "message"),
+    }
+    assert client.get(url(sending_list, blocked.contact)).json()["status"] == "blocked"
+    assert contact_ids(client.get(base, {"status": "blocked"})) == [
+        blocked_stopped.contact_id,
+        blocked.contact_id,
+    ]
+    assert contact_ids(client.get(base, {"status": "active"})) == [active.contact_id]
+    assert contact_ids(client.get(base, {"status": "message"})) == []
+    assert contact_ids(client.get(base, {"unsub_reason": "message"})) == [blocked_stopped.contact_id]
+
+
 def test_memberships_page_by_engagement_order_through_ties(client, sending_list):
     memberships = [ListContactFactory(sending_list=sending_list, send_count=n % 3) for n in range(8)]
     expected = [m.contact_id for m in sorted(memberships, key=lambda m: (-m.send_count, -m.pk))]

@@ -53,3 +53,19 @@ def test_contact_fast_output_equals_the_declared_fields(db):
         fast = serializer_class(contact).data
         assert fast == declared_output(serializer_class, contact)
     assert ContactV2Serializer(contact).data["id"] == str(contact.uuid)
+
+
+def test_fast_output_equals_the_declared_fields_for_a_blocked_contact(db):
+    membership = make_membership()
+    Contact.objects.filter(pk=membership.contact_id).update(blocked=True)
+    membership = ListContact.objects.select_related("contact").get(pk=membership.pk)
+    fast = MembershipSerializer(membership).data
+    assert fast == declared_output(MembershipSerializer, membership)
+    assert (fast["status"], fast["active"], fast["unsub_reason"]) == ("blocked", False, "complaint")
+
+    contact = membership.contact
+    contact.scoped_memberships = [membership]
+    for serializer_class in (ContactSerializer, ContactV2Serializer):
+        fast = serializer_class(contact).data
+        assert fast == declared_output(serializer_class, contact)
+        assert (fast["status"], fast["subscriptions"][0]["status"]) == ("blocked", "blocked")

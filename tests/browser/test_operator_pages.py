@@ -326,3 +326,29 @@ def test_operator_starts_an_import_from_a_list_and_sees_it_finish(
     page.fill("input[name=q]", "(415) 555-8010")
     page.get_by_role("button", name="Apply").click()
     expect(contact_rows(page).first.locator(".badge")).to_have_text("Opted-out")
+
+
+def test_a_blocked_contact_reads_blocked_on_its_page_and_its_list(page, operator, spring_deals, screenshot):
+    """Blocked means blocked: never Active on the contact page or the list's Contacts tab."""
+    sending_list, target, membership = spring_deals
+    log_in(page)
+    page.goto(f"/contacts/{target.pk}/")
+    status = page.get_by_test_id(f"status-{membership.pk}")
+    expect(status).to_have_text("Active")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Block contact").click()
+
+    expect(page.locator(".messages")).to_contain_text("Contact blocked")
+    expect(status).to_have_text("Blocked")
+    screenshot(page, "12-contact-blocked")
+
+    page.get_by_role("link", name="Spring Deals").first.click()
+    row = contact_rows(page).filter(has_text="(415) 555-8042")
+    expect(row.locator("td:nth-child(3)")).to_have_text("Blocked")
+    expect(page.locator(".stats")).to_contain_text("Blocked")
+    page.select_option("select[name=status]", "blocked")
+    page.get_by_role("button", name="Apply").click()
+    expect(contact_rows(page)).to_have_count(1)
+    expect(contact_rows(page).first.locator("td:nth-child(3)")).to_have_text("Blocked")
+    screenshot(page, "13-list-blocked-filter", full_page=False)

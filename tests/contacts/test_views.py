@@ -350,6 +350,28 @@ def test_block_and_unblock_are_audited(client, operator, subscribed):
     assert kinds == [("blocked", operator.pk), ("unblocked", operator.pk)]
 
 
+def test_contact_page_reads_each_membership_of_a_blocked_contact_as_blocked(client, operator, subscribed):
+    contact, membership = subscribed
+    other_list = SendingListFactory(name="News")
+    opted_out = list_contact_subscribe(
+        sending_list=other_list, contact=contact, signup_method="api", actor=SYSTEM
+    ).membership
+    list_contact_opt_out(membership=opted_out, reason="message", actor=SYSTEM)
+
+    blocked = client.post(f"/contacts/{contact.pk}/block/", follow=True).content.decode()
+
+    assert f'<span class="badge blocked" data-testid="status-{membership.pk}">Blocked</span>' in blocked
+    assert (
+        f'<span class="badge blocked" data-testid="status-{opted_out.pk}">Blocked (Opted-out)</span>'
+        in blocked
+    )
+
+    unblocked = client.post(f"/contacts/{contact.pk}/unblock/", follow=True).content.decode()
+
+    assert f'<span class="badge active" data-testid="status-{membership.pk}">Active</span>' in unblocked
+    assert f'<span class="badge message" data-testid="status-{opted_out.pk}">Opted-out</span>' in unblocked
+
+
 def test_edit_saves_contact_fields(client, operator, subscribed):
     contact, _ = subscribed
 

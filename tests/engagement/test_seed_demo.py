@@ -40,6 +40,7 @@ def test_seed_demo_loads_what_it_promises_with_counts_equal_to_the_rows(subtests
         check_history_explains_every_status,
         check_custom_field_values_are_valid_for_their_list,
         check_opt_outs_answer_campaigns_and_one_list_is_above_the_line,
+        check_no_message_is_sent_to_a_contact_after_its_block,
         check_every_list_has_saved_audiences_with_members,
     ]:
         with subtests.test(check.__name__):
@@ -63,7 +64,7 @@ def check_lists_contacts_and_every_status():
         for active, reason in ListContact.objects.values_list("active", "unsub_reason").distinct()
         for status in [MembershipStatus.ACTIVE if active else MembershipStatus(reason)]
     }
-    assert statuses == set(MembershipStatus.values)
+    assert statuses == set(MembershipStatus.values) - {MembershipStatus.BLOCKED}  # a contact's, not stored
     assert set(ListContact.objects.exclude(unsub_reason="").values_list("unsub_reason", flat=True)) == set(
         UnsubReason.values
     )
@@ -158,6 +159,26 @@ def check_opt_outs_answer_campaigns_and_one_list_is_above_the_line():
         sent = [m.sent_at for m in membership.messages.all() if m.direction == "outbound"]
         if sent:
             assert max(sent) < membership.opted_out_at < max(sent) + dt.timedelta(hours=4), membership.pk
+
+
+def check_no_message_is_sent_to_a_contact_after_its_block():
+    blocks = dict(
+        SubscriptionEvent.objects.filter(kind=EventKind.BLOCKED).values_list("contact_id", "occurred_at")
+    )
+    assert set(blocks) == set(Contact.objects.filter(blocked=True).values_list("pk", flat=True))
+    sent_after_block = [
+        (contact_id, sent_at)
+        for contact_id, sent_at in Message.objects.filter(
+            direction="outbound", contact_id__in=list(blocks)
+        ).values_list("contact_id", "sent_at")
+        if sent_at >= blocks[contact_id]
+    ]
+    assert sent_after_block == []
+    # Blocked after every subscription: the services never subscribe a blocked contact.
+    for contact_id, subscribed_at in ListContact.objects.filter(contact_id__in=list(blocks)).values_list(
+        "contact_id", "subscribed_at"
+    ):
+        assert subscribed_at < blocks[contact_id], contact_id
 
 
 def check_every_list_has_saved_audiences_with_members():

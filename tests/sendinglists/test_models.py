@@ -2,7 +2,7 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from sendinglists.choices import MembershipStatus, status_filter_kwargs
+from sendinglists.choices import MembershipStatus, status_condition
 from sendinglists.models import ListContact
 from tests.factories import ContactFactory, CustomFieldFactory, ListContactFactory, SendingListFactory
 
@@ -26,12 +26,47 @@ def test_status_a_person_reads_derives_from_active_and_reason(active, reason, la
     assert membership.status == status
 
 
-def test_status_filter_kwargs_map_each_status_to_fields():
-    assert status_filter_kwargs("active") == {"active": True}
-    assert status_filter_kwargs("complaint") == {"active": False, "unsub_reason": "complaint"}
+@pytest.mark.parametrize(
+    ("active", "reason", "label"),
+    [
+        (True, "", "Blocked"),
+        (False, "message", "Blocked (Opted-out)"),
+        (False, "complaint", "Blocked (Complaint)"),
+    ],
+)
+def test_a_blocked_contacts_membership_reads_blocked_whatever_its_status(active, reason, label):
+    membership = ListContact(active=active, unsub_reason=reason, contact=ContactFactory.build(blocked=True))
+
+    assert membership.display_status == MembershipStatus.BLOCKED
+    assert membership.display_status_label == label
+    assert membership.status == (MembershipStatus.ACTIVE if active else reason)  # the subscription itself
+
+
+def test_a_membership_of_a_contact_not_blocked_reads_its_status():
+    membership = ListContact(active=False, unsub_reason="manual", contact=ContactFactory.build())
+
+    assert (membership.display_status, membership.display_status_label) == (MembershipStatus.MANUAL, "Manual")
+
+
+@pytest.mark.django_db
+def test_status_condition_selects_what_each_status_reads():
+    active = ListContactFactory()
+    manual = ListContactFactory(active=False, unsub_reason="manual", opted_out_at=timezone.now())
+    blocked_active = ListContactFactory(contact=ContactFactory(blocked=True))
+    blocked_manual = ListContactFactory(
+        contact=ContactFactory(blocked=True), active=False, unsub_reason="manual", opted_out_at=timezone.now()
+    )
+
+    def matching(status):
+        return set(ListContact.objects.filter(status_condition(status)).values_list("pk", flat=True))
+
+    assert matching("active") == {active.pk}
+    assert matching("manual") == {manual.pk}
+    assert matching("blocked") == {blocked_active.pk, blocked_manual.pk}
+    assert matching("complaint") == set()
     with pytest.raises(ValueError):
-        status_filter_kwargs("nonsense")
-    assert len(MembershipStatus.values) == 6
+        status_condition("nonsense")
+    assert len(MembershipStatus.values) == 7
 
 
 @pytest.mark.django_db

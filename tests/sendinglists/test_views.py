@@ -9,7 +9,8 @@ from django.utils import timezone
 from contacts.models import Tag
 from sendinglists.actors import Actor
 from sendinglists.models import CustomField, ImportJob, ListContact, ListStatusCount
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from sendinglists.selectors import list_member_counts
+from sendinglists.services import contact_block, list_contact_opt_out, list_contact_subscribe
 from tests.factories import (
     ContactFactory,
     CustomFieldFactory,
@@ -402,6 +403,7 @@ def test_contacts_tab_query_count_does_not_grow_with_rows(client, django_assert_
         for _ in range(size):
             membership = ListContactFactory(sending_list=sending_list, custom_fields={"plan": "pro"})
             membership.contact.tags.add(tag)
+        contact_block(contact=membership.contact, actor=SYSTEM)
 
     # session, user, permissions (2), list, custom fields, counts, tag lookup, page (+1 past NULLs)
     for sending_list in (small, large):
@@ -410,6 +412,110 @@ def test_contacts_tab_query_count_does_not_grow_with_rows(client, django_assert_
             with django_assert_max_num_queries(12):
                 response = client.get(f"/lists/{sending_list.pk}/", query)
             assert len(response.context["page"].rows) == (3 if sending_list is small else 50)
+
+
+@pytest.fixture
+def blocked_members(members):
+    """`members` with Ana Smith (active) and Ben Jones (opted out by STOP) blocked."""
+    sending_list, rows = members
+    for name in ("AnaSmith", "BenJones"):
+        contact_block(contact=rows[name].contact, actor=SYSTEM)
+    return sending_list, rows
+
+
+def test_contacts_tab_reads_blocked_members_as_blocked(admin_client, blocked_members):
+    sending_list, rows = blocked_members
+
+    response = admin_client.get(f"/lists/{sending_list.pk}/")
+
+    html = response.content.decode()
+    badges = re.findall(r'<span class="badge ([a-z_]+)">([^<]+)</span>', html)
+    assert badges == [
+        ("active", "Active"),
+        ("complaint", "Complaint"),
+        ("active", "Active"),
+        ("blocked", "Blocked (Opted-out)"),
+        ("blocked", "Blocked"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "blocked"}, [2, 1]),
+        ({"status": "active"}, [5, 3]),
+        ({"status": "message"}, []),
+        ({"status": "complaint"}, [4]),
+        ({"unsub_reason": "message"}, [2]),  # the reason is the membership's own
+        ({"status": "blocked", "tag": "vip"}, [1]),
+    ],
+)
+def test_contacts_tab_status_filter_reads_blocked_members_as_blocked(
+    admin_client, blocked_members, query, expected
+):
+    sending_list, _ = blocked_members
+
+    response = admin_client.get(f"/lists/{sending_list.pk}/", query)
+
+    assert response.status_code == 200
+    assert row_phones(response) == [f"+1628555000{n}" for n in expected]
+    assert '<option value="blocked"' in response.content.decode()
+
+
+def test_contacts_tab_counts_blocked_members_as_blocked(admin_client, blocked_members):
+    sending_list, _ = blocked_members
+    # The maintained counts as the services keep them: a block changes no membership.
+    ListStatusCount.objects.bulk_create(
+        ListStatusCount(sending_list=sending_list, status=status, count=count)
+        for status, count in {"active": 3, "message": 1, "complaint": 1}.items()
+    )
+
+    response = admin_client.get(f"/lists/{sending_list.pk}/")
+
+    summary = response.context["summary"]
+    assert {value: count for value, _label, count in summary.status_rows if count} == {
+        "active": 2,
+        "complaint": 1,
+        "blocked": 2,
+    }
+    assert (summary.total, summary.active, summary.opted_out) == (5, 2, 1)
+    assert "Blocked" in [label for _value, label, _count in summary.status_rows]
+
+
+def test_list_member_counts_move_blocked_members_per_list(blocked_members):
+    sending_list, rows = blocked_members
+    other = SendingListFactory()
+    ListContactFactory(sending_list=other, contact=rows["AnaSmith"].contact)  # blocked on both lists
+    ListStatusCount.objects.bulk_create(
+        [
+            ListStatusCount(sending_list=sending_list, status="active", count=3),
+            ListStatusCount(sending_list=sending_list, status="message", count=1),
+            ListStatusCount(sending_list=other, status="active", count=1),
+        ]
+    )
+
+    counts = list_member_counts(sending_list_ids=[sending_list.pk, other.pk])
+
+    assert counts[sending_list.pk] == {
+        "active": 2,
+        "message": 0,
+        "bad_response": 0,
+        "invalid_contact": 0,
+        "manual": 0,
+        "complaint": 0,
+        "blocked": 2,
+    }
+    assert (counts[other.pk]["active"], counts[other.pk]["blocked"]) == (0, 1)
+
+
+def test_lists_page_active_count_leaves_out_blocked_members(admin_client, blocked_members):
+    sending_list, _ = blocked_members
+    ListStatusCount.objects.create(sending_list=sending_list, status="active", count=3)
+
+    response = admin_client.get("/lists/")
+
+    (summary,) = [s for s in response.context["summaries"] if s.sending_list == sending_list]
+    assert (summary.active, summary.counts["blocked"]) == (2, 2)
 
 
 def test_view_only_staff_sees_no_import_button(client, viewer, members):

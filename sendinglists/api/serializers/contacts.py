@@ -9,7 +9,7 @@ from contacts.api.serializers import (
     datetime_value,
 )
 from sendinglists.api.serializers.lists import IGNORED_FIELDS_HELP
-from sendinglists.choices import MembershipStatus, UnsubReason
+from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import ListContact
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
@@ -26,10 +26,14 @@ def contact_status(contact) -> str:
     return "unsubscribed" if memberships else "active"
 
 
-def subscription_data(membership) -> dict:
+def subscription_data(membership, *, blocked: bool) -> dict:
+    """ContactSubscriptionSerializer's output; `blocked`: the contact's (the membership's status
+    reads Blocked then, `status_from`)."""
     return {
         "sending_list": membership.sending_list_id,
-        "status": membership.status.value,
+        "status": status_from(
+            active=membership.active, unsub_reason=membership.unsub_reason, blocked=blocked
+        ).value,
         "active": membership.active,
         "unsub_reason": membership.unsub_reason,
         "signup_method": membership.signup_method,
@@ -41,7 +45,12 @@ def subscription_data(membership) -> dict:
 class ContactSubscriptionSerializer(serializers.ModelSerializer):
     """The contact's membership of one sending list, as seen on the contact."""
 
-    status = serializers.ChoiceField(choices=MembershipStatus.choices, read_only=True)
+    status = serializers.ChoiceField(
+        choices=MembershipStatus.choices,
+        source="display_status",
+        read_only=True,
+        help_text="blocked while the contact is blocked (whatever `active` and `unsub_reason` say).",
+    )
     unsub_reason = serializers.ChoiceField(
         choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
     )
@@ -83,7 +92,10 @@ class ContactSerializer(ContactFieldsSerializer):
             "uuid": str(contact.uuid),
             **contact_fields_data(contact),
             "status": contact_status(contact),
-            "subscriptions": [subscription_data(m) for m in getattr(contact, "scoped_memberships", [])],
+            "subscriptions": [
+                subscription_data(m, blocked=contact.blocked)
+                for m in getattr(contact, "scoped_memberships", [])
+            ],
         }
 
 

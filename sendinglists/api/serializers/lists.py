@@ -14,7 +14,8 @@ from sendinglists.models import CustomField, ListContact, SendingList
 
 
 class SendingListSerializer(serializers.ModelSerializer):
-    """A sender number; `counts` are members per status (maintained counts, never a COUNT(*))."""
+    """A sender number; `counts` are members per status (maintained counts, never a COUNT(*)), the
+    members of blocked contacts under `blocked`."""
 
     phone_number = PhoneNumberField(help_text="The sender number, any format; returned in E.164.")
     counts = serializers.SerializerMethodField()
@@ -72,7 +73,12 @@ class MembershipSerializer(serializers.ModelSerializer):
     """A contact's membership of a list: status, custom fields and engagement counters."""
 
     contact = MembershipContactSerializer(read_only=True)
-    status = serializers.ChoiceField(choices=MembershipStatus.choices, read_only=True)
+    status = serializers.ChoiceField(
+        choices=MembershipStatus.choices,
+        source="display_status",
+        read_only=True,
+        help_text="blocked while the contact is blocked (whatever `active` and `unsub_reason` say).",
+    )
     unsub_reason = serializers.ChoiceField(
         choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
     )
@@ -163,7 +169,9 @@ def membership_data(row: dict, tags: list[str], format_datetime) -> dict:
             "tags": tags,
         },
         "sending_list": row["sending_list_id"],
-        "status": status_from(active=row["active"], unsub_reason=row["unsub_reason"]).value,
+        "status": status_from(
+            active=row["active"], unsub_reason=row["unsub_reason"], blocked=row["contact__blocked"]
+        ).value,
         "active": row["active"],
         "unsub_reason": row["unsub_reason"],
         "signup_method": row["signup_method"],

@@ -9,7 +9,8 @@ from sendinglists.api.permissions import scope_lists
 from sendinglists.api.serializers.lists import CustomFieldSerializer, SendingListSerializer
 from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.models import CustomField, SendingList
-from sendinglists.services import custom_field_create, list_status_counts, sending_list_create
+from sendinglists.selectors import list_member_counts
+from sendinglists.services import custom_field_create, sending_list_create
 
 
 class SendingListCreateSerializer(SendingListSerializer):
@@ -43,7 +44,7 @@ class SendingListViewSet(
         return {**super().get_serializer_context(), "counts": getattr(self, "_counts", {})}
 
     def _with_counts(self, lists) -> None:
-        self._counts = list_status_counts(sending_list_ids=[sending_list.pk for sending_list in lists])
+        self._counts = list_member_counts(sending_list_ids=[sending_list.pk for sending_list in lists])
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

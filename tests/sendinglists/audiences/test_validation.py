@@ -50,7 +50,7 @@ def rules_problems(sending_list, rules) -> list[dict]:
         ("sends >= 30d", "sends: '30d' is a duration; sends compares with a number.", 0),
         (
             "status = gone",
-            "status: 'gone' is not one of active, opted_out, bad_response, invalid_contact, manual, complaint.",
+            "status: 'gone' is not one of active, opted_out, bad_response, invalid_contact, manual, complaint, blocked.",
             0,
         ),
         ("plan = gold", "plan: 'gold' is not one of: free, pro, business.", 0),

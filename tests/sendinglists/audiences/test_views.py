@@ -281,7 +281,28 @@ def test_count_json_and_index_page(admin_client, audience_list):
     count = admin_client.get(url("count", audience_list, audience.pk))
 
     assert list(index.context["audiences"]) == [audience]
-    assert count.json() == {"ok": True, "count": 3}
+    assert count.json() == {"ok": True, "count": 2}  # ana and ben; eve is active but blocked
+
+
+def test_list_export_and_members_page_read_a_blocked_contacts_membership_as_blocked(
+    admin_client, audience_list
+):
+    export = admin_client.get(url("export_list", audience_list))
+    audience = audience_create(sending_list=audience_list, name="Blocked", query="status = blocked")
+    members = admin_client.get(url("members", audience_list, audience.pk))
+
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    status = rows[0].index("status")
+    assert {row[1]: row[status] for row in rows[1:]} == {
+        "ana": "active",
+        "ben": "active",
+        "cleo": "message",
+        "dev": "invalid_contact",
+        "eve": "blocked",
+        "fay": "complaint",
+    }
+    assert [m.contact.first_name for m in members.context["page"].rows] == ["eve"]
+    assert '<span class="badge blocked">Blocked</span>' in members.content.decode()
 
 
 def test_audience_export_view_streams_its_members(admin_client, audience_list):
@@ -321,8 +342,8 @@ def test_deleting_an_audience_keeps_its_members(admin_client, audience_list):
 
 
 def test_hygiene_page_shows_the_opt_out_chart_and_previews_a_count(admin_client, audience_list):
-    # The fixture's clicks are from 2025: today, every active member with 10+ sends (ana, ben, eve)
-    # has gone 30 days without a click.
+    # The fixture's clicks are from 2025: today, every active member with 10+ sends (ana, ben; eve
+    # too, but her contact is blocked: not an active member) has gone 30 days without a click.
     page = admin_client.get(url("hygiene", audience_list))
     preview = admin_client.post(
         url("hygiene", audience_list),
@@ -335,7 +356,7 @@ def test_hygiene_page_shows_the_opt_out_chart_and_previews_a_count(admin_client,
     assert preview.context["preview"] == {
         "action": "non_engagers",
         "label": "Remove long-term non-engagers",
-        "count": 3,
+        "count": 2,
     }
     assert HygieneJob.objects.count() == 0
 
