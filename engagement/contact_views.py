@@ -38,8 +38,10 @@ def _contact(contact_id: int) -> Contact:
 
 def _render(request, contact: Contact, *, status: int = 200, **bound_forms):
     """The contact page; `bound_forms` replace the blank forms with ones carrying errors."""
-    memberships = contact_memberships(contact)
-    for detail in memberships.memberships:
+    # Lists (statuses, custom fields, counters) and messages are shown only to those who may read them.
+    can_see_lists = request.user.has_perm("sendinglists.view_listcontact")
+    memberships = contact_memberships(contact) if can_see_lists else None
+    for detail in memberships.memberships if memberships else ():
         membership = detail.membership
         detail.unsubscribe_form = bound_forms.get(f"unsubscribe_{membership.pk}") or UnsubscribeForm(
             prefix=f"unsub{membership.pk}"
@@ -52,11 +54,13 @@ def _render(request, contact: Contact, *, status: int = 200, **bound_forms):
             custom_fields=detail.defined_fields,
             values=membership.custom_fields,
         )
-    timeline, warning = page_or_first(
-        lambda **cursor: contact_timeline_page(contact=contact, **cursor),
-        after=request.GET.get("after"),
-        before=request.GET.get("before"),
-    )
+    timeline = warning = None
+    if request.user.has_perm("engagement.view_message"):
+        timeline, warning = page_or_first(
+            lambda **cursor: contact_timeline_page(contact=contact, **cursor),
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+        )
     if warning:
         messages.warning(request, warning)
     context = {

@@ -245,7 +245,9 @@ def test_view_only_staff_sees_no_action_buttons(page, spring_deals):
     _, target, _ = spring_deals
     viewer = UserFactory(username="viewer", is_staff=True)
     viewer.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_contact", "view_sendinglist", "view_listcontact"])
+        *Permission.objects.filter(
+            codename__in=["view_contact", "view_sendinglist", "view_listcontact", "view_message"]
+        )
     )
     log_in(page, "viewer")
     page.goto(f"/contacts/{target.pk}/")

@@ -24,7 +24,12 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 SYSTEM = Actor.system("test")
-VIEW_PERMISSIONS = ("contacts.view_contact", "sendinglists.view_listcontact", "sendinglists.view_sendinglist")
+VIEW_PERMISSIONS = (
+    "contacts.view_contact",
+    "sendinglists.view_listcontact",
+    "sendinglists.view_sendinglist",
+    "engagement.view_message",
+)
 CHANGE_PERMISSIONS = ("contacts.change_contact", "sendinglists.change_listcontact")
 T0 = timezone.make_aware(dt.datetime(2025, 6, 1, 9, 0))
 
@@ -625,3 +630,28 @@ def test_search_too_long_shows_the_error_and_no_contacts(client, viewer):
     html = response.content.decode()
     assert "Ensure this value has at most 100 characters (it has 101)." in html
     assert "Check the search" in html
+
+
+def test_the_contact_page_shows_lists_and_messages_only_to_those_who_may_read_them(client, db):
+    from engagement.models import Message
+
+    contact = ContactFactory(first_name="Ann")
+    membership = ListContactFactory(contact=contact, custom_fields={"secret_plan": "gold"})
+    Message.objects.create(
+        direction="outbound",
+        sending_list=membership.sending_list,
+        contact=contact,
+        list_contact=membership,
+        from_number=membership.sending_list.phone_number,
+        to_number=contact.phone_number,
+        body="Your private code is 4242",
+        status="sent",
+        sent_at=T0,
+    )
+    client.force_login(staff_with("contacts.view_contact", username="contacts-only"))
+
+    page = client.get(f"/contacts/{contact.pk}/").content.decode()
+
+    assert "Ann" in page
+    assert 'id="lists-hidden"' in page and 'id="timeline-hidden"' in page
+    assert "4242" not in page and "gold" not in page and membership.sending_list.name not in page
