@@ -1,3 +1,6 @@
+import csv
+import io
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.models import Contact
@@ -160,3 +163,50 @@ def test_an_upload_retried_with_its_idempotency_key_creates_one_import(client):
     assert ImportJob.objects.count() == 1
     # Same key, same file name, other content: a different request.
     assert (other_file.status_code, other_file.json()["code"]) == (422, "idempotency_key_reused")
+
+
+def test_a_fixed_error_report_imports_its_hostile_cells_as_the_original_text(
+    client, django_capture_on_commit_callbacks
+):
+    sending_list = SendingListFactory()
+    hostile = (
+        "Phone,First name,=Note,Memo\n"
+        '"=HYPERLINK(""http://evil.example"",""x"")",=Bob,@SUM(1+1),"\t=1+1"\n'
+        "+cmd,''=quoted,-2+3,\"\r=1+1\"\n"
+        "not a phone,+Ann,'x,plain\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = upload(client, sending_list, content=hostile)
+    assert first.status_code == 201, first.json()
+    job_id = first.json()["id"]
+    assert client.get(f"/api/v1/imports/{job_id}/").json()["counts"]["errors"] == 3
+    report = client.get(f"/api/v1/imports/{job_id}/errors/")
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["Phone", "First name", "'=Note", "Memo", "Import line", "Import error"]
+    assert [row[:4] for row in rows[1:]] == [
+        ['\'=HYPERLINK("http://evil.example","x")', "'=Bob", "'@SUM(1+1)", "'\t=1+1"],
+        ["'+cmd", "''=quoted", "'-2+3", "'\r=1+1"],
+        ["not a phone", "'+Ann", "'x", "plain"],
+    ]
+    # The person fixes the phone column (one number quoted the way a spreadsheet keeps its +).
+    for row, phone in zip(rows[1:], ["'+14155550101", "+14155550102", "(415) 555-0103"], strict=True):
+        row[0] = phone
+    fixed = io.StringIO(newline="")
+    csv.writer(fixed).writerows(rows)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = upload(client, sending_list, content="\ufeff" + fixed.getvalue())
+
+    assert second.status_code == 201, second.json()
+    counts = client.get(f"/api/v1/imports/{second.json()['id']}/").json()["counts"]
+    assert (counts["errors"], counts["memberships_created"]) == (0, 3)
+    stored = {
+        membership.contact.phone_number: (membership.contact.first_name, membership.custom_fields)
+        for membership in ListContact.objects.filter(sending_list=sending_list).select_related("contact")
+    }
+    # Text custom values are trimmed on import (a direct import of the first file would trim too).
+    assert stored == {
+        "+14155550101": ("=Bob", {"note": "@SUM(1+1)", "memo": "=1+1"}),
+        "+14155550102": ("'=quoted", {"note": "-2+3", "memo": "=1+1"}),
+        "+14155550103": ("+Ann", {"note": "'x", "memo": "plain"}),
+    }

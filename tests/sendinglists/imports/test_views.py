@@ -249,3 +249,25 @@ def test_the_preview_says_when_no_column_looks_like_phone_numbers(client, sendin
     assert 'id="no-phone-column"' in html
     assert "No column looks like phone numbers." in html
     assert job.status == ImportStatus.PENDING
+
+
+HOSTILE = (
+    "Phone,First name,=Note,Memo\n"
+    '"=HYPERLINK(""http://evil.example"",""x"")",=Bob,@SUM(1+1),"\t=1+1"\n'
+    "+cmd,''=quoted,-2+3,\"\r=1+1\"\n"
+)
+
+
+def test_the_error_report_download_neutralises_formulas(client, sending_list, operator):
+    job = run_import(sending_list, HOSTILE)
+    client.force_login(operator)
+
+    response = client.get(f"/imports/{job.pk}/errors.csv")
+
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = [row[:4] for row in csv.reader(io.StringIO(text, newline=""))]
+    assert rows == [
+        ["Phone", "First name", "'=Note", "Memo"],
+        ['\'=HYPERLINK("http://evil.example","x")', "'=Bob", "'@SUM(1+1)", "'\t=1+1"],
+        ["'+cmd", "''=quoted", "'-2+3", "'\r=1+1"],
+    ]
