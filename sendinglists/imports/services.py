@@ -4,6 +4,7 @@ calls these and nothing else.
     job = import_create(sending_list=…, uploaded_file=…, actor=…)   # store, inspect, plan, propose
     import_start(job=job, mapping=…)                                # confirm the mapping, enqueue
     import_cancel(job=job)                                          # stop what has not run yet
+    import_discard(job=job)                                         # drop a job that never started
 
 Reads (preview, progress, the error report) are in `sendinglists.imports.selectors`.
 
@@ -248,6 +249,18 @@ def _enqueue_chunks(job: ImportJob, chunk_ids) -> None:
 
     for chunk_id in chunk_ids:
         import_chunk_task.delay_on_commit(chunk_id)
+
+
+def import_discard(*, job: ImportJob) -> bool:
+    """Delete an import that never started, with its chunks and its stored file: an upload refused
+    after it was stored (the API's upload-and-start whose mapping cannot start) leaves nothing
+    behind. The file goes at once, so a caller's transaction that rolls the job back leaves no file
+    either. Returns False (and deletes nothing) when the job is not PENDING."""
+    name = job.file.name
+    deleted, _ = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PENDING).delete()
+    if deleted and name:
+        job.file.storage.delete(name)
+    return bool(deleted)
 
 
 def import_cancel(*, job: ImportJob) -> bool:

@@ -1,6 +1,7 @@
 import csv
 import io
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.models import Contact
@@ -210,3 +211,42 @@ def test_a_fixed_error_report_imports_its_hostile_cells_as_the_original_text(
         "+14155550102": ("'=quoted", {"note": "-2+3", "memo": "=1+1"}),
         "+14155550103": ("+Ann", {"note": "'x", "memo": "plain"}),
     }
+
+
+def stored_files(settings) -> list[str]:
+    root = settings.MEDIA_ROOT
+    return (
+        sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+        if root.exists()
+        else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "fields", "headers", "refused"),
+    [
+        # No column holds phone numbers: the guessed mapping cannot start.
+        ("Name,City\nAna,Paris\n", {}, {}, "mapping"),
+        ("Name,City\nAna,Paris\n", {}, {"Idempotency-Key": "upload-no-phone"}, "mapping"),
+        ("Phone,Plan\n+14155550001,pro\n", {"mapping": '{"1": "phone", "0": "phone"}'}, {}, "mapping"),
+        ("phone\n", {}, {}, "file"),
+        ("", {}, {}, "file"),
+    ],
+)
+def test_a_refused_upload_leaves_no_import_and_no_stored_file(
+    client, settings, content, fields, headers, refused
+):
+    sending_list = SendingListFactory()
+    file = SimpleUploadedFile("contacts.csv", content.encode(), content_type="text/csv")
+
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": file, "sending_list": sending_list.pk, **fields},
+        format="multipart",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["field_errors"]) == [refused]
+    assert ImportJob.objects.count() == 0
+    assert stored_files(settings) == []

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -16,6 +17,7 @@ from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiVi
 from sendinglists.imports.services import (
     import_cancel,
     import_create,
+    import_discard,
     import_error_report_lines,
     import_start,
 )
@@ -72,7 +74,11 @@ class ImportViewSet(
             filename=data["file"].name,
         )
         if data["start"]:
-            job = import_start(job=job, actor=self.actor)
+            try:
+                job = import_start(job=job, actor=self.actor)
+            except ValidationError:
+                import_discard(job=job)  # a refused upload leaves no job and no file
+                raise
         return Response(self._job_data(job.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -18,7 +18,7 @@ from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.mapping import mapping_override, target_label
 from sendinglists.imports.selectors import delimiter_label, import_error_report_lines, import_progress
-from sendinglists.imports.services import import_create, import_start
+from sendinglists.imports.services import import_create, import_discard, import_start
 from sendinglists.models import ImportJob, SendingList
 
 
@@ -52,6 +52,7 @@ class Command(BaseCommand):
         path = options["file"]
         if not os.path.isfile(path):
             raise CommandError(f"No such file: {path}")
+        job = None
         try:
             with open(path, "rb") as handle:
                 job = import_create(
@@ -70,6 +71,8 @@ class Command(BaseCommand):
             finally:
                 signals.task_postrun.disconnect(self._after_chunk)
         except ValidationError as exc:
+            if job is not None:
+                import_discard(job=job)  # a refused import leaves no job and no file
             raise CommandError(" ".join(exc.messages)) from None
         job = self._wait(job)
         self._report(job, options["error_report"])

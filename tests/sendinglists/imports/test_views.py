@@ -271,3 +271,21 @@ def test_the_error_report_download_neutralises_formulas(client, sending_list, op
         ['\'=HYPERLINK("http://evil.example","x")', "'=Bob", "'@SUM(1+1)", "'\t=1+1"],
         ["'+cmd", "''=quoted", "'-2+3", "'\r=1+1"],
     ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK\x03\x04rest", b"phone\n", b"\xff\xfe\x00\x00", b"Phone,Name\n+14155550101,Ana\x00\n"],
+)
+def test_a_refused_upload_on_the_page_leaves_no_import_and_no_stored_file(
+    client, settings, sending_list, operator, content
+):
+    client.force_login(operator)
+
+    response = upload(client, sending_list, content=content)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert ImportJob.objects.count() == 0
+    root = settings.MEDIA_ROOT
+    assert not root.exists() or [path for path in root.rglob("*") if path.is_file()] == []
