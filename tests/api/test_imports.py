@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
-from sendinglists.models import ImportJob, ListContact
+from sendinglists.models import CustomField, ImportJob, ListContact
 from sendinglists.services import list_contact_opt_out, list_contact_subscribe
 from tests.factories import ContactFactory, SendingListFactory
 
@@ -249,4 +249,55 @@ def test_a_refused_upload_leaves_no_import_and_no_stored_file(
     assert response.status_code == 400, response.json()
     assert list(response.json()["field_errors"]) == [refused]
     assert ImportJob.objects.count() == 0
+    assert stored_files(settings) == []
+
+
+def test_a_file_whose_columns_would_pass_the_custom_field_limit_is_refused_and_creates_none(
+    client, settings, django_capture_on_commit_callbacks
+):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 3
+    sending_list = SendingListFactory(name="Acme")
+    CustomField.objects.create(sending_list=sending_list, key="plan", label="Plan")
+    content = "Phone,Plan,A,B,C\n+14155550001,pro,1,2,3\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, sending_list, content=content)
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "mapping": [
+            "A list can have at most 3 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, "
+            "and 3 more would make 4. Ignore the columns you do not need, or map them to existing fields."
+        ]
+    }
+    assert list(CustomField.objects.values_list("key", flat=True)) == ["plan"]
+    assert ImportJob.objects.count() == 0
+    assert Contact.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        ignored = upload(
+            client,
+            sending_list,
+            content=content,
+            mapping='{"0": "phone", "1": "custom:plan", "2": "custom:a"}',
+        )
+    assert ignored.status_code == 201, ignored.json()
+    assert sorted(CustomField.objects.values_list("key", flat=True)) == ["a", "plan"]
+
+
+def test_a_file_with_10000_columns_is_refused_naming_the_limit(client, settings):
+    sending_list = SendingListFactory()
+    header = ",".join(["Phone", *(f"c{i}" for i in range(9999))])
+    row = ",".join(["+14155550001", *("1" for _ in range(9999))])
+
+    response = upload(client, sending_list, content=f"{header}\n{row}\n")
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "file": [
+            "The file has 10,000 columns; an import reads at most 500 (IMPORT_MAX_COLUMNS). "
+            "Remove the columns you do not need and upload it again."
+        ]
+    }
+    assert ImportJob.objects.count() == 0
+    assert CustomField.objects.count() == 0
     assert stored_files(settings) == []
