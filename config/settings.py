@@ -249,6 +249,10 @@ MEDIA_URL = "media/"
 # Uploads larger than this are refused with a clear message (CSV imports of millions of rows).
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 250 * 1024 * 1024)
 IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 20_000)
+# A wider file is refused at upload (its mapping form alone would be 3 inputs per column).
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 500)
+# Custom fields per sending list: every contact page, filter form and export reads them all.
+CUSTOM_FIELDS_PER_LIST_MAX = env_int("CUSTOM_FIELDS_PER_LIST_MAX", 100)
 # A running import without progress for this long has its unapplied chunks enqueued again.
 IMPORT_STALLED_AFTER_S = env_int("IMPORT_STALLED_AFTER_S", 900)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to a temporary file

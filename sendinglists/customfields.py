@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from sendinglists.choices import FieldType
 
 MAX_TEXT_LENGTH = 500
+MAX_NUMBER_DIGITS = 30
 _TRUE = {"true", "yes", "y", "1", "t", "on"}
 _FALSE = {"false", "no", "n", "0", "f", "off"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
@@ -40,6 +41,12 @@ def convert_value(field_type: str, raw, choices: list | None = None):
                 raise ValueError(f"{str(raw)[:40]!r} is not a number") from None
         if not number.is_finite():
             raise ValueError(f"{str(raw)[:40]!r} is not a finite number")
+        # int() of 1e999999999 would build a billion-digit integer, and a stored integer past 4,300
+        # digits cannot even be written as JSON: numbers that large are refused, not converted.
+        if number and number.adjusted() >= MAX_NUMBER_DIGITS:
+            raise ValueError(
+                f"{str(raw)[:40]!r} is too large (a number has at most {MAX_NUMBER_DIGITS} digits)"
+            )
         return int(number) if number == number.to_integral_value() else float(number)
     if field_type == FieldType.DATE:
         if isinstance(raw, dt.date):

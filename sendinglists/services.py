@@ -13,6 +13,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
@@ -214,10 +215,29 @@ def custom_field_check(*, field_type: str, choices) -> None:
 
 
 @transaction.atomic
+def custom_field_room_check(*, sending_list: SendingList, adding: int = 1) -> None:
+    """ValidationError (not about one field) when `adding` more custom fields would put
+    `sending_list` over CUSTOM_FIELDS_PER_LIST_MAX. The one rule: custom_field_create enforces it;
+    the import start and the admin forms ask it first to refuse a whole mapping or formset at once."""
+    limit = settings.CUSTOM_FIELDS_PER_LIST_MAX
+    existing = CustomField.objects.filter(sending_list=sending_list).count() if sending_list.pk else 0
+    if adding > 0 and existing + adding > limit:
+        raise ValidationError(
+            f"A list can have at most {limit:,} custom fields (CUSTOM_FIELDS_PER_LIST_MAX): "
+            f"{sending_list.name!r} has {existing:,}, and {adding:,} more would make {existing + adding:,}.",
+            code="custom_fields_limit",
+        )
+
+
+@transaction.atomic
 def custom_field_create(
     *, sending_list: SendingList, key: str, label: str = "", field_type: str = FieldType.TEXT, choices=None
 ) -> CustomField:
-    """Define a custom field on a list. The key is a slug; a duplicate key is a ValidationError."""
+    """Define a custom field on a list. The key is a slug; a duplicate key, or a field past
+    CUSTOM_FIELDS_PER_LIST_MAX, is a ValidationError."""
+    # The list row's lock serialises concurrent creates, so two cannot both take the last place.
+    SendingList.objects.select_for_update().filter(pk=sending_list.pk).exists()
+    custom_field_room_check(sending_list=sending_list)
     field = CustomField(
         sending_list=sending_list,
         key=key,

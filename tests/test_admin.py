@@ -26,7 +26,7 @@ from sendinglists.services import (
     list_status_counts,
     list_status_counts_add,
 )
-from tests.factories import ContactFactory, SendingListFactory, TagFactory
+from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory, TagFactory
 
 ROWS = 5_000
 HISTORY_ROWS = 1_000  # events and messages: enough to page, cheap to insert
@@ -913,3 +913,47 @@ def test_an_export_larger_than_the_admin_limit_is_refused_with_a_message(admin_c
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert "This export has more than 2 rows." in " ".join(str(m) for m in response.context["messages"])
+
+
+def test_the_admin_refuses_custom_fields_over_the_list_limit_in_place(admin_client, settings):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 1
+    sending_list = SendingListFactory(name="Acme")
+    CustomFieldFactory(sending_list=sending_list, key="plan")
+    add = reverse("admin:sendinglists_customfield_add")
+    data = _form_data(admin_client.get(add))
+    data.update(
+        {
+            "sending_list": sending_list.pk,
+            "key": "tier",
+            "label": "Tier",
+            "field_type": "text",
+            "choices": "[]",
+        }
+    )
+
+    refused = admin_client.post(add, data)
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.non_field_errors() == [
+        "A list can have at most 1 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, and 1 more would make 2."
+    ]
+    change = reverse("admin:sendinglists_sendinglist_change", args=[sending_list.pk])
+    data = _form_data(admin_client.get(change))
+    data.update(
+        {
+            "custom_fields-TOTAL_FORMS": "2",
+            "custom_fields-1-key": "tier",
+            "custom_fields-1-label": "Tier",
+            "custom_fields-1-field_type": "text",
+            "custom_fields-1-choices": "[]",
+        }
+    )
+
+    inline_refused = admin_client.post(change, data)
+
+    assert inline_refused.status_code == 200
+    formset = inline_refused.context["inline_admin_formsets"][0].formset
+    assert formset.non_form_errors() == [
+        "A list can have at most 1 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, and 1 more would make 2."
+    ]
+    assert list(sending_list.custom_fields.values_list("key", flat=True)) == ["plan"]

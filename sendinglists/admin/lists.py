@@ -25,6 +25,7 @@ from sendinglists.selectors import list_member_counts
 from sendinglists.services import (
     custom_field_check,
     custom_field_create,
+    custom_field_room_check,
     sending_list_create,
 )
 
@@ -52,7 +53,32 @@ class CustomFieldForm(forms.ModelForm):
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     self.add_error(field, errors)
+        # On the custom field's own page; the list page's inline checks its whole formset instead.
+        standalone = isinstance(self.fields.get("sending_list"), forms.ModelChoiceField)
+        if standalone and self.instance.pk is None and cleaned.get("sending_list"):
+            try:
+                custom_field_room_check(sending_list=cleaned["sending_list"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
+
+
+class CustomFieldInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """The list's custom field limit, for the fields this save adds and deletes together."""
+        super().clean()
+        if any(self.errors):
+            return
+        adding = sum(
+            1
+            for form in self.forms
+            if form.instance.pk is None and form.has_changed() and not self._should_delete_form(form)
+        )
+        deleting = sum(1 for form in self.deleted_forms if form.instance.pk is not None)
+        try:
+            custom_field_room_check(sending_list=self.instance, adding=adding - deleting)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
 
 
 def _custom_field_save(field: CustomField) -> None:
@@ -73,6 +99,7 @@ def _custom_field_save(field: CustomField) -> None:
 class CustomFieldInline(admin.TabularInline):
     model = CustomField
     form = CustomFieldForm
+    formset = CustomFieldInlineFormSet
     extra = 0
     fields = ("key", "label", "field_type", "choices")
 

@@ -13,6 +13,8 @@ import csv
 import io
 from dataclasses import dataclass
 
+from contacts.csvsafe import restore_formula
+
 HEAD_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -123,14 +125,15 @@ def fallback_encoding(data: bytes) -> Encoding:
 
 
 def head_rows(text: str, delimiter: str, limit: int = SAMPLE_ROWS) -> list[list[str]]:
-    """The first `limit` non-blank rows of `text` (whole lines from the start of a file)."""
+    """The first `limit` non-blank rows of `text` (whole lines from the start of a file), with cells
+    quoted against formulas read as the text they were (as `parse.read_chunk` reads them)."""
     rows = []
     reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter)
     try:
         for row in reader:
             if is_blank(row):
                 continue
-            rows.append(row)
+            rows.append([restore_formula(cell) for cell in row])
             if len(rows) >= limit:
                 break
     except csv.Error:

@@ -10,6 +10,8 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from contacts.csvsafe import restore_formula
+
 BLOCK_BYTES = 1024 * 1024
 
 
@@ -105,9 +107,11 @@ def _line_end_offsets(path: str, line_numbers: list[int]) -> list[int]:
 
 def read_chunk(handle, *, start_byte: int, end_byte: int, first_line: int, delimiter: str) -> Iterator[tuple]:
     """Yield `(line, cells, None)` per row of a chunk, or `(line, None, reason)` for a row the csv
-    module cannot read. `line` is the 1-based line where the row starts; blank rows are skipped."""
+    module cannot read. `line` is the 1-based line where the row starts; blank rows are skipped.
+    Cells quoted against formulas (an export, an error report) are read as the text they were."""
     handle.seek(start_byte)
     text = handle.read(end_byte - start_byte).decode("utf-8")
+    quoted = "'" in text  # most files have no quoted cell: skip the per-cell check for them
     reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter)
     line_base = first_line - 1
     previous = 0
@@ -117,7 +121,7 @@ def read_chunk(handle, *, start_byte: int, end_byte: int, first_line: int, delim
                 line = line_base + previous + 1
                 previous = reader.line_num
                 if row and "".join(row).strip():
-                    yield line, row, None
+                    yield line, [restore_formula(cell) for cell in row] if quoted else row, None
             return
         except csv.Error as exc:
             line = line_base + previous + 1

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from django.utils import timezone
 
+from contacts.csvsafe import neutralize_formula
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.detect import DELIMITER_NAMES, HEAD_BYTES, head_rows
 from sendinglists.imports.mapping import REPORT_ERROR_COLUMN, REPORT_LINE_COLUMN
@@ -74,7 +75,10 @@ def import_progress(*, job: ImportJob) -> dict:
 def import_error_report_lines(*, job: ImportJob) -> Iterator[str]:
     """The error report as CSV text, streamed: the file's header, then each failed row as it was,
     plus its line number and the reason. Upload it again once fixed: the two extra columns are
-    ignored by the column guess. Starts with a UTF-8 BOM so spreadsheet programs read accents."""
+    ignored by the column guess. Starts with a UTF-8 BOM so spreadsheet programs read accents.
+
+    Every cell goes through `neutralize_formula` (a row is in the report because it is suspect), and
+    the importer reads the quoted cells back as the text they were (`restore_formula`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -84,7 +88,7 @@ def import_error_report_lines(*, job: ImportJob) -> Iterator[str]:
         buffer.truncate()
         return text
 
-    writer.writerow([*job.header, REPORT_LINE_COLUMN, REPORT_ERROR_COLUMN])
+    writer.writerow([*map(neutralize_formula, job.header), REPORT_LINE_COLUMN, REPORT_ERROR_COLUMN])
     yield "\ufeff" + flush()
     width = len(job.header)
     errors = (
@@ -93,7 +97,7 @@ def import_error_report_lines(*, job: ImportJob) -> Iterator[str]:
     for count, (line, reason, values) in enumerate(errors.iterator(chunk_size=2000), start=1):
         cells = list(values or [])
         cells.extend([""] * (width - len(cells)))
-        writer.writerow([*cells, line, reason])
+        writer.writerow([*map(neutralize_formula, cells), line, neutralize_formula(reason)])
         if count % 500 == 0:
             yield flush()
     yield flush()

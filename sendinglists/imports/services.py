@@ -4,6 +4,7 @@ calls these and nothing else.
     job = import_create(sending_list=…, uploaded_file=…, actor=…)   # store, inspect, plan, propose
     import_start(job=job, mapping=…)                                # confirm the mapping, enqueue
     import_cancel(job=job)                                          # stop what has not run yet
+    import_discard(job=job)                                         # drop a job that never started
 
 Reads (preview, progress, the error report) are in `sendinglists.imports.selectors`.
 
@@ -49,7 +50,7 @@ from sendinglists.imports.selectors import (  # noqa: F401 - also read through t
     import_progress,
 )
 from sendinglists.models import ImportJob, SendingList
-from sendinglists.services import custom_field_create
+from sendinglists.services import custom_field_create, custom_field_room_check
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def import_create(
     row count, the chunk plan and a mapping (the given one, validated, or a guess).
 
     Nothing is imported until `import_start`. A file that cannot be imported at all (empty, binary,
-    not CSV, over IMPORT_MAX_UPLOAD_BYTES, no data rows) raises ValidationError keyed `file` with one
+    not CSV, over IMPORT_MAX_UPLOAD_BYTES or IMPORT_MAX_COLUMNS, no data rows) raises ValidationError keyed `file` with one
     sentence saying why; a bad `mapping` raises ValidationError keyed `mapping`. `uploaded_file` is
     any Django File (an upload, or `File(open(path, "rb"))`).
     """
@@ -160,6 +161,11 @@ def _create_job(
         header = [cell.strip() or f"Column {i + 1}" for i, cell in enumerate(sample[0])]
     else:
         header = [f"Column {i + 1}" for i in range(max(len(row) for row in sample))]
+    if len(header) > settings.IMPORT_MAX_COLUMNS:
+        raise _rejected(
+            f"The file has {len(header):,} columns; an import reads at most {settings.IMPORT_MAX_COLUMNS:,} "
+            "(IMPORT_MAX_COLUMNS). Remove the columns you do not need and upload it again."
+        )
     plan = plan_chunks(path, delimiter=delimiter, chunk_rows=chunk_rows)
     rows_total = plan.rows - (1 if has_header else 0)
     if rows_total <= 0:
@@ -243,7 +249,13 @@ def import_start(
     cleaned = mapping_clean(
         mapping=job.mapping if mapping is None else mapping, header=job.header, custom_fields=custom_fields
     )
-    for key, field_type in new_custom_fields(cleaned):
+    new_fields = new_custom_fields(cleaned)
+    try:
+        custom_field_room_check(sending_list=sending_list, adding=len(new_fields))
+    except ValidationError as exc:
+        hint = "Ignore the columns you do not need, or map them to existing fields."
+        raise ValidationError({"mapping": [f"{' '.join(exc.messages)} {hint}"]}) from None
+    for key, field_type in new_fields:
         label = next((job.header[int(i)] for i, t in cleaned.items() if t.startswith(f"custom:{key}:")), "")
         custom_field_create(sending_list=sending_list, key=key, label=label[:100], field_type=field_type)
     if job.mode != ImportMode.OPT_OUT and "reason" in cleaned.values():
@@ -325,6 +337,18 @@ def _enqueue_chunks(job: ImportJob, chunk_ids) -> None:
 
     for chunk_id in chunk_ids:
         import_chunk_task.delay_on_commit(chunk_id)
+
+
+def import_discard(*, job: ImportJob) -> bool:
+    """Delete an import that never started, with its chunks and its stored file: an upload refused
+    after it was stored (the API's upload-and-start whose mapping cannot start) leaves nothing
+    behind. The file goes at once, so a caller's transaction that rolls the job back leaves no file
+    either. Returns False (and deletes nothing) when the job is not PENDING."""
+    name = job.file.name
+    deleted, _ = ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PENDING).delete()
+    if deleted and name:
+        job.file.storage.delete(name)
+    return bool(deleted)
 
 
 def import_cancel(*, job: ImportJob) -> bool:

@@ -1,8 +1,12 @@
+import csv
+import io
+
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
-from sendinglists.models import ImportJob, ListContact
+from sendinglists.models import CustomField, ImportJob, ListContact
 from sendinglists.services import list_contact_opt_out, list_contact_subscribe
 from tests.factories import ContactFactory, SendingListFactory
 
@@ -167,3 +171,140 @@ def test_an_upload_retried_with_its_idempotency_key_creates_one_import(client):
     assert ImportJob.objects.count() == 1
     # Same key, same file name, other content: a different request.
     assert (other_file.status_code, other_file.json()["code"]) == (422, "idempotency_key_reused")
+
+
+def test_a_fixed_error_report_imports_its_hostile_cells_as_the_original_text(
+    client, django_capture_on_commit_callbacks
+):
+    sending_list = SendingListFactory()
+    hostile = (
+        "Phone,First name,=Note,Memo\n"
+        '"=HYPERLINK(""http://evil.example"",""x"")",=Bob,@SUM(1+1),"\t=1+1"\n'
+        "+cmd,''=quoted,-2+3,\"\r=1+1\"\n"
+        "not a phone,+Ann,'x,plain\n"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = upload(client, sending_list, content=hostile)
+    assert first.status_code == 201, first.json()
+    job_id = first.json()["id"]
+    assert client.get(f"/api/v1/imports/{job_id}/").json()["counts"]["errors"] == 3
+    report = client.get(f"/api/v1/imports/{job_id}/errors/")
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["Phone", "First name", "'=Note", "Memo", "Import line", "Import error"]
+    assert [row[:4] for row in rows[1:]] == [
+        ['\'=HYPERLINK("http://evil.example","x")', "'=Bob", "'@SUM(1+1)", "'\t=1+1"],
+        ["'+cmd", "''=quoted", "'-2+3", "'\r=1+1"],
+        ["not a phone", "'+Ann", "'x", "plain"],
+    ]
+    # The person fixes the phone column (one number quoted the way a spreadsheet keeps its +).
+    for row, phone in zip(rows[1:], ["'+14155550101", "+14155550102", "(415) 555-0103"], strict=True):
+        row[0] = phone
+    fixed = io.StringIO(newline="")
+    csv.writer(fixed).writerows(rows)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = upload(client, sending_list, content="\ufeff" + fixed.getvalue())
+
+    assert second.status_code == 201, second.json()
+    counts = client.get(f"/api/v1/imports/{second.json()['id']}/").json()["counts"]
+    assert (counts["errors"], counts["memberships_created"]) == (0, 3)
+    stored = {
+        membership.contact.phone_number: (membership.contact.first_name, membership.custom_fields)
+        for membership in ListContact.objects.filter(sending_list=sending_list).select_related("contact")
+    }
+    # Text custom values are trimmed on import (a direct import of the first file would trim too).
+    assert stored == {
+        "+14155550101": ("=Bob", {"note": "@SUM(1+1)", "memo": "=1+1"}),
+        "+14155550102": ("'=quoted", {"note": "-2+3", "memo": "=1+1"}),
+        "+14155550103": ("+Ann", {"note": "'x", "memo": "plain"}),
+    }
+
+
+def stored_files(settings) -> list[str]:
+    root = settings.MEDIA_ROOT
+    return (
+        sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+        if root.exists()
+        else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "fields", "headers", "refused"),
+    [
+        # No column holds phone numbers: the guessed mapping cannot start.
+        ("Name,City\nAna,Paris\n", {}, {}, "mapping"),
+        ("Name,City\nAna,Paris\n", {}, {"Idempotency-Key": "upload-no-phone"}, "mapping"),
+        ("Phone,Plan\n+14155550001,pro\n", {"mapping": '{"1": "phone", "0": "phone"}'}, {}, "mapping"),
+        ("phone\n", {}, {}, "file"),
+        ("", {}, {}, "file"),
+    ],
+)
+def test_a_refused_upload_leaves_no_import_and_no_stored_file(
+    client, settings, content, fields, headers, refused
+):
+    sending_list = SendingListFactory()
+    file = SimpleUploadedFile("contacts.csv", content.encode(), content_type="text/csv")
+
+    response = client.post(
+        "/api/v1/imports/",
+        {"file": file, "sending_list": sending_list.pk, **fields},
+        format="multipart",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["field_errors"]) == [refused]
+    assert ImportJob.objects.count() == 0
+    assert stored_files(settings) == []
+
+
+def test_a_file_whose_columns_would_pass_the_custom_field_limit_is_refused_and_creates_none(
+    client, settings, django_capture_on_commit_callbacks
+):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 3
+    sending_list = SendingListFactory(name="Acme")
+    CustomField.objects.create(sending_list=sending_list, key="plan", label="Plan")
+    content = "Phone,Plan,A,B,C\n+14155550001,pro,1,2,3\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, sending_list, content=content)
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "mapping": [
+            "A list can have at most 3 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, "
+            "and 3 more would make 4. Ignore the columns you do not need, or map them to existing fields."
+        ]
+    }
+    assert list(CustomField.objects.values_list("key", flat=True)) == ["plan"]
+    assert ImportJob.objects.count() == 0
+    assert Contact.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        ignored = upload(
+            client,
+            sending_list,
+            content=content,
+            mapping='{"0": "phone", "1": "custom:plan", "2": "custom:a"}',
+        )
+    assert ignored.status_code == 201, ignored.json()
+    assert sorted(CustomField.objects.values_list("key", flat=True)) == ["a", "plan"]
+
+
+def test_a_file_with_10000_columns_is_refused_naming_the_limit(client, settings):
+    sending_list = SendingListFactory()
+    header = ",".join(["Phone", *(f"c{i}" for i in range(9999))])
+    row = ",".join(["+14155550001", *("1" for _ in range(9999))])
+
+    response = upload(client, sending_list, content=f"{header}\n{row}\n")
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "file": [
+            "The file has 10,000 columns; an import reads at most 500 (IMPORT_MAX_COLUMNS). "
+            "Remove the columns you do not need and upload it again."
+        ]
+    }
+    assert ImportJob.objects.count() == 0
+    assert CustomField.objects.count() == 0
+    assert stored_files(settings) == []

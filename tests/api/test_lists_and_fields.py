@@ -127,3 +127,28 @@ def test_contact_field_errors_are_400s(client):
     assert set(response.json()["field_errors"]) == {"sending_list", "key"}
     assert response.json()["field_errors"]["sending_list"] == ["No sending list 999999."]
     assert CustomField.objects.count() == 1
+
+
+def test_a_list_at_its_custom_field_limit_refuses_another_field(client, settings):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 2
+    sending_list = SendingListFactory(name="Acme")
+    for key in ("plan", "tier"):
+        assert (
+            client.post(
+                "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": key}, format="json"
+            ).status_code
+            == 201
+        )
+
+    response = client.post(
+        "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": "zip"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {
+        "non_field_errors": [
+            "A list can have at most 2 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 2, "
+            "and 1 more would make 3."
+        ]
+    }
+    assert CustomField.objects.filter(sending_list=sending_list).count() == 2

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from contacts.csvsafe import neutralize_formula
+from contacts.csvsafe import neutralize_formula, restore_formula
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,8 @@ from contacts.csvsafe import neutralize_formula
         ("\t=1+1", "'\t=1+1"),
         ("\r=1+1", "'\r=1+1"),
         ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("'=already quoted", "''=already quoted"),
+        ("''+1", "'''+1"),
     ],
 )
 def test_text_starting_with_a_formula_character_gets_a_quote_prefix(value, expected):
@@ -28,7 +30,7 @@ def test_text_starting_with_a_formula_character_gets_a_quote_prefix(value, expec
 
 @pytest.mark.parametrize(
     "value",
-    ["Jane", "", "jane@example.com", "a=b", "x+1", "'=already quoted", " =leading space"],
+    ["Jane", "", "jane@example.com", "a=b", "x+1", " =leading space", "'Connor", "O'Brien", "'"],
 )
 def test_ordinary_text_is_unchanged(value):
     assert neutralize_formula(value) == value
@@ -48,3 +50,46 @@ def test_values_that_are_not_text_are_returned_as_they_are(value):
 
 def test_a_bare_formula_character_is_neutralized():
     assert [neutralize_formula(ch) for ch in "=+-@\t\r"] == ["'=", "'+", "'-", "'@", "'\t", "'\r"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '=HYPERLINK("http://evil.example","click")',
+        "@SUM(A1:A2)",
+        "+cmd",
+        "-2+3",
+        "\t=1+1",
+        "\r=1+1",
+        "'=already quoted",
+        "''=twice",
+        "'+14155551234",
+        "+14155551234",
+        "-12.50",
+        "'Connor",
+        "O'Brien",
+        "'",
+        "''",
+        "Jane",
+        "",
+    ],
+)
+def test_restore_formula_undoes_exactly_what_neutralize_formula_did(value):
+    assert restore_formula(neutralize_formula(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("'=Bob", "=Bob"),
+        ("'+14155550100", "+14155550100"),
+        ("'-5", "-5"),
+        ("'\t=1", "\t=1"),
+        ("''=x", "'=x"),
+        ("'Connor", "'Connor"),
+        ("'", "'"),
+        ("Jane", "Jane"),
+    ],
+)
+def test_restore_formula_removes_one_quote_before_a_formula_character(value, expected):
+    assert restore_formula(value) == expected

@@ -624,3 +624,17 @@ def test_contacts_tab_unknown_sort_order_is_an_error_not_a_crash(admin_client, m
     assert response.status_code == 200
     assert response.context["page"].rows == []
     assert "Select a valid choice. password is not one of the available choices." in response.content.decode()
+
+
+def test_fields_tab_refuses_a_field_over_the_list_limit(admin_client, settings):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 1
+    sending_list = SendingListFactory(name="Acme")
+    CustomFieldFactory(sending_list=sending_list, key="plan")
+
+    response = admin_client.post(f"/lists/{sending_list.pk}/fields/", {"key": "tier", "field_type": "text"})
+
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == [
+        "A list can have at most 1 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, and 1 more would make 2."
+    ]
+    assert CustomField.objects.filter(sending_list=sending_list).count() == 1

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -18,6 +19,7 @@ from sendinglists.imports.services import (
     consent_attestation_clean,
     import_cancel,
     import_create,
+    import_discard,
     import_error_report_lines,
     import_start,
 )
@@ -78,7 +80,13 @@ class ImportViewSet(
             mode=data["mode"],
         )
         if data["start"]:
-            job = import_start(job=job, actor=self.actor, consent_attestation=data.get("consent_attestation"))
+            try:
+                job = import_start(
+                    job=job, actor=self.actor, consent_attestation=data.get("consent_attestation")
+                )
+            except ValidationError:
+                import_discard(job=job)  # a refused upload leaves no job and no file
+                raise
         return Response(self._job_data(job.pk), status=status.HTTP_201_CREATED)
 
     @extend_schema(

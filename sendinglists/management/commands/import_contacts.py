@@ -20,7 +20,12 @@ from sendinglists.actors import Actor
 from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.mapping import mapping_override, target_label
 from sendinglists.imports.selectors import delimiter_label, import_error_report_lines, import_progress
-from sendinglists.imports.services import consent_attestation_clean, import_create, import_start
+from sendinglists.imports.services import (
+    consent_attestation_clean,
+    import_create,
+    import_discard,
+    import_start,
+)
 from sendinglists.models import ImportJob, SendingList
 
 
@@ -68,6 +73,7 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {path}")
         mode = ImportMode.OPT_OUT if options["opt_outs"] else ImportMode.SUBSCRIBE
         actor = Actor.system(f"import_contacts command ({getpass.getuser()})")
+        job = None
         try:
             if mode == ImportMode.SUBSCRIBE:
                 consent_attestation_clean(options["consent"], sending_list=sending_list)
@@ -91,6 +97,8 @@ class Command(BaseCommand):
             finally:
                 signals.task_postrun.disconnect(self._after_chunk)
         except ValidationError as exc:
+            if job is not None:
+                import_discard(job=job)  # a refused import leaves no job and no file
             raise CommandError(" ".join(exc.messages)) from None
         job = self._wait(job)
         self._report(job, options["error_report"])

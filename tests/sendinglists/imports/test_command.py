@@ -103,7 +103,7 @@ def test_region_applies_to_national_numbers(sending_list, tmp_path):
     ],
 )
 def test_a_file_that_cannot_be_imported_exits_non_zero_with_a_one_line_reason(
-    sending_list, tmp_path, content, args, message
+    sending_list, settings, tmp_path, content, args, message
 ):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -113,6 +113,11 @@ def test_a_file_that_cannot_be_imported_exits_non_zero_with_a_one_line_reason(
 
     assert str(caught.value) == message
     assert Contact.objects.count() == 0
+    # A refused import leaves no job and no stored file.
+    assert ImportJob.objects.count() == 0
+    assert (
+        not settings.MEDIA_ROOT.exists() or [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()] == []
+    )
 
 
 def test_an_unknown_list_or_a_missing_file_exits_non_zero(sending_list, contacts_csv, tmp_path):

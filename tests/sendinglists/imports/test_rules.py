@@ -534,3 +534,25 @@ def test_a_chunk_run_again_after_some_of_its_parts_committed_writes_only_the_res
     )
     assert ImportRowError.objects.filter(job=job).count() == 1
     assert chunk_apply(chunk_id=chunk.pk) is None
+
+
+def test_numbers_too_large_to_store_are_row_errors_and_the_import_completes(sending_list):
+    content = (
+        "Phone,Score\n"
+        f"+14155550101,{'9' * 5000}\n"  # used to fail the whole import: JSON cannot write it
+        "+14155550102,1e999999999\n"  # used to hang the worker building a billion-digit int
+        "+14155550103,123456789012345678901234567890\n"
+        "+14155550104,-1.5e3\n"
+    )
+
+    job = run_import(sending_list, content, start_mapping={"0": "phone", "1": "custom:score:number"})
+
+    assert job.status == ImportStatus.COMPLETED
+    assert counts_of(job) == {"rows_read": 4, "contacts_created": 2, "memberships_created": 2, "errors": 2}
+    assert [error.reason for error in ImportRowError.objects.filter(job=job).order_by("line")] == [
+        "Line 2: Score: '9999999999999999999999999999999999999999' is too large (a number has at most 30 digits).",
+        "Line 3: Score: '1e999999999' is too large (a number has at most 30 digits).",
+    ]
+    assert {
+        m.contact.phone_number: m.custom_fields for m in ListContact.objects.select_related("contact")
+    } == {"+14155550103": {"score": 123456789012345678901234567890}, "+14155550104": {"score": -1500}}

@@ -314,3 +314,83 @@ def test_an_opt_out_file_from_the_page_needs_no_attestation_and_opts_every_numbe
     member.refresh_from_db()
     assert (member.active, member.unsub_reason) == (False, "complaint")
     assert ListContact.objects.get(contact__phone_number="+14155550102").active is False
+
+
+HOSTILE = (
+    "Phone,First name,=Note,Memo\n"
+    '"=HYPERLINK(""http://evil.example"",""x"")",=Bob,@SUM(1+1),"\t=1+1"\n'
+    "+cmd,''=quoted,-2+3,\"\r=1+1\"\n"
+)
+
+
+def test_the_error_report_download_neutralises_formulas(client, sending_list, operator):
+    job = run_import(sending_list, HOSTILE)
+    client.force_login(operator)
+
+    response = client.get(f"/imports/{job.pk}/errors.csv")
+
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = [row[:4] for row in csv.reader(io.StringIO(text, newline=""))]
+    assert rows == [
+        ["Phone", "First name", "'=Note", "Memo"],
+        ['\'=HYPERLINK("http://evil.example","x")', "'=Bob", "'@SUM(1+1)", "'\t=1+1"],
+        ["'+cmd", "''=quoted", "'-2+3", "'\r=1+1"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"PK\x03\x04rest",
+        b"phone\n",
+        b"\xff\xfe\x00\x00",
+        b"Phone,Name\n+14155550101,Ana\x00\n",
+        b"Phone,A,B,C\n+14155550101,1,2,3\n",
+    ],
+)
+def test_a_refused_upload_on_the_page_leaves_no_import_and_no_stored_file(
+    client, settings, sending_list, operator, content
+):
+    settings.IMPORT_MAX_COLUMNS = 3
+    client.force_login(operator)
+
+    response = upload(client, sending_list, content=content)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert ImportJob.objects.count() == 0
+    root = settings.MEDIA_ROOT
+    assert not root.exists() or [path for path in root.rglob("*") if path.is_file()] == []
+
+
+def test_starting_an_import_over_the_custom_field_limit_shows_the_limit_and_creates_none(
+    client, settings, sending_list, operator
+):
+    settings.CUSTOM_FIELDS_PER_LIST_MAX = 1
+    client.force_login(operator)
+    upload(client, sending_list)
+    job = ImportJob.objects.get()
+
+    response = client.post(
+        f"/imports/{job.pk}/",
+        {
+            "has_header": "on",
+            "col_0": "phone",
+            "col_3": "new",
+            "col_3_key": "state",
+            "col_3_type": "text",
+            "col_4": "new",
+            "col_4_key": "score",
+            "col_4_type": "number",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "A list can have at most 1 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme Deals' has 0, "
+        "and 2 more would make 2. Ignore the columns you do not need, or map them to existing fields."
+    ]
+    assert CustomField.objects.count() == 0
+    job.refresh_from_db()
+    assert job.status == ImportStatus.PENDING
