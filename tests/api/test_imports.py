@@ -248,7 +248,7 @@ def test_a_refused_upload_leaves_no_import_and_no_stored_file(
 
     response = client.post(
         "/api/v1/imports/",
-        {"file": file, "sending_list": sending_list.pk, **fields},
+        {"file": file, "sending_list": sending_list.pk, "consent_attestation": CONSENT, **fields},
         format="multipart",
         headers=headers,
     )

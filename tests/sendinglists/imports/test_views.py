@@ -376,6 +376,8 @@ def test_starting_an_import_over_the_custom_field_limit_shows_the_limit_and_crea
         f"/imports/{job.pk}/",
         {
             "has_header": "on",
+            "consent_confirmed": "on",
+            "consent_how": "Signed up in store",
             "col_0": "phone",
             "col_3": "new",
             "col_3_key": "state",
