@@ -26,6 +26,7 @@ from sendinglists.services import (
     list_status_counts,
     list_status_counts_add,
 )
+from tests.admin_forms import admin_form_data
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory, TagFactory
 
 ROWS = 5_000
@@ -525,29 +526,11 @@ def test_change_pages_render(admin_client, jane, history_rows):
     assert admin_client.get(reverse("admin:sendinglists_listcontact_add")).status_code == 403
 
 
-def _form_data(response) -> dict:
-    """The POST data a browser would send back for the change form in `response`, inlines included."""
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        forms.append(inline.formset.management_form)
-        forms.extend(inline.formset.forms)
-    data = {}
-    for form in forms:
-        for name, field in form.fields.items():
-            value = field.prepare_value(form[name].value())
-            if value is None or value is False:
-                continue
-            if value is True:
-                value = "on"
-            data[form[name].html_name] = [str(v) for v in value] if isinstance(value, list) else value
-    return data
-
-
 def test_tag_limit_error_shows_in_the_contact_form_and_changes_nothing(admin_client):
     contact = ContactFactory(first_name="Ann")
     tags = [TagFactory(name=f"t{n}") for n in range(6)]
     contact.tags.set(tags[:2])
-    data = _form_data(admin_client.get(_change(contact)))
+    data = admin_form_data(admin_client.get(_change(contact)))
 
     response = admin_client.post(
         _change(contact), {**data, "first_name": "Anne", "tags": [t.pk for t in tags]}
@@ -564,7 +547,7 @@ def test_tag_limit_error_shows_in_the_contact_form_and_changes_nothing(admin_cli
 
 def test_contact_form_saves_through_the_services_with_a_phone_in_any_format(admin_client):
     tags = [TagFactory(name="vip"), TagFactory(name="newsletter")]
-    data = _form_data(admin_client.get(reverse("admin:contacts_contact_add")))
+    data = admin_form_data(admin_client.get(reverse("admin:contacts_contact_add")))
 
     response = admin_client.post(
         reverse("admin:contacts_contact_add"),
@@ -589,7 +572,7 @@ def test_contact_form_saves_through_the_services_with_a_phone_in_any_format(admi
 
 def test_contact_form_refuses_an_invalid_or_taken_phone_with_the_reason(admin_client):
     ContactFactory(phone_number="+14155550100")
-    data = _form_data(admin_client.get(reverse("admin:contacts_contact_add")))
+    data = admin_form_data(admin_client.get(reverse("admin:contacts_contact_add")))
 
     invalid = admin_client.post(reverse("admin:contacts_contact_add"), {**data, "phone_number": "555-CALL"})
     taken = admin_client.post(reverse("admin:contacts_contact_add"), {**data, "phone_number": "415 555 0100"})
@@ -605,7 +588,7 @@ def test_contact_form_refuses_an_invalid_or_taken_phone_with_the_reason(admin_cl
 
 def test_contact_change_merges_edits_and_keeps_the_row(admin_client):
     contact = ContactFactory(phone_number="+14155550100", email="old@example.com", carrier="Verizon")
-    data = _form_data(admin_client.get(_change(contact)))
+    data = admin_form_data(admin_client.get(_change(contact)))
 
     response = admin_client.post(
         _change(contact), {**data, "phone_number": "1 (415) 555-0101", "email": "", "carrier": "AT&T"}
@@ -624,7 +607,7 @@ def test_adding_a_membership_inline_subscribes_but_never_reactivates_an_opt_out(
     stopped = _subscribe(stopped_list, contact)
     list_contact_opt_out(membership=stopped, reason=UnsubReason.MESSAGE, actor=Actor.system("t"))
     stopped.delete()  # the opt-out event stays: the number came back without a membership
-    data = _form_data(admin_client.get(_change(contact)))
+    data = admin_form_data(admin_client.get(_change(contact)))
     data.update(
         {
             "memberships-TOTAL_FORMS": "2",
@@ -650,7 +633,7 @@ def test_membership_inline_reports_an_invalid_custom_field_value(admin_client):
     sending_list = SendingListFactory()
     custom_field_create(sending_list=sending_list, key="visits", field_type="number")
     contact = ContactFactory()
-    data = _form_data(admin_client.get(_change(contact)))
+    data = admin_form_data(admin_client.get(_change(contact)))
     data.update(
         {
             "memberships-TOTAL_FORMS": "1",
@@ -686,7 +669,7 @@ def test_deleting_a_contact_in_the_admin_keeps_counts_and_the_opt_out_evidence(a
 
 
 def test_sending_list_form_normalizes_the_sender_and_custom_field_inline_checks_choices(admin_client):
-    data = _form_data(admin_client.get(reverse("admin:sendinglists_sendinglist_add")))
+    data = admin_form_data(admin_client.get(reverse("admin:sendinglists_sendinglist_add")))
     data.update(
         {
             "name": "Acme",
@@ -719,7 +702,7 @@ def test_sending_list_form_normalizes_the_sender_and_custom_field_inline_checks_
 
 def test_creating_an_api_token_shows_the_plain_token_once_and_stores_only_its_hash(admin_client, staff_user):
     sending_list = SendingListFactory()
-    data = _form_data(admin_client.get(reverse("admin:sendinglists_apitoken_add")))
+    data = admin_form_data(admin_client.get(reverse("admin:sendinglists_apitoken_add")))
 
     response = admin_client.post(
         reverse("admin:sendinglists_apitoken_add"),
@@ -742,13 +725,13 @@ def test_creating_an_api_token_shows_the_plain_token_once_and_stores_only_its_ha
 def test_api_token_chosen_lists_limit_it_and_clearing_them_in_the_admin_does_not_widen_it(admin_client):
     sending_list = SendingListFactory()
     token, _ = api_token_create(name="Everything")
-    data = _form_data(admin_client.get(_change(token)))
+    data = admin_form_data(admin_client.get(_change(token)))
 
     admin_client.post(_change(token), {**data, "sending_lists": [sending_list.pk]})
     token.refresh_from_db()
     assert (token.limited_to_lists, list(token.sending_lists.all())) == (True, [sending_list])
 
-    data = _form_data(admin_client.get(_change(token)))
+    data = admin_form_data(admin_client.get(_change(token)))
     del data["sending_lists"]
     admin_client.post(_change(token), data)
     token.refresh_from_db()
@@ -856,7 +839,7 @@ def test_export_selected_action_exports_only_the_selected_rows(admin_client):
 
 def test_audience_admin_saves_through_the_audience_services_and_reports_a_bad_query(admin_client, staff_user):
     sending_list = SendingListFactory()
-    data = _form_data(admin_client.get(reverse("admin:sendinglists_audience_add")))
+    data = admin_form_data(admin_client.get(reverse("admin:sendinglists_audience_add")))
     data.update({"sending_list": str(sending_list.pk), "name": "Active", "query": "status = nonsense"})
 
     refused = admin_client.post(reverse("admin:sendinglists_audience_add"), data)
@@ -920,7 +903,7 @@ def test_the_admin_refuses_custom_fields_over_the_list_limit_in_place(admin_clie
     sending_list = SendingListFactory(name="Acme")
     CustomFieldFactory(sending_list=sending_list, key="plan")
     add = reverse("admin:sendinglists_customfield_add")
-    data = _form_data(admin_client.get(add))
+    data = admin_form_data(admin_client.get(add))
     data.update(
         {
             "sending_list": sending_list.pk,
@@ -938,7 +921,7 @@ def test_the_admin_refuses_custom_fields_over_the_list_limit_in_place(admin_clie
         "A list can have at most 1 custom fields (CUSTOM_FIELDS_PER_LIST_MAX): 'Acme' has 1, and 1 more would make 2."
     ]
     change = reverse("admin:sendinglists_sendinglist_change", args=[sending_list.pk])
-    data = _form_data(admin_client.get(change))
+    data = admin_form_data(admin_client.get(change))
     data.update(
         {
             "custom_fields-TOTAL_FORMS": "2",

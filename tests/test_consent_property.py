@@ -48,6 +48,7 @@ from contacts.phones import normalize_phone
 from sendinglists.api.tokens import api_token_create
 from sendinglists.models import ListContact
 from sendinglists.services import sending_list_create
+from tests.admin_forms import admin_form_data
 from tests.engagement.support import twilio_post
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -95,24 +96,6 @@ def _empty_app_tables() -> None:
             cursor.execute(f"DELETE FROM {quote(table)}")
     cache.clear()
     normalize_phone.cache_clear()
-
-
-def _form_data(response) -> dict:
-    """The POST data a browser sends back for the admin change form in `response`, inlines included."""
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        forms.append(inline.formset.management_form)
-        forms.extend(inline.formset.forms)
-    data = {}
-    for form in forms:
-        for name, field in form.fields.items():
-            value = field.prepare_value(form[name].value())
-            if value is None or value is False:
-                continue
-            if value is True:
-                value = "on"
-            data[form[name].html_name] = [str(v) for v in value] if isinstance(value, list) else value
-    return data
 
 
 def _messages(response) -> list[str]:
@@ -329,7 +312,7 @@ class ConsentMachine(RuleBasedStateMachine):
         new_number = self._target_number(data, other_than=number)
         self.touched.update((number, new_number))
         url = reverse("admin:contacts_contact_change", args=[self._contact(number).pk])
-        form = _form_data(self.operator.get(url))
+        form = admin_form_data(self.operator.get(url))
         response = self._operator_post(url, {**form, "phone_number": new_number})
         assert response.status_code in (200, 302), response.status_code
         note(f"admin: change the number {number} -> {new_number}: {response.status_code}")

@@ -32,6 +32,16 @@ class MappingField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
+def consent_attestation_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Required to start an import that subscribes: how these contacts gave consent to receive "
+        "texts from this sender (kept on the import; every subscription it writes names it).",
+    )
+
+
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The CSV file (any common encoding and delimiter).")
     sending_list = serializers.PrimaryKeyRelatedField(
@@ -57,13 +67,7 @@ class ImportCreateSerializer(serializers.Serializer):
         help_text="subscribe (default), or opt_out: every number in the file is opted out of the list "
         "(known or not; an optional reason column).",
     )
-    consent_attestation = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=1000,
-        help_text="Required to start an import that subscribes: how these contacts gave consent to receive "
-        "texts from this sender (kept on the import; every subscription it writes names it).",
-    )
+    consent_attestation = consent_attestation_field()
     start = serializers.BooleanField(
         default=True,
         help_text="Start at once (default). False: the import waits, with the guessed mapping, for POST …/start/.",
@@ -79,13 +83,7 @@ class ImportCreateSerializer(serializers.Serializer):
 class ImportStartSerializer(serializers.Serializer):
     mapping = MappingField(required=False)
     has_header = serializers.BooleanField(required=False, allow_null=True, default=None)
-    consent_attestation = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=1000,
-        help_text="Required to start an import that subscribes: how these contacts gave consent to receive "
-        "texts from this sender (kept on the import; every subscription it writes names it).",
-    )
+    consent_attestation = consent_attestation_field()
 
 
 class ImportCountsSerializer(serializers.Serializer):
