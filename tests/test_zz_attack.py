@@ -354,3 +354,226 @@ def test_ledger_has_a_row_for_every_opted_out_membership(l1, l2, web):
         assert suppression_standing(
             sending_list_id=m.sending_list_id, phone_number=m.contact.phone_number
         ) is not None, m
+
+
+# --- batch 2: admin permissions, replays after deletion, displays, imports --------------------
+
+
+def _staff(*perms):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username=f"partial{len(perms)}{'_'.join(p.split('.')[-1] for p in perms)}", is_staff=True)
+    for perm in perms:
+        app, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
+    return user
+
+
+def test_view_only_staff_cannot_resubscribe_with_the_admin_action(l1):
+    contact, _ = subscribe(l1)
+    list_contact_opt_out(membership=membership(l1), reason=UnsubReason.MESSAGE, actor=SYSTEM)
+    user = _staff("sendinglists.view_listcontact")
+    web = Client()
+    web.force_login(user)
+    response = web.post(
+        "/admin/sendinglists/listcontact/",
+        {
+            "action": "resubscribe_audited",
+            "_selected_action": [membership(l1).pk],
+            "confirm": "yes",
+            "note": "Customer asked by phone.",
+        },
+    )
+    assert response.status_code in (200, 302, 403)
+    assert membership(l1).active is False
+    assert suppressed(l1)
+
+
+def test_view_only_staff_cannot_unblock_with_the_admin_action(l1):
+    contact, _ = subscribe(l1)
+    contact_block(contact=contact, actor=SYSTEM)
+    user = _staff("contacts.view_contact")
+    web = Client()
+    web.force_login(user)
+    web.post("/admin/contacts/contact/", {"action": "unblock_contacts", "_selected_action": [contact.pk]})
+    contact.refresh_from_db()
+    assert contact.blocked
+    assert NumberSuppression.objects.filter(phone_number=PHONE, kind=SuppressionKind.BLOCK).exists()
+
+
+def test_view_only_staff_cannot_unsubscribe_or_block_with_admin_actions(l1):
+    contact, _ = subscribe(l1)
+    user = _staff("sendinglists.view_listcontact", "contacts.view_contact")
+    web = Client()
+    web.force_login(user)
+    web.post(
+        "/admin/sendinglists/listcontact/",
+        {"action": "unsubscribe_manual", "_selected_action": [membership(l1).pk]},
+    )
+    web.post("/admin/contacts/contact/", {"action": "block_contacts", "_selected_action": [contact.pk]})
+    contact.refresh_from_db()
+    assert membership(l1).active is True
+    assert contact.blocked is False
+
+
+def test_replayed_twilio_start_after_contact_deleted_does_not_resubscribe(l1, web):
+    params = {"MessageSid": "SM" + "s" * 32, "AccountSid": "AC1", "From": PHONE, "To": L1_NUMBER, "Body": "START"}
+    assert twilio_post(web, "/webhooks/twilio/inbound", params).status_code == 200
+    assert membership(l1).active
+    stop = {**params, "MessageSid": "SM" + "t" * 32, "Body": "STOP"}
+    assert twilio_post(web, "/webhooks/twilio/inbound", stop).status_code == 200
+    assert membership(l1).active is False
+    contact_delete(contact=Contact.objects.get(phone_number=PHONE))
+    # The provider (or anyone holding the signed request) replays the old START.
+    assert twilio_post(web, "/webhooks/twilio/inbound", params).status_code == 200
+    m = membership(l1)
+    assert m is None or m.active is False
+    assert suppressed(l1)
+
+
+def test_replayed_json_start_after_contact_deleted_does_not_resubscribe(l1, web):
+    inbound_event(web, "START", sid="SMjs1")
+    inbound_event(web, "STOP", sid="SMjs2")
+    contact_delete(contact=Contact.objects.get(phone_number=PHONE))
+    inbound_event(web, "START", sid="SMjs1")  # replay within the window, no event timestamp
+    m = membership(l1)
+    assert m is None or m.active is False
+
+
+def test_blocked_member_not_counted_active_anywhere(l1, make_client):
+    contact, _ = subscribe(l1)
+    subscribe(l1, "+14155550124")
+    contact_block(contact=contact, actor=SYSTEM)
+    api = make_client()
+    lists = api.get("/api/v1/lists/").json()["results"]
+    row = next(r for r in lists if r["id"] == l1.pk)
+    text = str(row)
+    # The list's active count must be 1 (the blocked member is not active).
+    counts = row.get("counts") or row
+    active = counts.get("active", counts.get("active_count"))
+    assert active == 1, row
+    members = api.get(f"/api/v1/lists/{l1.pk}/contacts/?status=active").json()["results"]
+    assert [m["contact"]["phone_number"] for m in members] == ["+14155550124"], members
+    q = api.get(f"/api/v1/lists/{l1.pk}/contacts/", {"q": "status = active"}).json()["results"]
+    assert [m["contact"]["phone_number"] for m in q] == ["+14155550124"], q
+    created = api.post(
+        f"/api/v1/lists/{l1.pk}/audiences/", {"name": "Actives", "query": "status = active"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    aid = created.json()["id"]
+    assert api.get(f"/api/v1/lists/{l1.pk}/audiences/{aid}/count").json()["count"] == 1
+    page = api.get(f"/api/v1/lists/{l1.pk}/audiences/{aid}/contacts/").json()["results"]
+    assert [m["contact"]["phone_number"] for m in page] == ["+14155550124"]
+    assert text
+
+
+def test_membership_of_blocked_contact_not_shown_active_in_api(l1, make_client):
+    contact, _ = subscribe(l1)
+    contact_block(contact=contact, actor=SYSTEM)
+    api = make_client()
+    body = api.get(f"/api/v1/lists/{l1.pk}/contacts/{contact.pk}/").json()
+    assert body["status"] != "active", body
+    page = api.get(f"/api/v1/lists/{l1.pk}/contacts/").json()["results"]
+    assert page[0]["status"] != "active", page
+
+
+def test_import_same_number_in_three_formats_with_opt_out_stays_out(l1):
+    subscribe(l1)
+    list_contact_opt_out(membership=membership(l1), reason=UnsubReason.MESSAGE, actor=SYSTEM)
+    contact_delete(contact=Contact.objects.get(phone_number=PHONE))
+    job = run_import(l1, "phone,first_name\n(415) 555-0123,A\n14155550123,B\n+1 415 555 0123,C\n4155550123,D\n")
+    assert job.status == "completed"
+    assert not ListContact.objects.filter(sending_list=l1, active=True).exists()
+    assert suppressed(l1)
+
+
+def test_import_hostile_cells_do_not_crash_and_are_row_errors(l1):
+    huge = "9" * 5000
+    content = (
+        "phone,first_name,email\n"
+        f"{huge},Huge,\n"
+        "=HYPERLINK(\"http://evil\"),Formula,\n"
+        "+14155550140,=1+2,\n"
+        "1e308,Sci,\n"
+        "-4155550142,Neg,\n"
+    )
+    job = run_import(l1, content)
+    assert job.status == "completed", (job.status, getattr(job, "failure_reason", ""))
+    assert job.errors >= 3
+
+
+def test_import_number_that_is_another_contacts_channel(l1):
+    from sendinglists.numbers import contact_channel_add_checked
+
+    owner, _ = subscribe(l1, "+14155550150")
+    # The channel number opted out of L1 under a deleted contact first.
+    other, _ = subscribe(l1, "+14155550151")
+    list_contact_opt_out(membership=membership(l1, "+14155550151"), reason="message", actor=SYSTEM)
+    contact_delete(contact=other)
+    with pytest.raises(Exception):
+        contact_channel_add_checked(contact=owner, kind="phone", value="+14155550151")
+    job = run_import(l1, "phone\n+14155550151\n+14155550150\n")
+    assert job.status == "completed"
+    assert not ListContact.objects.filter(
+        sending_list=l1, contact__phone_number="+14155550151", active=True
+    ).exists()
+
+
+def test_v2_patch_phone_onto_opted_out_number_refused(l1, make_client):
+    a, _ = subscribe(l1, "+14155550160")
+    b, _ = subscribe(l1, "+14155550161")
+    list_contact_opt_out(membership=membership(l1, "+14155550161"), reason="message", actor=SYSTEM)
+    contact_delete(contact=b)
+    api = make_client()
+    response = api.patch(f"/api/v2/contacts/{a.uuid}", {"phone_number": "14155550161"}, format="json")
+    assert response.status_code == 400, response.content
+    a.refresh_from_db()
+    assert a.phone_number == "+14155550160"
+
+
+def test_rename_back_and_forth_keeps_opt_out(l1, make_client):
+    a, _ = subscribe(l1, "+14155550170")
+    list_contact_opt_out(membership=membership(l1, "+14155550170"), reason="message", actor=SYSTEM)
+    api = make_client()
+    assert api.patch(f"/api/v1/contacts/{a.pk}/", {"phone_number": "+14155550171"}, format="json").status_code == 200
+    # a new contact takes the old number and subscribes via API
+    r = api.post(f"/api/v1/lists/{l1.pk}/contacts/", {"phone_number": "+14155550170"}, format="json")
+    assert r.json()["outcome"] == "skipped_opted_out", r.json()
+    new = Contact.objects.get(phone_number="+14155550170")
+    api.delete(f"/api/v1/contacts/{new.pk}/")
+    assert api.patch(f"/api/v1/contacts/{a.pk}/", {"phone_number": "+14155550170"}, format="json").status_code == 200
+    assert suppressed(l1, "+14155550170")
+    r = api.post(f"/api/v1/lists/{l1.pk}/contacts/", {"contact_id": a.pk}, format="json")
+    assert r.json()["outcome"] == "skipped_opted_out"
+    assert membership(l1, "+14155550170").active is False
+
+
+def test_complaint_after_contact_deleted_still_suppresses_the_number(l1, web):
+    contact, _ = subscribe(l1)
+    message = message_send(sending_list=l1, contact=contact, body="Sale!")
+    assert message.provider_message_id
+    contact_delete(contact=contact)
+    response = json_post(web, {"type": "complaint", "id": message.provider_message_id})
+    assert response.status_code in (200, 202), response.content
+    assert suppressed(l1), response.json()
+
+
+def test_carrier_opt_out_21610_after_contact_deleted_still_suppresses(l1, web):
+    contact, _ = subscribe(l1)
+    message = message_send(sending_list=l1, contact=contact, body="Sale!")
+    contact_delete(contact=contact)
+    params = {"MessageSid": message.provider_message_id, "MessageStatus": "undelivered", "ErrorCode": "21610"}
+    response = twilio_post(web, "/webhooks/twilio/status", params)
+    assert response.status_code in (200, 204), response.content
+    assert suppressed(l1)
+
+
+def test_complaint_opts_out_and_send_is_refused(l1, web):
+    contact, _ = subscribe(l1)
+    message = message_send(sending_list=l1, contact=contact, body="Sale!")
+    json_post(web, {"type": "complaint", "id": message.provider_message_id})
+    assert suppressed(l1)
+    with pytest.raises(SendRefused):
+        message_send(sending_list=l1, contact=contact, body="Again")
