@@ -17,3 +17,6 @@ class ChannelKind(models.TextChoices):
 class SuppressionKind(models.TextChoices):
     OPT_OUT = "opt_out", "Opted out"
     BLOCK = "block", "Blocked"
+    # Not a suppression: the number's START (or an audited resubscribe) on one list after its
+    # STOPALL, which keeps standing on every other list, present and future.
+    RESUMED = "resumed", "Resumed after STOPALL"

@@ -92,8 +92,9 @@ class NumberSuppression(models.Model):
     nothing that happens to a contact (deletion, a phone change, a merge, a channel move) touches
     them. The history behind each row is the append-only `SubscriptionEvent` log (`event_id` is the
     event that put it here); only the consent service (`sendinglists/consent.py`) writes this table,
-    from those events: an opt-out adds a row, a START or an audited resubscribe lifts its list's row,
-    a block adds the global block row and an unblock lifts it.
+    from those events: an opt-out adds a row, a START or an audited resubscribe lifts its list's row
+    (after a STOPALL it leaves a RESUMED row for that list: the STOPALL stands on every other list,
+    present and future), a block adds the global block row and an unblock lifts it.
 
     It lives in `contacts` because the number-level facts (is this number blocked?) are read when a
     contact is created or renumbered, and `contacts` may not depend on `sendinglists`; the list is a
@@ -114,8 +115,15 @@ class NumberSuppression(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["phone_number", "sending_list_id"],
-                condition=models.Q(sending_list_id__isnull=False),
+                condition=models.Q(sending_list_id__isnull=False, kind=SuppressionKind.OPT_OUT),
                 name="suppression_list_phone_unique",
+            ),
+            # Beside a list opt-out, not instead of it: a STOP after a START adds its opt-out
+            # without touching this row, and the opt-out wins while it stands (`standing_of`).
+            models.UniqueConstraint(
+                fields=["phone_number", "sending_list_id"],
+                condition=models.Q(kind=SuppressionKind.RESUMED),
+                name="suppression_resumed_phone_unique",
             ),
             models.UniqueConstraint(
                 fields=["phone_number", "kind"],
@@ -123,8 +131,10 @@ class NumberSuppression(models.Model):
                 name="suppression_global_phone_unique",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind=SuppressionKind.OPT_OUT) | models.Q(sending_list_id__isnull=True),
-                name="suppression_block_is_global",
+                condition=models.Q(kind=SuppressionKind.BLOCK, sending_list_id__isnull=True)
+                | models.Q(kind=SuppressionKind.RESUMED, sending_list_id__isnull=False)
+                | models.Q(kind=SuppressionKind.OPT_OUT),
+                name="suppression_kind_scope",
             ),
             models.CheckConstraint(
                 condition=models.Q(phone_number__startswith="+"), name="suppression_phone_e164_plus"

@@ -8,6 +8,15 @@ from engagement.choices import Direction, KeywordKind, MessageStatus
 from sendinglists.models import ListContact, SendingList
 
 
+def KEEP_AS_EVIDENCE(collector, field, sub_objs, using):
+    """on_delete of a message's contact: the message stays, without the contact and without what it
+    said. Its provider id keeps a replayed webhook out (a replayed START must not resubscribe the
+    number), and its numbers, keyword and times are the evidence of who opted out of what."""
+    collector.add_field_update(field, None, sub_objs)
+    collector.add_field_update(Message._meta.get_field("body"), "", sub_objs)
+    collector.add_field_update(Message._meta.get_field("needs_review"), False, sub_objs)
+
+
 class Message(models.Model):
     """An outbound or inbound SMS. `provider_message_id` is unique so a replayed webhook is a no-op."""
 
@@ -15,7 +24,14 @@ class Message(models.Model):
     sending_list = models.ForeignKey(
         SendingList, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=KEEP_AS_EVIDENCE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text="Empty once the contact is deleted (the message stays as consent evidence, its body erased)",
+    )
     list_contact = models.ForeignKey(
         ListContact, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )

@@ -221,7 +221,12 @@ def _timestamp(payload: dict) -> dt.datetime | None:
         year = None
     if year not in EVENT_YEARS:
         raise _BadPayload(f"timestamp: must be in the years {EVENT_YEARS.start} to {EVENT_YEARS.stop - 1}.")
-    return parsed
+    # A keyword's own time orders it against the person's others: one dated ahead would win every
+    # later STOP. A clock a little fast is tolerated (the signature's replay window) and read as now.
+    now = timezone.now()
+    if parsed > now + dt.timedelta(seconds=settings.WEBHOOK_REPLAY_WINDOW_S):
+        raise _BadPayload("timestamp: is in the future; send the time the event happened.")
+    return min(parsed, now)
 
 
 def _handle_event(payload: dict) -> tuple[int, dict]:

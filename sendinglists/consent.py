@@ -16,19 +16,20 @@ chunk), and its unique constraints hold one row per (list, number).
 
 What lifts what: an opt-out on a list (any of seed 000's five reasons) stands until that number's
 START to that list or the operator's audited resubscribe (`RESUBSCRIBED`); a STOPALL (an opt-out
-with no list) stands on every list, and a START or resubscribe on one list lifts it there only (the
-other lists, as they are then, keep a list opt-out from the same STOPALL event); a block stands
+with no list) stands on every list, present and future, and a START or resubscribe on one list
+lifts it there only (a RESUMED row for that list; a later STOPALL clears them); a block stands
 everywhere until an unblock.
 """
 
 from collections.abc import Iterable, Sequence
 
 from django.db.models import Q
+from django.utils import timezone
 
 from contacts.choices import SuppressionKind
 from contacts.models import NumberSuppression
 from sendinglists.choices import EventKind
-from sendinglists.models import SendingList, SubscriptionEvent
+from sendinglists.models import SubscriptionEvent
 
 LOOKUP_BATCH = 5000
 
@@ -41,16 +42,19 @@ def suppressions_standing(
     # Uses index: suppression_list_phone_unique, suppression_global_phone_unique
     """
     phone_numbers = list(dict.fromkeys(phone_numbers))
-    standing: dict[str, NumberSuppression] = {}
+    rows_by_phone: dict[str, list[NumberSuppression]] = {}
     for start in range(0, len(phone_numbers), LOOKUP_BATCH):
         rows = NumberSuppression.objects.filter(
             Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True),
             phone_number__in=phone_numbers[start : start + LOOKUP_BATCH],
         )
         for row in rows:
-            current = standing.get(row.phone_number)
-            if current is None or _precedence(row) < _precedence(current):
-                standing[row.phone_number] = row
+            rows_by_phone.setdefault(row.phone_number, []).append(row)
+    standing = {}
+    for phone, rows in rows_by_phone.items():
+        row = standing_of(rows, sending_list_id=sending_list_id)
+        if row is not None:
+            standing[phone] = row
     return standing
 
 
@@ -61,10 +65,20 @@ def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSu
     )
 
 
-def _precedence(row: NumberSuppression) -> int:
-    if row.kind == SuppressionKind.BLOCK:
-        return 0
-    return 1 if row.sending_list_id is not None else 2
+def standing_of(rows: Iterable[NumberSuppression], *, sending_list_id: int) -> NumberSuppression | None:
+    """Of one number's ledger rows, the one that stands on the list: its block, else its opt-out of
+    the list, else its STOPALL unless the number resumed on this list since."""
+    rows = list(rows)
+    by_kind = {(row.kind, row.sending_list_id): row for row in rows}
+    return (
+        by_kind.get((SuppressionKind.BLOCK, None))
+        or by_kind.get((SuppressionKind.OPT_OUT, sending_list_id))
+        or (
+            None
+            if (SuppressionKind.RESUMED, sending_list_id) in by_kind
+            else by_kind.get((SuppressionKind.OPT_OUT, None))
+        )
+    )
 
 
 def suppression_text(suppression: NumberSuppression, *, list_name: str = "this list") -> str:
@@ -90,6 +104,17 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
 
     def flush() -> None:
         if adds:
+            # A STOPALL stands on every list again: the lists it had resumed on lose that. (A list
+            # opt-out needs no such delete: it wins over the list's RESUMED row while it stands.)
+            everywhere = [
+                row.phone_number
+                for row in adds
+                if row.kind == SuppressionKind.OPT_OUT and row.sending_list_id is None
+            ]
+            if everywhere:
+                NumberSuppression.objects.filter(
+                    kind=SuppressionKind.RESUMED, phone_number__in=everywhere
+                ).delete()
             NumberSuppression.objects.bulk_create(adds, ignore_conflicts=True, batch_size=LOOKUP_BATCH)
             adds.clear()
 
@@ -117,7 +142,9 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
             )
         elif event.kind == EventKind.RESUBSCRIBED:
             flush()
-            _lift_list_opt_out(phone_number=event.phone_number, sending_list_id=event.sending_list_id)
+            _lift_list_opt_out(
+                phone_number=event.phone_number, sending_list_id=event.sending_list_id, event_id=event.pk
+            )
         elif event.kind == EventKind.UNBLOCKED:
             flush()
             NumberSuppression.objects.filter(
@@ -133,28 +160,24 @@ def ledger_lift_list(*, phone_number: str, sending_list_id: int) -> None:
     _lift_list_opt_out(phone_number=phone_number, sending_list_id=sending_list_id)
 
 
-def _lift_list_opt_out(*, phone_number: str, sending_list_id: int) -> None:
-    NumberSuppression.objects.filter(phone_number=phone_number, sending_list_id=sending_list_id).delete()
-    everywhere = (
-        NumberSuppression.objects.select_for_update()
-        .filter(phone_number=phone_number, sending_list_id__isnull=True, kind=SuppressionKind.OPT_OUT)
-        .first()
-    )
-    if everywhere is None:
-        return
-    # The STOPALL still stands on every other list: it becomes their list opt-outs.
-    NumberSuppression.objects.bulk_create(
-        [
-            NumberSuppression(
-                phone_number=phone_number,
-                sending_list_id=list_id,
-                kind=SuppressionKind.OPT_OUT,
-                reason=everywhere.reason,
-                occurred_at=everywhere.occurred_at,
-                event_id=everywhere.event_id,
-            )
-            for list_id in SendingList.objects.exclude(pk=sending_list_id).values_list("pk", flat=True)
-        ],
-        ignore_conflicts=True,
-    )
-    everywhere.delete()
+def _lift_list_opt_out(*, phone_number: str, sending_list_id: int, event_id: int | None = None) -> None:
+    NumberSuppression.objects.filter(
+        phone_number=phone_number, sending_list_id=sending_list_id, kind=SuppressionKind.OPT_OUT
+    ).delete()
+    everywhere = NumberSuppression.objects.filter(
+        phone_number=phone_number, sending_list_id__isnull=True, kind=SuppressionKind.OPT_OUT
+    ).first()
+    if everywhere is not None:
+        # The STOPALL keeps standing on every other list, present and future.
+        NumberSuppression.objects.bulk_create(
+            [
+                NumberSuppression(
+                    phone_number=phone_number,
+                    sending_list_id=sending_list_id,
+                    kind=SuppressionKind.RESUMED,
+                    occurred_at=timezone.now(),
+                    event_id=event_id,
+                )
+            ],
+            ignore_conflicts=True,
+        )

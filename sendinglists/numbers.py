@@ -15,6 +15,7 @@ from contacts.phones import DEFAULT_REGION
 from contacts.services import contact_channel_add, contact_phone_set, contact_update, phone_or_error
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind
+from sendinglists.consent import standing_of
 from sendinglists.models import ListContact, SendingList
 from sendinglists.services import event_record
 
@@ -25,22 +26,19 @@ def number_consent_conflicts(*, contact: Contact, phone_number: str) -> list[str
     Empty when it may.
     # Uses index: suppression_list_phone_unique, suppression_global_phone_unique
     """
-    active_list_ids = set(
+    active_list_ids = sorted(
         ListContact.objects.filter(contact=contact, active=True).values_list("sending_list_id", flat=True)
     )
+    rows = list(NumberSuppression.objects.filter(phone_number=phone_number))
     problems = []
-    opted_out_of: list[int] = []
-    for row in NumberSuppression.objects.filter(phone_number=phone_number):
-        if row.kind == SuppressionKind.BLOCK:
-            if not contact.blocked:
-                problems.append(f"{phone_number} is blocked; unblock it before giving it to this contact.")
-        elif row.sending_list_id is None and active_list_ids:
-            problems.append(
-                f"{phone_number} opted out of every list (STOPALL) and this contact is subscribed to "
-                f"{_list_names(active_list_ids)}."
-            )
-        elif row.sending_list_id in active_list_ids:
-            opted_out_of.append(row.sending_list_id)
+    if any(row.kind == SuppressionKind.BLOCK for row in rows) and not contact.blocked:
+        problems.append(f"{phone_number} is blocked; unblock it before giving it to this contact.")
+    opted_out_of = [
+        list_id
+        for list_id in active_list_ids
+        if (standing := standing_of(rows, sending_list_id=list_id)) is not None
+        and standing.kind == SuppressionKind.OPT_OUT
+    ]
     if opted_out_of:
         problems.append(
             f"{phone_number} opted out of {_list_names(opted_out_of)}, where this contact is subscribed; "

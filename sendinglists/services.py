@@ -187,11 +187,13 @@ def _new_event(
     signup_method: str = "",
     note: str = "",
 ) -> SubscriptionEvent:
-    """An unsaved event row: `event_record` saves one, bulk services bulk_create many."""
+    """An unsaved event row: `event_record` saves one, bulk services bulk_create many. A number that
+    no contact holds any more is passed as an unsaved `Contact(phone_number=…)`: the event keeps the
+    number and links no contact."""
     return SubscriptionEvent(
         sending_list_id=sending_list_id,
         list_contact=membership,
-        contact=contact,
+        contact=contact if contact.pk is not None else None,
         phone_number=contact.phone_number,
         kind=kind,
         reason=reason,
@@ -732,6 +734,47 @@ def _contact_set_blocked(*, contact: Contact, blocked: bool, actor: Actor, note:
         kind=EventKind.BLOCKED if blocked else EventKind.UNBLOCKED,
         actor=actor,
         occurred_at=now,
+        note=note,
+    )
+    return True
+
+
+@transaction.atomic
+def number_opt_out_of_list(
+    *,
+    phone_number: str,
+    sending_list: SendingList,
+    reason: str,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+) -> bool:
+    """Opt a number out of a list whoever holds it now: the contact that has it (a membership
+    opted out or created opted out), or, when no contact has it (a complaint or carrier opt-out
+    about a deleted contact's message), an event and the consent ledger's suppression alone.
+    Returns whether anything changed."""
+    if reason not in UnsubReason.values:
+        raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
+    contact = Contact.objects.select_for_update().filter(phone_number=phone_number).first()
+    if contact is not None:
+        return contact_opt_out_of_list(
+            sending_list=sending_list,
+            contact=contact,
+            reason=reason,
+            actor=actor,
+            occurred_at=occurred_at,
+            note=note,
+        ).changed
+    if suppression_standing(sending_list_id=sending_list.pk, phone_number=phone_number) is not None:
+        return False
+    event_record(
+        membership=None,
+        contact=Contact(phone_number=phone_number),
+        sending_list_id=sending_list.pk,
+        kind=EventKind.OPTED_OUT,
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at or timezone.now(),
         note=note,
     )
     return True

@@ -21,7 +21,7 @@ from engagement.services.provider_input import provider_message_id_or_error, ref
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, UnsubReason
 from sendinglists.models import ListContact
-from sendinglists.services import list_contact_opt_out
+from sendinglists.services import list_contact_opt_out, number_opt_out_of_list
 
 # Permanent: the number cannot receive SMS at all (value: what we learn about its line type).
 INVALID_NUMBER_ERROR_CODES: dict[str, str] = {
@@ -134,6 +134,18 @@ def message_failure_apply(
 
 def _apply_failure(message: Message, membership: ListContact | None, error_code: str, occurred_at) -> str:
     actor = delivery_actor(message, f"{message.status} {error_code}".strip())
+    if message.contact_id is None and (
+        error_code in CARRIER_OPT_OUT_ERROR_CODES or error_code in INVALID_NUMBER_ERROR_CODES
+    ):
+        # The contact was deleted after the send: the number still opts out (consent is the number's).
+        reason = (
+            UnsubReason.MESSAGE if error_code in CARRIER_OPT_OUT_ERROR_CODES else UnsubReason.INVALID_CONTACT
+        )
+        return (
+            reason
+            if _number_opt_out(message, reason, actor, occurred_at, f"Carrier error {error_code}.")
+            else ""
+        )
     if error_code in CARRIER_OPT_OUT_ERROR_CODES:
         if membership is None:
             return ""
@@ -191,7 +203,15 @@ def message_complaint_record(
     message = _locked_outbound(provider_message_id)
     membership = _membership_of(message)
     if membership is None:
-        return StatusUpdate(message, False)
+        # No membership any more (the contact was deleted, or the membership): the number opts out.
+        changed = _number_opt_out(
+            message,
+            UnsubReason.COMPLAINT,
+            delivery_actor(message, "spam complaint"),
+            occurred_at or timezone.now(),
+            "The recipient reported the message as spam.",
+        )
+        return StatusUpdate(message, changed, UnsubReason.COMPLAINT if changed else "")
     change = list_contact_opt_out(
         membership=membership,
         reason=UnsubReason.COMPLAINT,
@@ -200,6 +220,19 @@ def message_complaint_record(
         note="The recipient reported the message as spam.",
     )
     return StatusUpdate(message, change.changed, UnsubReason.COMPLAINT if change.changed else "")
+
+
+def _number_opt_out(message: Message, reason: str, actor, occurred_at, note: str) -> bool:
+    if message.sending_list is None:
+        return False
+    return number_opt_out_of_list(
+        phone_number=message.to_number,
+        sending_list=message.sending_list,
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+        note=note,
+    )
 
 
 def delivery_report_receive(

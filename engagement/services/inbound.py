@@ -450,7 +450,7 @@ def inbound_follow_up_run(*, message_id: int) -> bool:
     )
     if message is None or message.follow_up_done_at is not None:
         return False
-    body = _reply_body(message)
+    body = _reply_body(message) if message.contact_id is not None else ""  # no reply once erased
     if body:
         try:
             message_send(

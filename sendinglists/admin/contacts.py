@@ -256,7 +256,7 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    @admin.action(description="Block selected contacts (never messaged on any list)")
+    @admin.action(description="Block selected contacts (never messaged on any list)", permissions=["change"])
     def block_contacts(self, request, queryset):
         contacts = selected_or_refuse(self, request, queryset)
         if contacts is None:
@@ -270,7 +270,7 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Unblock selected contacts")
+    @admin.action(description="Unblock selected contacts", permissions=["change"])
     def unblock_contacts(self, request, queryset):
         contacts = selected_or_refuse(self, request, queryset)
         if contacts is None:

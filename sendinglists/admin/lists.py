@@ -393,7 +393,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke selected tokens (their next request is refused)")
+    @admin.action(
+        description="Revoke selected tokens (their next request is refused)", permissions=["change"]
+    )
     def revoke_tokens(self, request, queryset):
         tokens = selected_or_refuse(self, request, queryset)
         if tokens is None:

@@ -197,7 +197,7 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
 
     # --- actions ------------------------------------------------------------------------------
 
-    @admin.action(description="Unsubscribe selected memberships (reason: Manual)")
+    @admin.action(description="Unsubscribe selected memberships (reason: Manual)", permissions=["change"])
     def unsubscribe_manual(self, request, queryset):
         memberships = selected_or_refuse(self, request, queryset)
         if memberships is None:
@@ -216,7 +216,7 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Resubscribe selected memberships (explicit, audited)…")
+    @admin.action(description="Resubscribe selected memberships (explicit, audited)…", permissions=["change"])
     def resubscribe_audited(self, request, queryset):
         memberships = selected_or_refuse(self, request, queryset)
         if memberships is None:

@@ -389,3 +389,32 @@ def test_the_ledger_admin_finds_what_stands_against_a_number_and_cannot_change_i
         == 403
     )
     assert NumberSuppression.objects.filter(pk=row.pk).exists()
+
+
+def test_deleting_a_contact_keeps_its_messages_as_evidence_without_what_they_said(client):
+    from engagement.models import Message
+
+    offers = SendingListFactory()
+    contact = ContactFactory(phone_number=FIRST, first_name="Ann")
+    membership = subscribe(offers, contact).membership
+    stop = Message.objects.create(
+        direction="inbound",
+        sending_list=offers,
+        contact=contact,
+        list_contact=membership,
+        from_number=FIRST,
+        to_number=offers.phone_number,
+        body="STOP, and my address is 1 Main St",
+        provider_message_id="SMkept",
+        keyword="opt_out",
+        needs_review=True,
+        status="received",
+        sent_at="2026-01-01T00:00Z",
+    )
+
+    assert client.delete(f"/api/v1/contacts/{contact.pk}").status_code == 204
+
+    stop.refresh_from_db()
+    assert (stop.contact_id, stop.list_contact_id, stop.body, stop.needs_review) == (None, None, "", False)
+    assert (stop.provider_message_id, stop.from_number, stop.keyword) == ("SMkept", FIRST, "opt_out")
+    assert not Contact.objects.filter(first_name="Ann").exists()

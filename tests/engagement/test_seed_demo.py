@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Q, Sum
 
-from contacts.models import Contact
+from contacts.models import Contact, NumberSuppression
 from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates
 from sendinglists.audiences.services import audience_count
@@ -226,8 +226,11 @@ def test_seed_demo_is_deterministic():
     statuses = sorted(
         ListContact.objects.values_list("contact__phone_number", "sending_list__name", "unsub_reason")
     )
+    # Messages and the consent ledger outlive their contacts (consent evidence): cleared by hand.
+    Message.objects.all().delete()
     Contact.objects.all().delete()
     SubscriptionEvent.objects.all().delete()
+    NumberSuppression.objects.all().delete()
     SendingList.objects.all().delete()
 
     _seed("--contacts", "40", "--seed", "7")
