@@ -17,9 +17,9 @@ from drf_spectacular.utils import extend_schema_field
 from contacts.jsonsafe import json_loads_bounded
 from contacts.models import Contact, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
-from contacts.selectors import contact_search, tag_named
+from contacts.selectors import SearchKind, contact_search, tag_named
 from sendinglists.api.parsers import NUL_MESSAGE, nul_path
-from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
+from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, without_withheld_contacts
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.models import CustomField, ListContact, SendingList
 from sendinglists.selectors import ListContactFilters, custom_fields_equal, list_contacts
@@ -176,19 +176,27 @@ class ContactFilter(ApiFilterSet):
 
     def filter_email(self, queryset, name, value):
         # Uses index: contact_email_lower
-        return queryset.filter(Exact(Lower("email"), value.strip().lower()))
+        queryset = queryset.filter(Exact(Lower("email"), value.strip().lower()))
+        return without_withheld_contacts(queryset, self.request)
 
     def filter_tag(self, queryset, name, value):
         through = Contact.tags.through
-        return queryset.filter(
+        queryset = queryset.filter(
             Exists(
                 through.objects.filter(tag_named([value.strip()], path="tag__"), contact_id=OuterRef("pk"))
             )
         )
+        return without_withheld_contacts(queryset, self.request)
 
     def filter_search(self, queryset, name, value):
         search = contact_search(value, region=DEFAULT_REGION)
-        return queryset if search is None else queryset.filter(search.condition)
+        if search is None:
+            return queryset
+        queryset = queryset.filter(search.condition)
+        # The phone number is never withheld; an email or a name is.
+        return (
+            queryset if search.kind == SearchKind.PHONE else without_withheld_contacts(queryset, self.request)
+        )
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -274,7 +282,8 @@ class MembershipFilter(ApiFilterSet):
         return queryset.filter(contact__phone_number=_phone(value, self.sending_list.default_region))
 
     def filter_email(self, queryset, name, value):
-        return queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))
+        queryset = queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))
+        return without_withheld_contacts(queryset, self.request, "contact_id")
 
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
@@ -288,10 +297,16 @@ class MembershipFilter(ApiFilterSet):
             except ValidationError:
                 self.sending_list  # noqa: B018 - a missing list is a 404 before a bad field is a 400
                 raise
-        filters = ListContactFilters(
-            search=contact_search(data["search"], region=self.sending_list.default_region, path="contact__")
+        search = (
+            contact_search(data["search"], region=self.sending_list.default_region, path="contact__")
             if data.get("search")
-            else None,
+            else None
+        )
+        if data.get("tag") or (search is not None and search.kind != SearchKind.PHONE):
+            # A filter on a field withheld from the token (permissions.WITHHELD_FIELDS).
+            queryset = without_withheld_contacts(queryset, self.request, "contact_id")
+        filters = ListContactFilters(
+            search=search,
             status=data.get("status") or "",
             unsub_reason=data.get("unsub_reason") or "",
             signup_method=data.get("signup_method") or "",

@@ -7,7 +7,7 @@ list_contact_subscribe); the subscription rules (never reactivate an opt-out, ne
 blocked contact) stay in `list_contact_subscribe`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +16,7 @@ from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
 from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
-from sendinglists.api.permissions import SHARED_CONTACT_MESSAGE, contact_is_held_outside
+from sendinglists.api.permissions import contact_is_held_outside
 from sendinglists.choices import SignupMethod
 from sendinglists.models import SendingList
 from sendinglists.numbers import contact_channel_add_checked, contact_edit
@@ -29,8 +29,9 @@ class UpsertResult:
     """None when the token may not see the contact (see `allowed_list_ids`)."""
     contact_created: bool
     subscription: SubscribeResult | None
-    ignored_fields: dict[str, list[str]] = field(default_factory=dict)
-    """Field -> why it was not applied (a contact that lists outside the token's scope hold)."""
+    fields_withheld: bool = False
+    """Lists outside the token's scope also hold the contact: its personal fields were neither
+    changed nor may be shown (permissions.WITHHELD_FIELDS)."""
 
 
 def api_contact_upsert(
@@ -50,24 +51,20 @@ def api_contact_upsert(
     token), a contact that ends up on none of those lists (a blocked contact the token has never
     seen) is left untouched and not returned: the token may not change what it cannot see. A
     contact that lists outside them also hold is subscribed, but its own fields, tags and channels
-    are left as they are and named in `ignored_fields`.
+    are left as they are, silently (`fields_withheld`): the answer shows them withheld whatever was
+    given, so it does not tell which of the given values another list's owner had set.
     """
     region = sending_list.default_region if sending_list is not None else DEFAULT_REGION
     with transaction.atomic():
-        ignored_fields = {}
+        fields_withheld = False
         if allowed_list_ids is not None:
             existing = Contact.objects.filter(
                 phone_number=phone_or_error(phone_number, region=region).e164
             ).first()
-            if existing is not None and contact_is_held_outside(
+            fields_withheld = existing is not None and contact_is_held_outside(
                 contact_id=existing.pk, list_ids=allowed_list_ids
-            ):
-                given = {**values, "tags": tags, "channels": channels}
-                ignored_fields = {
-                    key: [SHARED_CONTACT_MESSAGE]
-                    for key, value in given.items()
-                    if value not in (None, "", [])
-                }
+            )
+            if fields_withheld:
                 values, tags, channels = {}, None, None
         contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
         if tags:
@@ -86,7 +83,7 @@ def api_contact_upsert(
             transaction.set_rollback(True)
             return UpsertResult(contact=None, contact_created=False, subscription=subscription)
     return UpsertResult(
-        contact=contact, contact_created=created, subscription=subscription, ignored_fields=ignored_fields
+        contact=contact, contact_created=created, subscription=subscription, fields_withheld=fields_withheld
     )
 
 

@@ -22,7 +22,7 @@ from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
 from sendinglists.api.serializers.lists import MembershipSerializer
 from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
-from sendinglists.api.views.memberships import LIST_ID, MembershipViewSet
+from sendinglists.api.views.memberships import LIST_ID, MembershipViewSet, with_contact_fields_withheld
 from sendinglists.audiences.services import (
     audience_create,
     audience_delete,
@@ -217,10 +217,13 @@ class AudienceViewSet(
     @action(detail=True, methods=["get"], url_path="contacts")
     def contacts(self, request, *args, **kwargs):
         segment = self._segment()
-        memberships = segment.apply(
-            ListContact.objects.filter(sending_list=self.sending_list)
-            .select_related("contact")
-            .prefetch_related("contact__tags")
+        memberships = with_contact_fields_withheld(
+            segment.apply(
+                ListContact.objects.filter(sending_list=self.sending_list)
+                .select_related("contact")
+                .prefetch_related("contact__tags")
+            ),
+            request,
         )
         page = self.paginate_queryset(memberships)
         return self.get_paginated_response(MembershipSerializer(page, many=True).data)

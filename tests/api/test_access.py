@@ -13,6 +13,7 @@ from tests.factories import (
     CustomFieldFactory,
     ListContactFactory,
     SendingListFactory,
+    TagFactory,
 )
 
 
@@ -412,10 +413,118 @@ def test_scoped_token_cannot_change_a_contact_shared_with_lists_outside_its_scop
     assert contact_state(both) == before
 
 
-def test_scoped_token_reads_a_shared_contacts_tags_and_channels(scoped, world):
+V1_WITHHELD = ["email", "first_name", "last_name", "timezone", "carrier", "tags"]
+V2_WITHHELD = [*V1_WITHHELD, "channels"]
+MEMBERSHIP_WITHHELD = ["email", "first_name", "last_name", "tags"]
+
+
+def personalize(contact):
+    """Give a contact every personal field, as another list's owner would."""
+    Contact.objects.filter(pk=contact.pk).update(
+        email="secret@example.com",
+        first_name="Secret",
+        last_name="Holder",
+        timezone="Europe/Paris",
+        carrier="Their Carrier",
+    )
+    contact.tags.add(TagFactory(name="theirs"))
+    if not contact.channels.exists():
+        ContactChannelFactory(contact=contact)
+
+
+def test_scoped_token_sees_a_shared_contacts_personal_fields_withheld_in_every_contact_answer(scoped, world):
+    both, member = world["both"], world["member"]
+    personalize(both)
+    personalize(member)
+
+    v1 = scoped.get(f"/api/v1/contacts/{both.pk}/").json()
+    v2 = scoped.get(f"/api/v2/contacts/{both.uuid}/").json()
+    v1_page = {row["id"]: row for row in scoped.get("/api/v1/contacts/").json()["results"]}
+    v2_page = {row["id"]: row for row in scoped.get("/api/v2/contacts/").json()["results"]}
+
+    for body in (v1, v1_page[both.pk]):
+        assert {name: body[name] for name in [*V1_WITHHELD, "withheld_fields"]} == {
+            "email": "",
+            "first_name": "",
+            "last_name": "",
+            "timezone": "",
+            "carrier": "",
+            "tags": [],
+            "withheld_fields": V1_WITHHELD,
+        }
+        assert (body["id"], body["uuid"], body["phone_number"], body["blocked"]) == (
+            both.pk,
+            str(both.uuid),
+            both.phone_number,
+            False,
+        )
+        assert [s["sending_list"] for s in body["subscriptions"]] == [world["mine"].pk]
+    for body in (v2, v2_page[str(both.uuid)]):
+        assert (body["channels"], body["withheld_fields"]) == ([], V2_WITHHELD)
+        assert (body["first_name"], body["email"], body["tags"]) == ("", "", [])
+    assert "Secret" not in str([v1, v2, v1_page[both.pk], v2_page[str(both.uuid)]])
+    # A contact only the token's lists hold shows everything.
+    assert (v1_page[member.pk]["first_name"], v1_page[member.pk]["withheld_fields"]) == ("Secret", [])
+    assert v2_page[str(member.uuid)]["channels"] != []
+    assert scoped.get(f"/api/v1/contacts/{both.pk}/tags/").json() == {"tags": []}
+    assert scoped.get(f"/api/v2/contacts/{both.uuid}/channels/").json() == []
+    assert scoped.get(f"/api/v1/contacts/{member.pk}/tags/").json() == {"tags": ["theirs"]}
+
+
+def test_scoped_token_sees_a_shared_contacts_personal_fields_withheld_in_membership_answers(scoped, world):
+    both, mine = world["both"], world["mine"]
+    personalize(both)
+    base = f"/api/v1/lists/{mine.pk}/contacts/"
+
+    page = {row["contact"]["id"]: row["contact"] for row in scoped.get(base).json()["results"]}
+    retrieved = scoped.get(f"{base}{both.pk}/").json()["contact"]
+    updated = scoped.patch(f"{base}{both.pk}/", {"custom_fields": {"plan": "pro"}}, format="json").json()
+    unsubscribed = scoped.post(f"{base}{both.pk}/unsubscribe/", {}, format="json").json()["membership"]
+
+    for contact in (page[both.pk], retrieved, updated["contact"], unsubscribed["contact"]):
+        assert contact == {
+            "id": both.pk,
+            "uuid": str(both.uuid),
+            "phone_number": both.phone_number,
+            "email": "",
+            "first_name": "",
+            "last_name": "",
+            "blocked": False,
+            "tags": [],
+            "withheld_fields": MEMBERSHIP_WITHHELD,
+        }
+    assert page[world["member"].pk]["withheld_fields"] == []
+    assert updated["custom_fields"] == {"plan": "pro"}
+
+
+def test_full_access_token_sees_a_shared_contacts_personal_fields(client, world):
     both = world["both"]
-    assert scoped.get(f"/api/v1/contacts/{both.pk}/tags/").status_code == 200
-    assert scoped.get(f"/api/v2/contacts/{both.uuid}/channels/").status_code == 200
+    personalize(both)
+
+    body = client.get(f"/api/v2/contacts/{both.uuid}/").json()
+    membership = client.get(f"/api/v1/lists/{world['theirs'].pk}/contacts/{both.pk}/").json()
+
+    assert (body["first_name"], body["carrier"], body["tags"], body["withheld_fields"]) == (
+        "Secret",
+        "Their Carrier",
+        ["theirs"],
+        [],
+    )
+    assert (membership["contact"]["email"], membership["contact"]["withheld_fields"]) == (
+        "secret@example.com",
+        [],
+    )
+
+
+def test_scoped_token_sees_a_contact_withheld_once_another_list_also_holds_it(scoped, world):
+    member = world["member"]
+    personalize(member)
+    assert scoped.get(f"/api/v1/contacts/{member.pk}/").json()["first_name"] == "Secret"
+
+    ListContactFactory(sending_list=world["theirs"], contact=member)
+
+    body = scoped.get(f"/api/v1/contacts/{member.pk}/").json()
+    assert (body["first_name"], body["withheld_fields"]) == ("", V1_WITHHELD)
 
 
 def test_scoped_token_subscribing_another_lists_contact_keeps_its_fields_and_sees_only_its_membership(
@@ -440,23 +549,61 @@ def test_scoped_token_subscribing_another_lists_contact_keeps_its_fields_and_see
 
     assert response.status_code == 201
     body = response.json()
+    assert set(body) == {"outcome", "reason", "membership"}
     assert body["outcome"] == "created"
-    assert body["ignored_fields"] == {
-        "first_name": [SHARED_MESSAGE],
-        "email": [SHARED_MESSAGE],
-        "tags": [SHARED_MESSAGE],
-    }
     membership = body["membership"]
     assert (membership["custom_fields"], membership["send_count"]) == ({"plan": "pro"}, 0)
+    assert membership["contact"] == {
+        "id": outsider.pk,
+        "uuid": str(outsider.uuid),
+        "phone_number": outsider.phone_number,
+        "email": "",
+        "first_name": "",
+        "last_name": "",
+        "blocked": False,
+        "tags": [],
+        "withheld_fields": MEMBERSHIP_WITHHELD,
+    }
     assert "secret" not in str(body)
     assert contact_state(outsider) == before
     mine = ListContact.objects.get(contact=outsider, sending_list=world["mine"])
     assert (mine.active, mine.custom_fields) == (True, {"plan": "pro"})
     theirs_membership.refresh_from_db()
     assert (theirs_membership.send_count, theirs_membership.custom_fields) == (7, {"secret": "s"})
-    # Now a member: the contact shows only the token's subscription.
+    # Now a member: the contact shows only the token's subscription, its personal fields withheld.
     contact = scoped.get(f"/api/v1/contacts/{outsider.pk}/").json()
     assert [s["sending_list"] for s in contact["subscriptions"]] == [world["mine"].pk]
+    assert contact["withheld_fields"] == V1_WITHHELD
+
+
+def test_scoped_token_subscribe_answer_has_one_shape_whether_or_not_another_list_holds_the_number(
+    scoped, world
+):
+    """No `ignored_fields` (or anything else) appears only for a number another list holds."""
+    mine = world["mine"]
+    given = {"first_name": "X", "email": "x@example.com", "tags": ["t"]}
+
+    held = scoped.post(
+        f"/api/v1/lists/{mine.pk}/contacts/",
+        {"phone_number": world["outsider"].phone_number, **given},
+        format="json",
+    )
+    fresh = scoped.post(
+        f"/api/v1/lists/{mine.pk}/contacts/", {"phone_number": "+14155559999", **given}, format="json"
+    )
+
+    assert (held.status_code, fresh.status_code) == (201, 201)
+    held, fresh = held.json(), fresh.json()
+    assert set(held) == set(fresh) == {"outcome", "reason", "membership"}
+    assert set(held["membership"]) == set(fresh["membership"])
+    assert set(held["membership"]["contact"]) == set(fresh["membership"]["contact"])
+    assert (
+        fresh["membership"]["contact"]["first_name"],
+        fresh["membership"]["contact"]["withheld_fields"],
+    ) == (
+        "X",
+        [],
+    )
 
 
 def test_scoped_token_subscribing_a_contact_only_it_holds_still_merges_its_fields(scoped, world):
@@ -469,7 +616,8 @@ def test_scoped_token_subscribing_a_contact_only_it_holds_still_merges_its_field
     )
 
     assert response.status_code == 200
-    assert "ignored_fields" not in response.json()
+    contact = response.json()["membership"]["contact"]
+    assert (contact["first_name"], contact["withheld_fields"]) == ("Renamed", [])
     member.refresh_from_db()
     assert member.first_name == "Renamed"
 
@@ -494,8 +642,15 @@ def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_chang
     shared, new = response.json()["results"]
     assert shared["status"] == "ok"
     assert shared["subscription"]["outcome"] == "created"
-    assert shared["ignored_fields"] == {"first_name": [SHARED_MESSAGE], "tags": [SHARED_MESSAGE]}
-    assert "ignored_fields" not in new
+    assert set(shared) == set(new)
+    assert shared["contact"] == {
+        "id": outsider.pk,
+        "uuid": str(outsider.uuid),
+        "phone_number": outsider.phone_number,
+        "created": False,
+        "withheld_fields": V1_WITHHELD,
+    }
+    assert (new["contact"]["created"], new["contact"]["withheld_fields"]) == (True, [])
     assert contact_state(outsider) == before
     assert ListContact.objects.filter(contact=outsider, sending_list=world["mine"], active=True).exists()
     assert Contact.objects.get(phone_number="+14155559999").first_name == "New"
@@ -507,6 +662,7 @@ def test_full_access_token_still_changes_a_shared_contact(client, world):
     response = client.patch(f"/api/v1/contacts/{both.pk}/", {"first_name": "Shared"}, format="json")
 
     assert response.status_code == 200
+    assert (response.json()["first_name"], response.json()["withheld_fields"]) == ("Shared", [])
     assert (
         client.post(f"/api/v1/contacts/{both.pk}/tags/", {"tags": ["vip"]}, format="json").status_code == 200
     )
@@ -539,3 +695,56 @@ def test_scoped_token_import_does_not_change_a_contact_that_other_lists_hold(
     # A contact only the token's lists hold is imported as usual.
     newcomer = Contact.objects.get(phone_number="+14155550999")
     assert (newcomer.first_name, [tag.name for tag in newcomer.tags.all()]) == ("Newcomer", ["new"])
+
+
+def member_ids(response):
+    assert response.status_code == 200, response.json()
+    return sorted(row["contact"]["id"] for row in response.json()["results"])
+
+
+def test_scoped_token_filters_never_match_a_shared_contacts_withheld_fields(scoped, world):
+    both, member, mine = world["both"], world["member"], world["mine"]
+    personalize(both)
+    personalize(member)
+    Contact.objects.filter(pk=member.pk).update(email="mine@example.com", first_name="Secretary")
+    members = f"/api/v1/lists/{mine.pk}/contacts/"
+
+    for params, expected in [
+        ({"email": "secret@example.com"}, []),
+        ({"search": "secret@example.com"}, []),
+        ({"search": "Secret"}, [member.pk]),
+        ({"tag": "theirs"}, [member.pk]),
+    ]:
+        assert result_ids(scoped.get("/api/v1/contacts/", params)) == expected, params
+        assert member_ids(scoped.get(members, params)) == expected, params
+    # The phone number is not withheld.
+    for params in ({"search": both.phone_number}, {"phone": both.phone_number}):
+        assert result_ids(scoped.get("/api/v1/contacts/", params)) == [both.pk]
+        assert member_ids(scoped.get(members, params)) == [both.pk]
+
+
+def test_full_access_token_filters_match_a_shared_contacts_fields(client, world):
+    personalize(world["both"])
+
+    assert result_ids(client.get("/api/v1/contacts/", {"email": "secret@example.com"})) == [world["both"].pk]
+    assert member_ids(client.get(f"/api/v1/lists/{world['mine'].pk}/contacts/", {"tag": "theirs"})) == [
+        world["both"].pk
+    ]
+
+
+def test_scoped_token_pages_mark_shared_contacts_in_a_fixed_number_of_queries(
+    make_client, django_assert_max_num_queries
+):
+    mine, theirs = SendingListFactory(name="Mine"), SendingListFactory(name="Theirs")
+    for index in range(30):
+        contact = ListContactFactory(sending_list=mine).contact
+        contact.tags.add(TagFactory(name="vip"))
+        if index % 2:
+            ListContactFactory(sending_list=theirs, contact=contact)
+    scoped = make_client(sending_lists=[mine])
+
+    for path in ("/api/v1/contacts/", "/api/v2/contacts/", f"/api/v1/lists/{mine.pk}/contacts/"):
+        with django_assert_max_num_queries(6):
+            rows = scoped.get(path).json()["results"]
+        withheld = [row.get("contact", row)["withheld_fields"] != [] for row in rows]
+        assert (len(rows), withheld.count(True)) == (30, 15), path

@@ -63,6 +63,7 @@ def test_create_returns_the_full_contact(client):
         "updated_at": body["updated_at"],
         "status": "active",
         "subscriptions": [],
+        "withheld_fields": [],
     }
 
 

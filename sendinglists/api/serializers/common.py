@@ -1,5 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sendinglists.api.permissions import WITHHELD_FIELDS
 from sendinglists.services import Outcome
 
 
@@ -27,3 +29,40 @@ class CustomFieldValuesField(serializers.DictField):
             "Unknown fields and values of the wrong type are a 400.",
         )
         super().__init__(**kwargs)
+
+
+WITHHELD_FIELDS_HELP = (
+    "The personal fields withheld from this token, blank in this answer: a token limited to some "
+    "sending lists neither sees nor changes the email, names, time zone, carrier, tags and channels "
+    "of a contact that lists outside its scope also hold (values it sends for them are not applied). "
+    "Empty otherwise, and always for a token with access to every list."
+)
+
+
+def withheld_fields_names(names) -> list[str]:
+    """The withheld fields among a representation's field `names`, in WITHHELD_FIELDS order."""
+    return [name for name in WITHHELD_FIELDS if name in names]
+
+
+def withhold_personal_fields(data: dict, *, withheld: bool) -> dict:
+    """A contact's representation as the token may see it: with `withheld`, its personal fields
+    blanked, and `withheld_fields` naming them (empty otherwise)."""
+    names = withheld_fields_names(data) if withheld else []
+    for name in names:
+        data[name] = [] if name in ("tags", "channels") else ""
+    data["withheld_fields"] = names
+    return data
+
+
+@extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=WITHHELD_FIELDS)))
+class WithheldFieldsField(serializers.Field):
+    """`withheld_fields` as declared (the schema; the fast paths build it with
+    withhold_personal_fields): reads the `fields_withheld` the view annotates on the contact
+    (permissions.contact_held_outside_scope)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, help_text=WITHHELD_FIELDS_HELP, **kwargs)
+
+    def to_representation(self, contact):
+        withheld = getattr(contact, "fields_withheld", False)
+        return withheld_fields_names(self.parent.fields) if withheld else []

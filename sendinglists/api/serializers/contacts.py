@@ -8,12 +8,18 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
-from sendinglists.api.serializers.lists import IGNORED_FIELDS_HELP
+from sendinglists.api.serializers.common import (
+    WITHHELD_FIELDS_HELP,
+    WithheldFieldsField,
+    withhold_personal_fields,
+)
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import ListContact
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
 BULK_ITEM_STATUSES = ["ok", "error"]
+# The personal fields a bulk item can carry (it has no channels).
+BULK_WITHHELD_FIELDS = ["email", "first_name", "last_name", "timezone", "carrier", "tags"]
 
 
 def contact_status(contact) -> str:
@@ -70,15 +76,24 @@ class ContactSubscriptionSerializer(serializers.ModelSerializer):
 
 
 class ContactSerializer(ContactFieldsSerializer):
-    """A contact (v1: integer `id`). `subscriptions` lists the memberships the token may see."""
+    """A contact (v1: integer `id`). `subscriptions` lists the memberships the token may see;
+    `withheld_fields` the personal fields it may not (the view annotates `fields_withheld`)."""
 
     status = serializers.SerializerMethodField(
         help_text="blocked; subscribed (to a list); unsubscribed (on lists, subscribed to none); active (on no list)."
     )
     subscriptions = ContactSubscriptionSerializer(many=True, read_only=True, source="scoped_memberships")
+    withheld_fields = WithheldFieldsField()
 
     class Meta(ContactFieldsSerializer.Meta):
-        fields = ["id", "uuid", *ContactFieldsSerializer.Meta.fields, "status", "subscriptions"]
+        fields = [
+            "id",
+            "uuid",
+            *ContactFieldsSerializer.Meta.fields,
+            "status",
+            "subscriptions",
+            "withheld_fields",
+        ]
         read_only_fields = ["id", "uuid", *ContactFieldsSerializer.Meta.read_only_fields]
 
     @extend_schema_field(serializers.ChoiceField(choices=CONTACT_STATUSES))
@@ -87,6 +102,11 @@ class ContactSerializer(ContactFieldsSerializer):
 
     def to_representation(self, contact):
         # Built directly for speed; equal to the declared fields' output (see test_representations).
+        # Without the view's annotation nothing is withheld: only views serve list-scoped tokens.
+        data = self.visible_data(contact)
+        return withhold_personal_fields(data, withheld=getattr(contact, "fields_withheld", False))
+
+    def visible_data(self, contact) -> dict:
         return {
             "id": contact.pk,
             "uuid": str(contact.uuid),
@@ -108,11 +128,18 @@ class ContactV2Serializer(ContactSerializer):
     )
 
     class Meta(ContactSerializer.Meta):
-        fields = ["id", *ContactFieldsSerializer.Meta.fields, "channels", "status", "subscriptions"]
+        fields = [
+            "id",
+            *ContactFieldsSerializer.Meta.fields,
+            "channels",
+            "status",
+            "subscriptions",
+            "withheld_fields",
+        ]
         read_only_fields = ["id", *ContactFieldsSerializer.Meta.read_only_fields]
 
-    def to_representation(self, contact):
-        data = super().to_representation(contact)
+    def visible_data(self, contact) -> dict:
+        data = super().visible_data(contact)
         del data["uuid"]
         return {
             **data,
@@ -151,6 +178,9 @@ class BulkItemContactSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     phone_number = serializers.CharField()
     created = serializers.BooleanField()
+    withheld_fields = serializers.ListField(
+        child=serializers.ChoiceField(choices=BULK_WITHHELD_FIELDS), help_text=WITHHELD_FIELDS_HELP
+    )
 
 
 class BulkItemSubscriptionSerializer(serializers.Serializer):
@@ -167,11 +197,6 @@ class BulkItemResultSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Field path -> messages, for an item with status error.",
-    )
-    ignored_fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text=IGNORED_FIELDS_HELP,
     )
 
 

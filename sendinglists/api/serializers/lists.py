@@ -8,7 +8,12 @@ from contacts.api.serializers import (
     tag_names,
 )
 from contacts.models import Contact
-from sendinglists.api.serializers.common import CustomFieldValuesField, SubscriptionOutcomeSerializer
+from sendinglists.api.serializers.common import (
+    CustomFieldValuesField,
+    SubscriptionOutcomeSerializer,
+    WithheldFieldsField,
+    withhold_personal_fields,
+)
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import CustomField, ListContact, SendingList
 
@@ -62,15 +67,27 @@ class CustomFieldSerializer(serializers.ModelSerializer):
 
 class MembershipContactSerializer(serializers.ModelSerializer):
     tags = TagNamesField(read_only=True)
+    withheld_fields = WithheldFieldsField()
 
     class Meta:
         model = Contact
-        fields = ["id", "uuid", "phone_number", "email", "first_name", "last_name", "blocked", "tags"]
+        fields = [
+            "id",
+            "uuid",
+            "phone_number",
+            "email",
+            "first_name",
+            "last_name",
+            "blocked",
+            "tags",
+            "withheld_fields",
+        ]
         read_only_fields = fields
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    """A contact's membership of a list: status, custom fields and engagement counters."""
+    """A contact's membership of a list: status, custom fields and engagement counters. The view
+    annotates `contact_fields_withheld` (permissions.contact_held_outside_scope on "contact_id")."""
 
     contact = MembershipContactSerializer(read_only=True)
     status = serializers.ChoiceField(
@@ -142,14 +159,22 @@ MEMBERSHIP_FIELDS = (
     "updated_at",
 )
 MEMBERSHIP_CONTACT_FIELDS = ("uuid", "phone_number", "email", "first_name", "last_name", "blocked")
-MEMBERSHIP_ROW_FIELDS = (*MEMBERSHIP_FIELDS, *(f"contact__{name}" for name in MEMBERSHIP_CONTACT_FIELDS))
+# The annotation a view puts on its membership queryset (the fast list path reads it as a column).
+CONTACT_FIELDS_WITHHELD = "contact_fields_withheld"
+MEMBERSHIP_ROW_FIELDS = (
+    *MEMBERSHIP_FIELDS,
+    *(f"contact__{name}" for name in MEMBERSHIP_CONTACT_FIELDS),
+    CONTACT_FIELDS_WITHHELD,
+)
 
 
 def membership_row(membership: ListContact) -> dict:
-    """A loaded membership (and its contact) as the row membership_data reads."""
+    """A loaded membership (and its contact) as the row membership_data reads. Without the view's
+    annotation nothing is withheld: only views serve list-scoped tokens."""
     contact = membership.contact
     row = {name: getattr(membership, name) for name in MEMBERSHIP_FIELDS}
     row.update({f"contact__{name}": getattr(contact, name) for name in MEMBERSHIP_CONTACT_FIELDS})
+    row[CONTACT_FIELDS_WITHHELD] = getattr(membership, CONTACT_FIELDS_WITHHELD, False)
     return row
 
 
@@ -157,17 +182,18 @@ def membership_data(row: dict, tags: list[str], format_datetime) -> dict:
     """MembershipSerializer's output, built directly from a row of MEMBERSHIP_ROW_FIELDS: a list
     page renders 50 of these (equal to the declared fields' output, see
     tests/api/test_representations.py). `tags` are sorted; `format_datetime` is a datetime_formatter()."""
+    contact = {
+        "id": row["contact_id"],
+        "uuid": str(row["contact__uuid"]),
+        "phone_number": row["contact__phone_number"],
+        "email": row["contact__email"],
+        "first_name": row["contact__first_name"],
+        "last_name": row["contact__last_name"],
+        "blocked": row["contact__blocked"],
+        "tags": tags,
+    }
     return {
-        "contact": {
-            "id": row["contact_id"],
-            "uuid": str(row["contact__uuid"]),
-            "phone_number": row["contact__phone_number"],
-            "email": row["contact__email"],
-            "first_name": row["contact__first_name"],
-            "last_name": row["contact__last_name"],
-            "blocked": row["contact__blocked"],
-            "tags": tags,
-        },
+        "contact": withhold_personal_fields(contact, withheld=row[CONTACT_FIELDS_WITHHELD]),
         "sending_list": row["sending_list_id"],
         "status": status_from(
             active=row["active"], unsub_reason=row["unsub_reason"], blocked=row["contact__blocked"]
@@ -222,19 +248,8 @@ class SubscribeSerializer(serializers.Serializer):
         return attrs
 
 
-IGNORED_FIELDS_HELP = (
-    "Present only when some given values were not applied: field -> why. A token limited to some lists "
-    "does not change the own fields, tags or channels of a contact that other lists also hold."
-)
-
-
 class SubscribeResultSerializer(SubscriptionOutcomeSerializer):
     membership = MembershipSerializer(allow_null=True)
-    ignored_fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text=IGNORED_FIELDS_HELP,
-    )
 
 
 class MembershipUpdateSerializer(serializers.Serializer):

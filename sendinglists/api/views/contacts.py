@@ -17,12 +17,14 @@ from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
     contact_has_memberships_outside_scope,
+    contact_held_outside_scope,
     is_list_scoped,
     refuse_shared_contact,
     scope_contacts,
     scope_lists,
 )
 from sendinglists.api.serializers.contacts import (
+    BULK_WITHHELD_FIELDS,
     BulkContactSerializer,
     BulkUpsertRequestSerializer,
     BulkUpsertResponseSerializer,
@@ -83,7 +85,9 @@ class ContactViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Contact.objects.none()
-        return scope_contacts(Contact.objects.all(), self.request)
+        return scope_contacts(Contact.objects.all(), self.request).annotate(
+            fields_withheld=contact_held_outside_scope(self.request)
+        )
 
     def _load_tags_and_memberships(self, contacts: list[Contact]) -> list[Contact]:
         """Attach what the serializer shows besides the contact's row: its tag names and the
@@ -176,7 +180,13 @@ class ContactViewSet(
         contact_delete(contact=contact)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(methods=["GET"], summary="A contact's tags", request=None, responses=TagsSerializer)
+    @extend_schema(
+        methods=["GET"],
+        summary="A contact's tags",
+        description="Empty when the contact's personal fields are withheld from the token (`withheld_fields`).",
+        request=None,
+        responses=TagsSerializer,
+    )
     @extend_schema(
         methods=["POST"],
         summary="Add tags (at most five in all)",
@@ -193,7 +203,7 @@ class ContactViewSet(
     def tags(self, request, *args, **kwargs):
         contact = self.get_object()
         if request.method == "GET":
-            return Response({"tags": tag_names(contact.tags.all())})
+            return Response({"tags": [] if contact.fields_withheld else tag_names(contact.tags.all())})
         refuse_shared_contact(request, contact)
         serializer = TagsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -206,7 +216,9 @@ class ContactViewSet(
         description=(
             "Each item is upserted like POST /contacts/ and, with a sending_list, subscribed "
             "(signup method api). Every item gets a result; a bad item does not stop the others. An "
-            "opted-out membership is never reactivated: its item says skipped_opted_out, with the reason."
+            "opted-out membership is never reactivated: its item says skipped_opted_out, with the reason. "
+            "A token limited to some lists does not change the personal fields of a contact that other "
+            "lists also hold: they are not applied, and the item's contact lists them in withheld_fields."
         ),
         request=BulkUpsertRequestSerializer,
         responses=BulkUpsertResponseSerializer,
@@ -313,7 +325,6 @@ class ContactViewSet(
             return error(field_errors_of(django_validation_detail(exc)))
         contact = result.contact
         subscription = result.subscription
-        ignored = {"ignored_fields": result.ignored_fields} if result.ignored_fields else {}
         return {
             "index": index,
             "status": "ok",
@@ -324,6 +335,7 @@ class ContactViewSet(
                 "uuid": str(contact.uuid),
                 "phone_number": contact.phone_number,
                 "created": result.contact_created,
+                "withheld_fields": list(BULK_WITHHELD_FIELDS) if result.fields_withheld else [],
             },
             "subscription": None
             if subscription is None
@@ -333,7 +345,6 @@ class ContactViewSet(
                 "reason": subscription.reason,
             },
             "errors": {},
-            **ignored,
         }
 
 
@@ -371,6 +382,7 @@ class ContactV2ViewSet(ContactViewSet):
     @extend_schema(
         methods=["GET"],
         summary="A contact's channels",
+        description="Empty when the contact's personal fields are withheld from the token (`withheld_fields`).",
         parameters=[CONTACT_ID_PARAMETER],
         responses=ContactChannelSerializer(many=True),
     )
@@ -385,7 +397,8 @@ class ContactV2ViewSet(ContactViewSet):
     def channels(self, request, *args, **kwargs):
         contact = self.get_object()
         if request.method == "GET":
-            return Response(ContactChannelSerializer(contact.channels.all(), many=True).data)
+            channels = [] if contact.fields_withheld else contact.channels.all()
+            return Response(ContactChannelSerializer(channels, many=True).data)
         refuse_shared_contact(request, contact)
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

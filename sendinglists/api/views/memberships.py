@@ -10,8 +10,14 @@ from contacts.models import Contact
 from contacts.selectors import contact_tag_names
 from sendinglists.api.filters import MembershipFilter
 from sendinglists.api.idempotency import idempotent
-from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, scope_contacts
+from sendinglists.api.permissions import (
+    allowed_list_ids,
+    contact_held_outside_scope,
+    list_is_allowed,
+    scope_contacts,
+)
 from sendinglists.api.serializers.lists import (
+    CONTACT_FIELDS_WITHHELD,
     MEMBERSHIP_ROW_FIELDS,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -31,6 +37,13 @@ from sendinglists.services import (
     list_contact_opt_out,
     list_contact_update_custom_fields,
 )
+
+
+def with_contact_fields_withheld(queryset, request):
+    """Memberships annotated with whether their contact's personal fields are withheld from the
+    request's token (MembershipSerializer and the fast list path read it)."""
+    return queryset.annotate(**{CONTACT_FIELDS_WITHHELD: contact_held_outside_scope(request, "contact_id")})
+
 
 LIST_ID = OpenApiParameter("list_id", int, OpenApiParameter.PATH, description="The sending list's id.")
 CONTACT_ID = OpenApiParameter("contact_id", int, OpenApiParameter.PATH, description="The contact's (v1) id.")
@@ -79,10 +92,11 @@ class MembershipViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ListContact.objects.none()
-        return (
+        return with_contact_fields_withheld(
             ListContact.objects.filter(sending_list_id=self.list_id)
             .select_related("contact")
-            .prefetch_related("contact__tags")
+            .prefetch_related("contact__tags"),
+            self.request,
         )
 
     def initial(self, request, *args, **kwargs):
@@ -117,7 +131,10 @@ class MembershipViewSet(
             "Upserts the contact (by phone, any format, or an existing contact_id) and subscribes it with "
             "signup method api: 201 with outcome created; 200 with updated (custom fields merged into an "
             "active membership). An opted-out membership is never reactivated and a blocked contact never "
-            "subscribed: 200 with outcome skipped_opted_out / skipped_blocked and the reason."
+            "subscribed: 200 with outcome skipped_opted_out / skipped_blocked and the reason. A token "
+            "limited to some lists does not change the personal fields of a contact that other lists also "
+            "hold: the given values are not applied, and the membership's contact shows them withheld "
+            "(`withheld_fields`)."
         ),
         parameters=[LIST_ID, IDEMPOTENCY_PARAMETER],
         request=SubscribeSerializer,
@@ -156,8 +173,6 @@ class MembershipViewSet(
             "reason": subscription.reason,
             "membership": self._membership_data(membership.pk) if membership else None,
         }
-        if result.ignored_fields:
-            body["ignored_fields"] = result.ignored_fields
         created = subscription.outcome == Outcome.CREATED
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
