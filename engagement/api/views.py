@@ -30,6 +30,7 @@ from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
 from sendinglists.api.serializers.lists import MembershipSerializer
 from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.views.memberships import with_contact_fields_withheld
 from sendinglists.models import ListContact
 
 PATH_PARAMETERS = [
@@ -59,8 +60,9 @@ class MembershipEventView(ApiViewSetMixin, generics.GenericAPIView):
         self.membership  # noqa: B018 - an unknown or out-of-scope membership is a 404 before any work
 
     def membership_data(self) -> dict:
+        # A list-scoped token sees a shared contact's personal fields withheld, as everywhere else.
         membership = (
-            ListContact.objects.select_related("contact")
+            with_contact_fields_withheld(ListContact.objects.select_related("contact"), self.request)
             .prefetch_related("contact__tags")
             .get(pk=self.membership.pk)
         )

@@ -251,3 +251,22 @@ def test_a_click_or_conversion_naming_another_lists_message_is_refused_like_an_u
     assert (Click.objects.count(), Conversion.objects.count()) == (0, 0)
     mine.refresh_from_db()
     assert (mine.click_count, mine.conversion_count) == (0, 0)
+
+
+def test_a_scoped_tokens_event_answer_withholds_a_shared_contacts_personal_fields(db):
+    from sendinglists.models import ListContact
+    from tests.factories import ContactFactory, ListContactFactory, SendingListFactory
+
+    mine, theirs = SendingListFactory(), SendingListFactory()
+    shared = ContactFactory(first_name="Secret", email="secret@example.com")
+    ListContactFactory(sending_list=mine, contact=shared)
+    ListContactFactory(sending_list=theirs, contact=shared)
+    membership = ListContact.objects.get(sending_list=mine, contact=shared)
+    client = client_for(sending_lists=[mine])
+
+    response = client.put(url(membership, "workflow"), {"in_workflow": True}, format="json")
+
+    assert response.status_code == 200, response.json()
+    contact = response.json()["membership"]["contact"]
+    assert (contact["first_name"], contact["email"]) == ("", "")
+    assert "first_name" in contact["withheld_fields"]
