@@ -68,6 +68,10 @@ def contact_held_outside_scope(request, contact: str = "pk"):
     return Exists(ListContact.objects.filter(contact_id=OuterRef(contact)).exclude(sending_list_id__in=ids))
 
 
+# Audience rule fields that read what a list-scoped token may not see on a shared contact.
+WITHHELD_RULE_FIELDS = frozenset({"tag", "timezone", "carrier"})
+
+
 def without_withheld_contacts(queryset: QuerySet, request, contact: str = "pk") -> QuerySet:
     """`queryset` without the contacts whose personal fields are withheld from the token: a filter
     on a withheld field (email, name, tag) never matches them, or it would reveal the value."""

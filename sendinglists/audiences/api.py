@@ -19,7 +19,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from sendinglists.api.idempotency import idempotent
-from sendinglists.api.permissions import scope_lists
+from sendinglists.api.permissions import (
+    WITHHELD_RULE_FIELDS,
+    is_list_scoped,
+    scope_lists,
+    without_withheld_contacts,
+)
 from sendinglists.api.serializers.lists import MembershipSerializer
 from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.api.views.memberships import LIST_ID, MembershipViewSet, with_contact_fields_withheld
@@ -196,6 +201,11 @@ class AudienceViewSet(
     def _segment(self):
         return _service_call(audience_segment, audience=self.get_object())
 
+    def _tests_withheld_fields(self, segment) -> bool:
+        """Whether the segment tests contact fields a list-scoped token may not see on a contact that
+        other lists hold: those contacts then never match, or counts would reveal the values."""
+        return is_list_scoped(self.request) and bool(segment.fields() & WITHHELD_RULE_FIELDS)
+
     @extend_schema(
         summary="Count an audience's members",
         parameters=[LIST_ID, AUDIENCE_ID],
@@ -206,7 +216,11 @@ class AudienceViewSet(
     @action(detail=True, methods=["get"], url_path="count")
     def count(self, request, *args, **kwargs):
         segment = self._segment()
-        return Response({"id": int(self.kwargs["pk"]), "count": segment_count(segment=segment)})
+        if self._tests_withheld_fields(segment):
+            count = without_withheld_contacts(segment.queryset(), request, "contact_id").count()
+        else:
+            count = segment_count(segment=segment)
+        return Response({"id": int(self.kwargs["pk"]), "count": count})
 
     @extend_schema(
         summary="List an audience's members",
@@ -217,14 +231,14 @@ class AudienceViewSet(
     @action(detail=True, methods=["get"], url_path="contacts")
     def contacts(self, request, *args, **kwargs):
         segment = self._segment()
-        memberships = with_contact_fields_withheld(
-            segment.apply(
-                ListContact.objects.filter(sending_list=self.sending_list)
-                .select_related("contact")
-                .prefetch_related("contact__tags")
-            ),
-            request,
+        members = segment.apply(
+            ListContact.objects.filter(sending_list=self.sending_list)
+            .select_related("contact")
+            .prefetch_related("contact__tags")
         )
+        if self._tests_withheld_fields(segment):
+            members = without_withheld_contacts(members, request, "contact_id")
+        memberships = with_contact_fields_withheld(members, request)
         page = self.paginate_queryset(memberships)
         return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
@@ -247,4 +261,6 @@ class MembershipQueryViewSet(MembershipViewSet):
             segment = segment_build(sending_list=self.sending_list, query=query)
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({"q": exc.messages}) from None
+        if is_list_scoped(self.request) and segment.fields() & WITHHELD_RULE_FIELDS:
+            queryset = without_withheld_contacts(queryset, self.request, "contact_id")
         return segment.apply(queryset)

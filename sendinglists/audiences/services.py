@@ -64,6 +64,17 @@ class Segment:
         """`queryset` (this list's memberships, maybe filtered further) narrowed to the segment."""
         return rules_apply(queryset, rules=self.rules, custom_fields=self.custom_fields)
 
+    def fields(self) -> set[str]:
+        """The names of the fields its rules test (`tag`, `timezone`, a custom field key, …)."""
+        names: set[str] = set()
+        pending = [self.rules]
+        while pending:
+            node = pending.pop()
+            if "field" in node:
+                names.add(node["field"])
+            pending.extend(node.get("rules", ()))
+        return names
+
 
 def segment_build(*, sending_list: SendingList, rules=None, query: str | None = None) -> Segment:
     """A Segment from `rules` (JSON) or `query` (text); both given must mean the same thing.

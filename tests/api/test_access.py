@@ -748,3 +748,26 @@ def test_scoped_token_pages_mark_shared_contacts_in_a_fixed_number_of_queries(
             rows = scoped.get(path).json()["results"]
         withheld = [row.get("contact", row)["withheld_fields"] != [] for row in rows]
         assert (len(rows), withheld.count(True)) == (30, 15), path
+
+
+def test_audience_rules_on_withheld_fields_never_match_a_shared_contact_for_a_scoped_token(
+    scoped, world, client
+):
+    from sendinglists.audiences.services import audience_create
+
+    both = world["both"]
+    both.timezone = "Pacific/Fiji"
+    both.save(update_fields=["timezone"])
+    audience = audience_create(sending_list=world["mine"], name="Fiji", query='timezone = "Pacific/Fiji"')
+    base = f"/api/v1/lists/{world['mine'].pk}"
+
+    counted = scoped.get(f"{base}/audiences/{audience.pk}/count").json()["count"]
+    members = scoped.get(f"{base}/audiences/{audience.pk}/contacts/").json()["results"]
+    adhoc = scoped.get(f"{base}/contacts/", {"q": 'timezone = "Pacific/Fiji"'}).json()["results"]
+
+    # The token cannot learn the shared contact's time zone by asking who has it.
+    assert (counted, members, adhoc) == (0, [], [])
+    # A full-access token, and a rule on fields the token may see, still find it.
+    assert client.get(f"{base}/audiences/{audience.pk}/count").json()["count"] == 1
+    active = scoped.get(f"{base}/contacts/", {"q": "status = active"}).json()["results"]
+    assert both.pk in [row["contact"]["id"] for row in active]
