@@ -300,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "MembershipStatusEnum": "sendinglists.choices.MembershipStatus",
         "ContactStatusEnum": "sendinglists.api.serializers.contacts.CONTACT_STATUSES",
         "BulkItemStatusEnum": "sendinglists.api.serializers.contacts.BULK_ITEM_STATUSES",
+        "WithheldFieldEnum": "sendinglists.api.permissions.WITHHELD_FIELDS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
