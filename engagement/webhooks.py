@@ -221,12 +221,13 @@ def _timestamp(payload: dict) -> dt.datetime | None:
         year = None
     if year not in EVENT_YEARS:
         raise _BadPayload(f"timestamp: must be in the years {EVENT_YEARS.start} to {EVENT_YEARS.stop - 1}.")
-    # A keyword's own time orders it against the person's others: one dated ahead would win every
-    # later STOP. A clock a little fast is tolerated (the signature's replay window) and read as now.
-    now = timezone.now()
-    if parsed > now + dt.timedelta(seconds=settings.WEBHOOK_REPLAY_WINDOW_S):
+    # A keyword's own time orders it against the person's others: one dated far ahead would win
+    # every later STOP. A provider clock a little fast is tolerated (the signature's replay window):
+    # its messages keep their own order, and an operator's or import's opt-out still applies
+    # (`list_contact_opt_out` with no time of its own acts after any change dated ahead).
+    if parsed > timezone.now() + dt.timedelta(seconds=settings.WEBHOOK_REPLAY_WINDOW_S):
         raise _BadPayload("timestamp: is in the future; send the time the event happened.")
-    return min(parsed, now)
+    return parsed
 
 
 def _handle_event(payload: dict) -> tuple[int, dict]:

@@ -496,7 +496,11 @@ def _opt_out_locked(
     now = occurred_at or timezone.now()
     if not membership.active:
         return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
-    if now < membership.status_changed_at:
+    if occurred_at is None:
+        # An act of now (an operator, the API, an import) applies after any change dated ahead of
+        # this clock (a provider's fast clock), never before it.
+        now = max(now, membership.status_changed_at)
+    elif now < membership.status_changed_at:
         return StatusChange(False, membership, "A later change already decided this membership's status.")
     old = membership.status
     changed = membership_set_opted_out(membership, reason=reason, at=now)
@@ -536,12 +540,12 @@ def list_contacts_opt_out_bulk(
         raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
     now = occurred_at or timezone.now()
     # Rows locked in id order, so two bulk runs over overlapping chunks cannot deadlock.
+    # With no time of its own the opt-out is an act of now: it applies whatever change is dated ahead.
+    later_changes_stand = {"status_changed_at__lte": now} if occurred_at is not None else {}
     memberships = list(
         ListContact.objects.select_for_update(of=("self",))
         .select_related("contact")
-        .filter(
-            sending_list_id=sending_list_id, pk__in=membership_ids, active=True, status_changed_at__lte=now
-        )
+        .filter(sending_list_id=sending_list_id, pk__in=membership_ids, active=True, **later_changes_stand)
         .order_by("pk")
     )
     if not memberships:
@@ -651,7 +655,9 @@ def _resubscribe_locked(
         return StatusChange(False, membership, "The contact is blocked; unblock it first.")
     if membership.active:
         return StatusChange(False, membership, "Already subscribed.")
-    if now < membership.status_changed_at:
+    if occurred_at is None:
+        now = max(now, membership.status_changed_at)  # as for an opt-out of now
+    elif now < membership.status_changed_at:
         return StatusChange(False, membership, "A later change already decided this membership's status.")
     old = membership.status
     membership.active = True

@@ -144,10 +144,11 @@ def test_a_start_from_a_fast_clock_does_not_defeat_an_opt_out_file(l1, web):
     assert suppressed(l1)
 
 
-def test_a_start_from_a_fast_clock_then_a_stop_sent_now_opts_out(l1, web):
+def test_a_start_from_a_fast_clock_then_a_stop_from_the_same_clock_opts_out(l1, web):
     inbound_event(web, "START", sid="SMfuture3", timestamp=soon())
     assert membership(l1).active
-    inbound_event(web, "STOP", sid="SMfuture4")  # sent now, after the START arrived
+    later = (timezone.now() + dt.timedelta(seconds=121)).isoformat()
+    inbound_event(web, "STOP", sid="SMfuture4", timestamp=later)  # the person's STOP, a second later
     contact = Contact.objects.get(phone_number=PHONE)
     assert membership(l1).active is False
     with pytest.raises(SendRefused):

@@ -306,6 +306,7 @@ def test_bulk_opt_out_skips_inactive_members_and_later_status_changes(invalid_nu
         membership_ids=[members["ana"].pk, members["cleo"].pk, members["dev"].pk],
         reason="manual",
         actor=Actor.system("cleanup"),
+        occurred_at=timezone.now(),
     )
 
     assert changed == 1
@@ -316,6 +317,24 @@ def test_bulk_opt_out_skips_inactive_members_and_later_status_changes(invalid_nu
     )
     assert states == {"ana": "manual", "ben": "", "cleo": "message", "dev": ""}
     assert SubscriptionEvent.objects.filter(actor_label="cleanup").count() == 1
+
+
+def test_a_bulk_opt_out_of_now_applies_over_a_status_change_dated_ahead(invalid_numbers_list):
+    """No time of its own: an act of now, which a provider's fast clock must not defeat."""
+    members = invalid_numbers_list.members
+    ListContact.objects.filter(pk=members["dev"].pk).update(
+        status_changed_at=timezone.now() + dt.timedelta(minutes=2)
+    )
+
+    changed = list_contacts_opt_out_bulk(
+        sending_list_id=invalid_numbers_list.pk,
+        membership_ids=[members["dev"].pk],
+        reason="manual",
+        actor=Actor.system("cleanup"),
+    )
+
+    assert changed == 1
+    assert ListContact.objects.get(pk=members["dev"].pk).unsub_reason == "manual"
 
 
 def test_bulk_opt_out_ignores_memberships_of_other_lists(invalid_numbers_list):
