@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from contacts.choices import SuppressionKind
 from contacts.models import Contact, NumberSuppression
-from engagement.backends import locmem
 from engagement.services.outbound import SendRefused, message_send
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind, UnsubReason
@@ -24,6 +23,7 @@ from sendinglists.services import (
     list_contact_opt_out,
     list_contact_subscribe,
 )
+from tests.engagement.conftest import sms_outbox  # noqa: F401 - autouse: sends go to the outbox
 from tests.engagement.support import json_post, receive, twilio_post
 from tests.factories import SendingListFactory
 from tests.sendinglists.imports.conftest import csv_file, run_import
@@ -32,14 +32,6 @@ SYSTEM = Actor.system("attack")
 L1_NUMBER = "+18005550100"
 L2_NUMBER = "+18005550199"
 PHONE = "+14155550123"
-
-
-@pytest.fixture(autouse=True)
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "engagement.backends.locmem.LocMemBackend"
-    locmem.outbox.clear()
-    yield locmem.outbox
-    locmem.outbox.clear()
 
 
 @pytest.fixture
