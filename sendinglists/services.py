@@ -22,6 +22,7 @@ from django.utils import timezone
 from contacts.choices import SuppressionKind
 from contacts.models import Contact, NumberSuppression
 from contacts.phones import normalize_phone
+from contacts.services import number_is_blocked
 from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
@@ -644,14 +645,7 @@ def _resubscribe_locked(
     membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
     now = occurred_at or timezone.now()
-    if (
-        membership.contact.blocked
-        or NumberSuppression.objects.filter(
-            phone_number=membership.contact.phone_number,
-            sending_list_id__isnull=True,
-            kind=SuppressionKind.BLOCK,
-        ).exists()
-    ):
+    if membership.contact.blocked or number_is_blocked(membership.contact.phone_number):
         return StatusChange(False, membership, "The contact is blocked; unblock it first.")
     if membership.active:
         return StatusChange(False, membership, "Already subscribed.")
