@@ -426,7 +426,7 @@ def main():
     logging.getLogger("httpx").setLevel(logging.WARNING)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     setup_django(args.database_url)
-    from sendinglists.api.tokens import api_token_create
+    from sendinglists.tokens.services import api_token_create
 
     sending_list, load_s = prepare_data(args.rows, args.reuse_data)
     cursors = deep_cursors(sending_list, args.rows)

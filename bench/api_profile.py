@@ -44,8 +44,8 @@ def main() -> None:
 
     from django.core.handlers.wsgi import WSGIHandler
 
-    from sendinglists.api.tokens import api_token_create
     from sendinglists.models import ApiToken, ListContact, SendingList
+    from sendinglists.tokens.services import api_token_create
 
     sending_list = SendingList.objects.filter(phone_number=LIST_PHONE).first()
     rows = ListContact.objects.filter(sending_list=sending_list).count() if sending_list else 0

@@ -298,8 +298,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
         "MembershipStatusEnum": "sendinglists.choices.MembershipStatus",
-        "ContactStatusEnum": "sendinglists.api.serializers.contacts.CONTACT_STATUSES",
-        "BulkItemStatusEnum": "sendinglists.api.serializers.contacts.BULK_ITEM_STATUSES",
+        "ContactStatusEnum": "sendinglists.contacts.api.serializers.CONTACT_STATUSES",
+        "BulkItemStatusEnum": "sendinglists.contacts.api.serializers.BULK_ITEM_STATUSES",
         "WithheldFieldEnum": "sendinglists.api.permissions.WITHHELD_FIELDS",
     },
     "POSTPROCESSING_HOOKS": [

@@ -9,7 +9,7 @@ urlpatterns = [
     path("api/", include("sendinglists.api.urls")),
     path("lists/<int:list_id>/audiences/", include("sendinglists.audiences.urls")),
     path("imports/", include("sendinglists.imports.urls")),
-    path("", include("sendinglists.urls")),
+    path("", include("sendinglists.lists.urls")),
     path("", include("contacts.urls")),
     path("", include("engagement.contact_urls")),  # the contact page composes all three apps
     path("", include("engagement.urls")),

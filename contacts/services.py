@@ -88,7 +88,7 @@ def contact_update(*, contact: Contact, values: dict) -> Contact:
     """Set exactly the given fields (an explicit edit may blank a field, unlike an upsert).
 
     The phone number is not one of them: a number carries consent, so it changes only through
-    `sendinglists.consent.contact_change_phone`, which asks the consent ledger first.
+    `sendinglists.subscriptions.consent.contact_change_phone`, which asks the consent ledger first.
     """
     values = _clean_values(values)
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
@@ -102,7 +102,7 @@ def contact_update(*, contact: Contact, values: dict) -> Contact:
 
 def contact_phone_set(*, contact: Contact, phone) -> Contact:
     """Give the contact another number (a normalized PhoneResult). Only
-    `sendinglists.consent.contact_change_phone` calls this, inside its transaction, after the
+    `sendinglists.subscriptions.consent.contact_change_phone` calls this, inside its transaction, after the
     consent checks; a number another contact holds is a ValidationError."""
     if Contact.objects.filter(phone_number=phone.e164).exclude(pk=contact.pk).exists():
         raise ValidationError({"phone_number": f"Another contact already has {phone.e164}."})

@@ -21,15 +21,12 @@ from contacts.services import contact_set_tags, contact_update
 from engagement.selectors import contact_timeline_page
 from sendinglists.actors import Actor
 from sendinglists.choices import UnsubReason
-from sendinglists.forms import MembershipCustomFieldsForm, ResubscribeForm, UnsubscribeForm
-from sendinglists.selectors import contact_memberships, membership_of_contact
-from sendinglists.services import (
-    contact_block,
-    contact_unblock,
-    list_contact_opt_out,
-    list_contact_resubscribe,
-    list_contact_update_custom_fields,
-)
+from sendinglists.contacts.services import contact_block, contact_unblock
+from sendinglists.subscriptions.forms import MembershipCustomFieldsForm, ResubscribeForm, UnsubscribeForm
+from sendinglists.subscriptions.memberships import list_contact_update_custom_fields
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.selectors import contact_memberships, membership_of_contact
+from sendinglists.subscriptions.subscribe import list_contact_resubscribe
 
 
 def _contact(contact_id: int) -> Contact:

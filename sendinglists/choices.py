@@ -18,7 +18,7 @@ class MembershipStatus(models.TextChoices):
 
     The maintained counts (ListStatusCount) hold the statuses `active` + `unsub_reason` give, never
     BLOCKED: a block changes no membership; the blocked members are counted from the few blocked
-    contacts when read (sendinglists.selectors.list_member_counts).
+    contacts when read (sendinglists.lists.selectors.list_member_counts).
     """
 
     ACTIVE = "active", "Active"

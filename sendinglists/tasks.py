@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from sendinglists.services import list_status_counts_squash
+from sendinglists.lists.services import list_status_counts_squash
 
 
 @shared_task

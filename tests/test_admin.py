@@ -15,17 +15,13 @@ from contacts.admin import LargeTablePaginator
 from contacts.models import Contact, Tag
 from engagement.models import Click, Conversion, Message
 from sendinglists.actors import Actor
-from sendinglists.api.tokens import api_token_create, api_token_for_key, api_token_hash
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason
+from sendinglists.contacts.services import contact_block
+from sendinglists.lists.services import custom_field_create, list_status_counts, list_status_counts_add
 from sendinglists.models import ApiToken, Audience, ImportJob, ListContact, SendingList, SubscriptionEvent
-from sendinglists.services import (
-    contact_block,
-    custom_field_create,
-    list_contact_opt_out,
-    list_contact_subscribe,
-    list_status_counts,
-    list_status_counts_add,
-)
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
+from sendinglists.tokens.services import api_token_create, api_token_for_key, api_token_hash
 from tests.admin_forms import admin_form_data
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory, TagFactory
 
@@ -296,7 +292,7 @@ def test_membership_search_finds_memberships_of_the_contact_by_phone(admin_clien
 
 
 def test_subscription_event_search_finds_events_of_deleted_contacts_within_a_list(admin_client, jane):
-    from sendinglists.services import contact_delete
+    from sendinglists.contacts.services import contact_delete
 
     sending_list = SendingListFactory()
     membership = _subscribe(sending_list, jane)
@@ -446,7 +442,7 @@ def test_block_action_blocks_through_the_service_with_an_audited_event(admin_cli
 
 
 def test_actions_refuse_more_rows_than_one_request_should_handle(admin_client, monkeypatch):
-    from sendinglists.admin import common
+    from sendinglists import admin_common as common
 
     monkeypatch.setattr(common, "MAX_ACTION_ROWS", 2)
     contacts = ContactFactory.create_batch(3)
@@ -880,7 +876,7 @@ def test_message_search_finds_a_provider_id_or_the_contact_by_name(admin_client,
 
 
 def test_an_export_larger_than_the_admin_limit_is_refused_with_a_message(admin_client, monkeypatch):
-    from sendinglists.admin.contacts import ContactAdmin
+    from sendinglists.contacts.admin import ContactAdmin
 
     monkeypatch.setattr(ContactAdmin, "max_export_rows", 2)
     ContactFactory.create_batch(3)

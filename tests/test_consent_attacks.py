@@ -15,14 +15,11 @@ from contacts.models import Contact, NumberSuppression
 from engagement.services.outbound import SendRefused, message_send
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind, UnsubReason
-from sendinglists.consent import suppression_standing
+from sendinglists.contacts.services import contact_block, contact_delete
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
-from sendinglists.services import (
-    contact_block,
-    contact_delete,
-    list_contact_opt_out,
-    list_contact_subscribe,
-)
+from sendinglists.subscriptions.consent import suppression_standing
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.engagement.conftest import sms_outbox  # noqa: F401 - autouse: sends go to the outbox
 from tests.engagement.support import json_post, receive, twilio_post
 from tests.factories import SendingListFactory
@@ -48,7 +45,7 @@ def l2(db):
 def make_client(db):
     from rest_framework.test import APIClient
 
-    from sendinglists.api.tokens import api_token_create
+    from sendinglists.tokens.services import api_token_create
 
     def make(*, read_only=False, sending_lists=(), name="attacker"):
         token, key = api_token_create(name=name, read_only=read_only, sending_lists=sending_lists)
@@ -532,7 +529,7 @@ def test_import_hostile_cells_do_not_crash_and_are_row_errors(l1):
 
 
 def test_import_number_that_is_another_contacts_channel(l1):
-    from sendinglists.numbers import contact_channel_add_checked
+    from sendinglists.contacts.numbers import contact_channel_add_checked
 
     owner, _ = subscribe(l1, "+14155550150")
     # The channel number opted out of L1 under a deleted contact first.

@@ -45,9 +45,9 @@ from rest_framework.test import APIClient
 
 from contacts.models import Contact
 from contacts.phones import normalize_phone
-from sendinglists.api.tokens import api_token_create
+from sendinglists.lists.services import sending_list_create
 from sendinglists.models import ListContact
-from sendinglists.services import sending_list_create
+from sendinglists.tokens.services import api_token_create
 from tests.admin_forms import admin_form_data
 from tests.engagement.support import twilio_post
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from sendinglists.api.serializers.lists import MembershipSerializer
+from sendinglists.subscriptions.api.serializers import MembershipSerializer
 
 
 class RecordSendSerializer(serializers.Serializer):

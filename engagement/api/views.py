@@ -28,10 +28,10 @@ from engagement.services import (
 )
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed
-from sendinglists.api.serializers.lists import MembershipSerializer
-from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
-from sendinglists.api.views.memberships import with_contact_fields_withheld
+from sendinglists.api.viewsets import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.api.serializers import MembershipSerializer
+from sendinglists.subscriptions.api.views import with_contact_fields_withheld
 
 PATH_PARAMETERS = [
     OpenApiParameter("list_id", int, OpenApiParameter.PATH, description="The sending list's id."),

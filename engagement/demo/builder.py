@@ -31,15 +31,11 @@ from engagement.demo.history import Plan, backdate, subscription_events
 from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.services import audience_create
 from sendinglists.choices import SignupMethod, UnsubReason
-from sendinglists.consent import ledger_apply
-from sendinglists.customfields import custom_fields_clean
+from sendinglists.lists.customfields import custom_fields_clean
+from sendinglists.lists.services import custom_field_create, list_status_counts_add, sending_list_create
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
-from sendinglists.services import (
-    custom_field_create,
-    list_status_counts_add,
-    membership_set_opted_out,
-    sending_list_create,
-)
+from sendinglists.subscriptions.changes import membership_set_opted_out
+from sendinglists.subscriptions.consent import ledger_apply
 
 BATCH = 2_000
 HISTORY_DAYS = 400

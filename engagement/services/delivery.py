@@ -21,7 +21,7 @@ from engagement.services.provider_input import provider_message_id_or_error, ref
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, UnsubReason
 from sendinglists.models import ListContact
-from sendinglists.services import list_contact_opt_out, number_opt_out_of_list
+from sendinglists.subscriptions.opt_out import list_contact_opt_out, number_opt_out_of_list
 
 # Permanent: the number cannot receive SMS at all (value: what we learn about its line type).
 INVALID_NUMBER_ERROR_CODES: dict[str, str] = {

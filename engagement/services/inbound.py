@@ -29,17 +29,15 @@ from engagement.services.outbound import SendRefused, message_send
 from engagement.services.provider_input import provider_message_id_or_error, refuse_nul_characters
 from sendinglists.actors import Actor
 from sendinglists.choices import SignupMethod, UnsubReason
-from sendinglists.consent import ledger_lift_list
 from sendinglists.models import ListContact, SendingList
-from sendinglists.services import (
-    Outcome,
-    StatusChange,
+from sendinglists.subscriptions.changes import StatusChange
+from sendinglists.subscriptions.consent import ledger_lift_list
+from sendinglists.subscriptions.opt_out import (
     contact_opt_out_of_list,
     list_contact_opt_out,
-    list_contact_resubscribe,
-    list_contact_subscribe,
     number_opt_out_everywhere,
 )
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_resubscribe, list_contact_subscribe
 
 logger = logging.getLogger(__name__)
 

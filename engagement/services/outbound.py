@@ -14,8 +14,8 @@ from engagement.models import Message
 from engagement.services.delivery import early_delivery_reports_apply, message_failure_apply
 from engagement.services.events import list_contact_count_send
 from engagement.services.provider_input import refuse_nul_characters
-from sendinglists.consent import suppression_standing, suppression_text
 from sendinglists.models import ListContact, SendingList
+from sendinglists.subscriptions.consent import suppression_standing, suppression_text
 
 MAX_BODY_CHARS = 1600  # providers split longer text into at most 10 segments and refuse beyond
 

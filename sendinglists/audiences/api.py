@@ -25,9 +25,7 @@ from sendinglists.api.permissions import (
     scope_lists,
     without_withheld_contacts,
 )
-from sendinglists.api.serializers.lists import MembershipSerializer
-from sendinglists.api.views.base import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
-from sendinglists.api.views.memberships import LIST_ID, MembershipViewSet, with_contact_fields_withheld
+from sendinglists.api.viewsets import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.audiences.services import (
     audience_create,
     audience_delete,
@@ -37,6 +35,8 @@ from sendinglists.audiences.services import (
     segment_count,
 )
 from sendinglists.models import Audience, ListContact, SendingList
+from sendinglists.subscriptions.api.serializers import MembershipSerializer
+from sendinglists.subscriptions.api.views import LIST_ID, MembershipViewSet, with_contact_fields_withheld
 
 AUDIENCE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The audience's id.")
 QUERY_PARAMETER = OpenApiParameter(

@@ -7,6 +7,8 @@ operator and this job); this row is the job's progress and its resume point.
 from django.conf import settings
 from django.db import models
 
+from sendinglists.lists.models import SendingList
+
 
 class HygieneAction(models.TextChoices):
     INVALID_NUMBERS = "invalid_numbers", "Remove invalid numbers"
@@ -82,3 +84,26 @@ class HygieneJob(models.Model):
                 f"and at least {self.min_sends} sends"
             )
         return "Active members whose number is invalid"
+
+
+class Audience(models.Model):
+    """A saved segment of one sending list: rules as JSON and as the equivalent text query."""
+
+    sending_list = models.ForeignKey(SendingList, on_delete=models.CASCADE, related_name="audiences")
+    name = models.CharField(max_length=200)
+    query = models.TextField(blank=True)
+    rules = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sending_list", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["sending_list", "name"], name="audience_list_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

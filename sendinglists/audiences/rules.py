@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from contacts.choices import LineType
 from sendinglists.choices import FieldType, MembershipStatus, SignupMethod, UnsubReason
-from sendinglists.customfields import MAX_TEXT_LENGTH, convert_value
+from sendinglists.lists.customfields import MAX_TEXT_LENGTH, convert_value
 
 MAX_RULES = 50
 MAX_DEPTH = 5

@@ -23,7 +23,7 @@ from sendinglists.audiences.query import QuerySyntaxError, query_parse, rules_to
 from sendinglists.audiences.rules import RuleProblem, RulesInvalid, rules_validate
 from sendinglists.choices import UnsubReason
 from sendinglists.models import Audience, ListContact, SendingList
-from sendinglists.services import list_contacts_opt_out_bulk
+from sendinglists.subscriptions.opt_out import list_contacts_opt_out_bulk
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -34,8 +34,8 @@ from sendinglists.audiences.services import (
     segment_count_cached,
     segment_members,
 )
+from sendinglists.lists.selectors import sending_list_summary
 from sendinglists.models import Audience, SendingList
-from sendinglists.selectors import sending_list_summary
 
 PREVIEW_ROWS = 10
 MEMBER_PAGE_CUSTOM_COLUMNS = 4

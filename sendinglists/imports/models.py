@@ -1,7 +1,14 @@
 """The import pipeline's bookkeeping: chunks (the unit of work and of idempotency), the phones a job
 has seen (duplicates across chunks), and the rows that failed (the error report)."""
 
+from django.conf import settings
 from django.db import models
+
+from sendinglists.choices import (
+    ImportMode,
+    ImportStatus,
+)
+from sendinglists.lists.models import SendingList
 
 
 class ImportChunk(models.Model):
@@ -91,3 +98,60 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class ImportJob(models.Model):
+    """One CSV import into one sending list, with its mapping, progress and final counts."""
+
+    sending_list = models.ForeignKey(SendingList, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_token = models.ForeignKey(
+        "ApiToken", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    original_filename = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    header = models.JSONField(default=list, blank=True)
+    has_header = models.BooleanField(default=True, help_text="False: the first row is data")
+    rows_total = models.PositiveIntegerField(default=0, help_text="Data rows in the file, counted at upload")
+    mapping = models.JSONField(default=dict, blank=True, help_text="column index -> field")
+    region = models.CharField(max_length=2, blank=True)
+    mode = models.CharField(max_length=16, choices=ImportMode.choices, default=ImportMode.SUBSCRIBE)
+    consent_attestation = models.TextField(
+        blank=True, help_text="The operator's statement that the contacts consented to texts from this sender"
+    )
+    attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attested_by_label = models.CharField(max_length=200, blank=True, help_text="Who attested (user or token)")
+    attested_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    failure_reason = models.TextField(blank=True)
+    total_chunks = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0)
+    contacts_created = models.PositiveIntegerField(default=0)
+    contacts_updated = models.PositiveIntegerField(default=0)
+    memberships_created = models.PositiveIntegerField(default=0)
+    memberships_updated = models.PositiveIntegerField(default=0)
+    skipped_opted_out = models.PositiveIntegerField(default=0)
+    skipped_blocked = models.PositiveIntegerField(default=0)
+    opted_out = models.PositiveIntegerField(default=0, help_text="Opt-out files: numbers opted out now")
+    duplicates = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the latest chunk committed")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["sending_list", "-id"], name="importjob_list_id")]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} of {self.original_filename}"

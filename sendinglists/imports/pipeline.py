@@ -1,7 +1,7 @@
 """Applying one chunk: read its rows, validate, fold duplicates, decide, write — in one transaction.
 
 The one place that decides what each row becomes is `_decide`, which asks
-`sendinglists.services.subscription_outcome` per distinct phone with the membership state and the
+`sendinglists.subscriptions.subscribe.subscription_outcome` per distinct phone with the membership state and the
 opt-out history fetched set-based for the whole chunk. What every row became is counted in exactly
 one bucket:
 
@@ -34,22 +34,17 @@ from sendinglists.choices import (
     SignupMethod,
     UnsubReason,
 )
-from sendinglists.consent import suppressions_standing
 from sendinglists.imports.mapping import mapping_compile
 from sendinglists.imports.models import ImportChunk, ImportChunkPart
 from sendinglists.imports.parse import read_chunk
 from sendinglists.imports.rows import RowReader, fold
 from sendinglists.imports.writers import ChunkWriter
+from sendinglists.lists.services import list_status_counts_add
 from sendinglists.models import ImportJob, ListContact
-from sendinglists.services import (
-    Outcome,
-    contact_opt_out_of_list,
-    event_record,
-    list_contact_subscribe,
-    list_contacts_opt_out_bulk,
-    list_status_counts_add,
-    subscription_outcome,
-)
+from sendinglists.subscriptions.changes import event_record
+from sendinglists.subscriptions.consent import suppressions_standing
+from sendinglists.subscriptions.opt_out import contact_opt_out_of_list, list_contacts_opt_out_bulk
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe, subscription_outcome
 
 logger = logging.getLogger(__name__)
 

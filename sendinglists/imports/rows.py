@@ -17,8 +17,8 @@ from django.core.validators import EmailValidator
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact
 from contacts.phones import normalize_phone
 from sendinglists.choices import FieldType, UnsubReason
-from sendinglists.customfields import convert_value
 from sendinglists.imports.mapping import CompiledMapping
+from sendinglists.lists.customfields import convert_value
 
 TAG_SEPARATORS = str.maketrans({";": ",", "|": ","})
 MAX_TAG_LENGTH = 50

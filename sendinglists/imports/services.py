@@ -49,8 +49,8 @@ from sendinglists.imports.selectors import (  # noqa: F401 - also read through t
     import_preview,
     import_progress,
 )
+from sendinglists.lists.services import custom_field_create, custom_field_room_check
 from sendinglists.models import ImportJob, SendingList
-from sendinglists.services import custom_field_create, custom_field_room_check
 
 logger = logging.getLogger(__name__)
 

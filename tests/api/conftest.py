@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from sendinglists.api.tokens import api_token_create
+from sendinglists.tokens.services import api_token_create
 
 
 @pytest.fixture

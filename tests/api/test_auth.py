@@ -5,8 +5,8 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from contacts.models import Contact
-from sendinglists.api.tokens import api_token_create, api_token_hash, api_token_revoke
 from sendinglists.models import ApiToken
+from sendinglists.tokens.services import api_token_create, api_token_hash, api_token_revoke
 from tests.factories import ContactFactory, SendingListFactory
 
 ENDPOINTS = [

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.models import IdempotencyKey, ListContact, SubscriptionEvent
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
 
 ACTOR = Actor.system("test")

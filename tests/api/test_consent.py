@@ -10,20 +10,13 @@ from contacts.models import Contact, NumberSuppression
 from engagement.services.outbound import SendRefused, message_send
 from sendinglists.actors import Actor
 from sendinglists.choices import UnsubReason
-from sendinglists.consent import suppression_standing
+from sendinglists.contacts.numbers import contact_change_phone, contact_channel_add_checked
+from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
 from sendinglists.models import ImportJob, ListContact, SubscriptionEvent
-from sendinglists.numbers import contact_change_phone, contact_channel_add_checked
-from sendinglists.services import (
-    Outcome,
-    contact_block,
-    contact_delete,
-    contact_unblock,
-    list_contact_delete,
-    list_contact_opt_out,
-    list_contact_resubscribe,
-    list_contact_subscribe,
-    number_opt_out_everywhere,
-)
+from sendinglists.subscriptions.consent import suppression_standing
+from sendinglists.subscriptions.memberships import list_contact_delete
+from sendinglists.subscriptions.opt_out import list_contact_opt_out, number_opt_out_everywhere
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_resubscribe, list_contact_subscribe
 from tests.factories import ContactFactory, SendingListFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from contacts.models import Contact, Tag
 from sendinglists.actors import Actor
-from sendinglists.api.filters import ContactFilter
+from sendinglists.contacts.api.filters import ContactFilter
 from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import (
     ContactFactory,
     CustomFieldFactory,

@@ -7,7 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.models import CustomField, ImportJob, ListContact
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory, SendingListFactory
 
 CSV = (

@@ -1,6 +1,8 @@
 from sendinglists.actors import Actor
+from sendinglists.contacts.services import contact_block
 from sendinglists.models import CustomField, SendingList
-from sendinglists.services import contact_block, list_contact_opt_out, list_contact_subscribe
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
 
 ACTOR = Actor.system("test")

@@ -6,8 +6,10 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from sendinglists.actors import Actor
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.services import list_contact_opt_out, list_contact_subscribe, list_status_counts
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import (
     ContactFactory,
     CustomFieldFactory,

@@ -7,9 +7,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from contacts.models import Contact
-from sendinglists.api.serializers.contacts import ContactSerializer, ContactV2Serializer
-from sendinglists.api.serializers.lists import MembershipSerializer
+from sendinglists.contacts.api.serializers import ContactSerializer, ContactV2Serializer
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.api.serializers import MembershipSerializer
 from tests.factories import ContactChannelFactory, ListContactFactory, TagFactory
 
 

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from sendinglists.api.tokens import api_token_create
+from sendinglists.tokens.services import api_token_create
 from tests.factories import ContactChannelFactory, CustomFieldFactory, ListContactFactory, SendingListFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from contacts.models import Contact, Tag
 from sendinglists.actors import Actor
 from sendinglists.models import CustomField, ListContact, ListStatusCount, SubscriptionEvent
-from sendinglists.services import list_contact_subscribe
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ClickFactory, ConversionFactory, MessageFactory, SendingListFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,8 +5,8 @@ from rest_framework.test import APIClient
 
 from engagement.models import Click, Conversion, Message
 from sendinglists.actors import Actor
-from sendinglists.api.tokens import api_token_create
-from sendinglists.services import list_contact_opt_out
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.tokens.services import api_token_create
 from tests.factories import ContactFactory, ListContactFactory
 
 

@@ -17,7 +17,7 @@ from engagement.models import Message
 from engagement.services import message_send
 from sendinglists.actors import Actor
 from sendinglists.models import SubscriptionEvent
-from sendinglists.services import list_contact_subscribe
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory
 
 SMS = OutgoingSms(

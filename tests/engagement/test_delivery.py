@@ -5,8 +5,9 @@ import pytest
 from engagement.models import Message
 from engagement.services import UnknownMessage, message_complaint_record, message_send, message_status_update
 from sendinglists.actors import Actor
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import SubscriptionEvent
-from sendinglists.services import list_contact_subscribe, list_status_counts
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.engagement.support import PHONE
 from tests.factories import ContactFactory
 

@@ -19,7 +19,7 @@ from engagement.models import EarlyDeliveryReport, Message
 from engagement.services import message_send
 from engagement.tasks import early_delivery_reports_sweep
 from sendinglists.actors import Actor
-from sendinglists.services import list_contact_subscribe
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.engagement.support import PHONE, json_post, twilio_post
 from tests.factories import ContactFactory, MessageFactory
 

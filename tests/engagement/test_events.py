@@ -17,7 +17,7 @@ from engagement.services import (
     list_contact_set_in_workflow,
 )
 from sendinglists.actors import Actor
-from sendinglists.services import list_contact_opt_out
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from tests.factories import ListContactFactory, MessageFactory
 
 NOW = timezone.now()

@@ -11,15 +11,11 @@ from contacts.models import Contact
 from engagement.choices import Direction, KeywordKind
 from engagement.models import Message
 from sendinglists.actors import Actor
+from sendinglists.contacts.services import contact_block, contact_delete
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.services import (
-    Outcome,
-    contact_block,
-    contact_delete,
-    list_contact_opt_out,
-    list_contact_subscribe,
-    list_status_counts,
-)
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe
 from tests.engagement.support import LIST_NUMBER, OTHER_LIST_NUMBER, PHONE, receive
 from tests.factories import ContactFactory, SendingListFactory
 

@@ -8,7 +8,9 @@ from engagement.backends import BaseSmsBackend, SmsBackendError
 from engagement.models import Message
 from engagement.services import SendRefused, message_send
 from sendinglists.actors import Actor
-from sendinglists.services import contact_block, list_contact_opt_out, list_contact_subscribe
+from sendinglists.contacts.services import contact_block
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.engagement.support import LIST_NUMBER, PHONE, receive
 from tests.factories import ContactFactory
 

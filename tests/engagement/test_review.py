@@ -7,7 +7,7 @@ from django.test import Client
 from engagement.models import Message
 from sendinglists.actors import Actor
 from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.services import list_contact_subscribe
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.engagement.support import PHONE, receive
 from tests.factories import ContactFactory, UserFactory
 

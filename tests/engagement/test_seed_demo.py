@@ -12,9 +12,9 @@ from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates
 from sendinglists.audiences.services import audience_count
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason
-from sendinglists.customfields import custom_fields_clean
+from sendinglists.lists.customfields import custom_fields_clean
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import Audience, ListContact, SendingList, SubscriptionEvent
-from sendinglists.services import list_status_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,9 @@ from engagement.models import Message
 from engagement.services import inbound_follow_up_run
 from engagement.tasks import inbound_follow_up, inbound_follow_up_sweep
 from sendinglists.actors import Actor
-from sendinglists.services import contact_block, list_contact_opt_out, list_contact_subscribe
+from sendinglists.contacts.services import contact_block
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.conftest import wait_for
 from tests.engagement.support import LIST_NUMBER, PHONE, receive, twilio_post
 from tests.factories import ContactFactory, SendingListFactory

@@ -41,7 +41,7 @@ from engagement.tasks import inbound_follow_up_sweep
 from engagement.webhooks import json_signature, twilio_signature
 from sendinglists.actors import Actor
 from sendinglists.models import ListContact, ListStatusCount, SubscriptionEvent
-from sendinglists.services import list_contact_subscribe
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.conftest import REDIS_URL, ROOT, _test_database_url, wait_for
 from tests.factories import SendingListFactory
 

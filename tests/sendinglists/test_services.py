@@ -6,21 +6,20 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from sendinglists.actors import Actor
-from sendinglists.models import ListContact, ListStatusCount, SubscriptionEvent
-from sendinglists.services import (
-    Outcome,
-    contact_block,
-    contact_delete,
-    contact_unblock,
+from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
+from sendinglists.lists.services import (
     custom_field_create,
-    list_contact_delete,
-    list_contact_opt_out,
-    list_contact_resubscribe,
-    list_contact_subscribe,
-    list_contact_update_custom_fields,
     list_status_counts,
     list_status_counts_squash,
     sending_list_create,
+)
+from sendinglists.models import ListContact, ListStatusCount, SubscriptionEvent
+from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import (
+    Outcome,
+    list_contact_resubscribe,
+    list_contact_subscribe,
     subscription_outcome,
 )
 from tests.factories import ContactFactory, SendingListFactory, UserFactory

@@ -13,7 +13,7 @@ from sendinglists.api.serializers.imports import (
     ImportJobSerializer,
     ImportStartSerializer,
 )
-from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.choices import ImportMode
 from sendinglists.imports.services import (
     consent_attestation_clean,

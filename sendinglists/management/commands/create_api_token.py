@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.phones import normalize_phone
-from sendinglists.api.tokens import api_token_create
 from sendinglists.models import SendingList
+from sendinglists.tokens.services import api_token_create
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ error shape with positions, token scoping."""
 import pytest
 from rest_framework.test import APIClient
 
-from sendinglists.api.tokens import api_token_create
 from sendinglists.models import Audience, ListContact
+from sendinglists.tokens.services import api_token_create
 from tests.factories import SendingListFactory
 
 

@@ -10,21 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from sendinglists import services as list_services
 from sendinglists.actors import Actor
 from sendinglists.audiences import services as audience_services
 from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
 from sendinglists.audiences.services import hygiene_job_run, hygiene_job_start, hygiene_preview
 from sendinglists.audiences.tasks import run_hygiene_job
 from sendinglists.choices import EventKind
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.services import (
-    Outcome,
-    list_contact_resubscribe,
-    list_contact_subscribe,
-    list_contacts_opt_out_bulk,
-    list_status_counts,
-)
+from sendinglists.subscriptions.opt_out import list_contact_opt_out, list_contacts_opt_out_bulk
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_resubscribe, list_contact_subscribe
 from tests.conftest import wait_for
 from tests.factories import ContactFactory, SendingListFactory, UserFactory
 
@@ -44,7 +39,7 @@ def subscribe(sending_list, name: str, *, is_valid: bool = True, **engagement) -
 
 
 def opt_out(membership: ListContact, reason: str = "message") -> None:
-    list_services.list_contact_opt_out(membership=membership, reason=reason, actor=Actor.system("test setup"))
+    list_contact_opt_out(membership=membership, reason=reason, actor=Actor.system("test setup"))
 
 
 def hygiene_events(sending_list) -> list[SubscriptionEvent]:

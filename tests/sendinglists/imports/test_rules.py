@@ -3,16 +3,13 @@
 from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, EventKind, ImportStatus, SignupMethod, UnsubReason
+from sendinglists.contacts.services import contact_block, contact_delete
 from sendinglists.imports.models import ImportChunk, ImportRowError, ImportSeenPhone
 from sendinglists.imports.pipeline import chunk_apply
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import CustomField, ListContact, SubscriptionEvent
-from sendinglists.services import (
-    contact_block,
-    contact_delete,
-    list_contact_opt_out,
-    list_contact_subscribe,
-    list_status_counts,
-)
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory, CustomFieldFactory, TagFactory
 from tests.sendinglists.imports.conftest import counts_of, run_import
 
@@ -454,8 +451,8 @@ def test_an_import_run_again_on_the_same_file_updates_and_creates_nothing_new(se
 
 
 def test_the_ledger_holds_the_opt_outs_that_stand_after_their_contacts_are_deleted(sending_list):
-    from sendinglists.consent import suppression_standing, suppressions_standing
-    from sendinglists.services import list_contact_resubscribe
+    from sendinglists.subscriptions.consent import suppression_standing, suppressions_standing
+    from sendinglists.subscriptions.subscribe import list_contact_resubscribe
     from tests.factories import SendingListFactory
 
     other_list = SendingListFactory(phone_number="+18005550199")

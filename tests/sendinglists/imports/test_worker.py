@@ -12,8 +12,8 @@ from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, EventKind, ImportStatus
 from sendinglists.imports.models import ImportChunk
 from sendinglists.imports.services import import_create, import_start
+from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ImportJob, ListContact, ListStatusCount, SubscriptionEvent
-from sendinglists.services import list_status_counts
 from tests.conftest import _test_database_url, wait_for
 from tests.factories import SendingListFactory
 

@@ -12,7 +12,6 @@ from contacts.models import Contact
 from contacts.selectors import contact_tag_names
 from contacts.services import contact_add_tags, contact_channel_remove, contact_set_tags
 from sendinglists.api.errors import django_validation_detail, field_errors_of
-from sendinglists.api.filters import ContactFilter
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
@@ -23,7 +22,9 @@ from sendinglists.api.permissions import (
     scope_contacts,
     scope_lists,
 )
-from sendinglists.api.serializers.contacts import (
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, MAX_ID, ApiViewSetMixin
+from sendinglists.contacts.api.filters import ContactFilter
+from sendinglists.contacts.api.serializers import (
     BULK_WITHHELD_FIELDS,
     BulkContactSerializer,
     BulkUpsertRequestSerializer,
@@ -32,11 +33,11 @@ from sendinglists.api.serializers.contacts import (
     ContactV2Serializer,
     TagsSerializer,
 )
-from sendinglists.api.upserts import api_contact_update, api_contact_upsert
-from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, MAX_ID, ApiViewSetMixin
+from sendinglists.contacts.api.upserts import api_contact_update, api_contact_upsert
+from sendinglists.contacts.numbers import contact_channel_add_checked
+from sendinglists.contacts.services import contact_delete
 from sendinglists.models import ListContact, SendingList
-from sendinglists.numbers import contact_channel_add_checked
-from sendinglists.services import Outcome, contact_delete
+from sendinglists.subscriptions.subscribe import Outcome
 
 MAX_BULK_CONTACTS = 1000
 NOT_A_LIST_ID = "Expected a sending list id (an integer)."

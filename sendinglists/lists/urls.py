@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sendinglists import views
+from sendinglists.lists import views
 
 app_name = "sendinglists"
 urlpatterns = [

@@ -3,14 +3,14 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from sendinglists.api.filters import CustomFieldFilter
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
-from sendinglists.api.serializers.lists import CustomFieldSerializer, SendingListSerializer
-from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.lists.api.filters import CustomFieldFilter
+from sendinglists.lists.api.serializers import CustomFieldSerializer, SendingListSerializer
+from sendinglists.lists.selectors import list_member_counts
+from sendinglists.lists.services import custom_field_create, sending_list_create
 from sendinglists.models import CustomField, SendingList
-from sendinglists.selectors import list_member_counts
-from sendinglists.services import custom_field_create, sending_list_create
 
 
 class SendingListCreateSerializer(SendingListSerializer):

@@ -18,25 +18,14 @@ from contacts.admin import (
 from contacts.models import Contact, ContactChannel
 from contacts.resources import ContactResource
 from contacts.services import CONTACT_TEXT_FIELDS, contact_set_tags, contact_upsert
-from sendinglists.admin.common import (
-    actor_for,
-    admin_link,
-    changelist_link,
-    plural,
-    selected_or_refuse,
-)
+from sendinglists.admin_common import actor_for, admin_link, changelist_link, plural, selected_or_refuse
 from sendinglists.choices import SignupMethod
+from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit, number_consent_conflicts
+from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
+from sendinglists.lists.services import clean_custom_fields
 from sendinglists.models import ListContact
-from sendinglists.numbers import contact_channel_add_checked, contact_edit, number_consent_conflicts
-from sendinglists.services import (
-    clean_custom_fields,
-    contact_block,
-    contact_delete,
-    contact_unblock,
-    list_contact_delete,
-    list_contact_subscribe,
-    list_contact_update_custom_fields,
-)
+from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.subscribe import list_contact_subscribe
 
 
 class MembershipInlineForm(forms.ModelForm):

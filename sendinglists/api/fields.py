@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sendinglists.api.permissions import WITHHELD_FIELDS
-from sendinglists.services import Outcome
+from sendinglists.subscriptions.subscribe import Outcome
 
 
 class SubscriptionOutcomeSerializer(serializers.Serializer):

@@ -18,9 +18,9 @@ from contacts.services import contact_add_tags, contact_set_tags, contact_upsert
 from sendinglists.actors import Actor
 from sendinglists.api.permissions import contact_is_held_outside
 from sendinglists.choices import SignupMethod
+from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit
 from sendinglists.models import SendingList
-from sendinglists.numbers import contact_channel_add_checked, contact_edit
-from sendinglists.services import SubscribeResult, list_contact_subscribe
+from sendinglists.subscriptions.subscribe import SubscribeResult, list_contact_subscribe
 
 
 @dataclass(frozen=True, slots=True)

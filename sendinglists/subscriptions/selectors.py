@@ -1,37 +1,19 @@
-"""Reads for the operator pages: list overviews from maintained counts, a list's contacts as keyset
-pages over the (sending_list, <sort column>, id) indexes, and a contact's memberships with history.
-
-Nothing here counts a list: membership counts come from maintained deltas (ListStatusCount) and
-the few blocked contacts (`list_member_counts`).
-"""
-
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts.models import Contact, Tag
 from contacts.pagination import DEFAULT_PAGE_SIZE, KeysetPage, KeysetPaginator
 from contacts.selectors import ContactSearch
-from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_chart, opt_out_rates
-from sendinglists.choices import MembershipStatus, blocked_contact_ids, status_condition
+from sendinglists.choices import status_condition
 from sendinglists.models import (
     CustomField,
-    ImportJob,
     ListContact,
-    ListStatusCount,
     SendingList,
     SubscriptionEvent,
 )
-
-# Seed 000: "High opt-out rates can indicate messaging frequency issues or content problems. Aim for
-# under 2%."
-# People who asked to stop (or were stopped by an operator / a complaint), as opposed to numbers the
-# carrier could not deliver to.
-OPTED_OUT_STATUSES = (MembershipStatus.OPTED_OUT, MembershipStatus.MANUAL, MembershipStatus.COMPLAINT)
-UNDELIVERABLE_STATUSES = (MembershipStatus.BAD_RESPONSE, MembershipStatus.INVALID_CONTACT)
 
 # The Contacts tab's sort orders; each is served by an index on (sending_list, <column>, id).
 LIST_CONTACT_ORDERINGS = {
@@ -54,104 +36,12 @@ DEFAULT_LIST_CONTACT_ORDERING = "-id"
 MEMBERSHIP_EVENTS_SHOWN = 200
 
 
-@dataclass(frozen=True, slots=True)
-class ListSummary:
-    sending_list: SendingList
-    counts: dict[str, int]
-    last_import: ImportJob | None = None
-    opt_out_rate: Decimal | None = None
-    """Opt-outs / sends over the last 30 days (sendinglists.audiences.optout); None: nothing sent."""
-
-    @property
-    def active(self) -> int:
-        return self.counts[MembershipStatus.ACTIVE]
-
-    @property
-    def opted_out(self) -> int:
-        return sum(self.counts[status] for status in OPTED_OUT_STATUSES)
-
-    @property
-    def undeliverable(self) -> int:
-        return sum(self.counts[status] for status in UNDELIVERABLE_STATUSES)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def opt_out_rate_is_high(self) -> bool:
-        return self.opt_out_rate is not None and self.opt_out_rate > OPT_OUT_RATE_LIMIT
-
-    @property
-    def status_rows(self) -> list[tuple[str, str, int]]:
-        return [(status.value, status.label, self.counts[status]) for status in MembershipStatus]
-
-
-def list_member_counts(*, sending_list_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Members per list and the status they read as (`status_from`): {list_id: {status: count}},
-    every status present. One query, whatever the lists' sizes: the maintained counts (summed as
-    `list_status_counts` sums them), and the members of blocked contacts, moved to Blocked.
-
-    The blocked members are found from the few blocked contacts (partial index contact_blocked),
-    each probed in the (sending_list, contact) unique index: never a scan of a list's memberships.
-    """
-    maintained = (
-        ListStatusCount.objects.filter(sending_list_id__in=sending_list_ids)
-        .values_list("sending_list_id", "status")
-        .annotate(members=Sum("count"), blocked=Value(False))
-        .order_by()
-    )
-    blocked = (
-        ListContact.objects.filter(sending_list_id__in=sending_list_ids, contact_id__in=blocked_contact_ids())
-        .annotate(
-            held=Case(When(active=True, then=Value(MembershipStatus.ACTIVE.value)), default="unsub_reason")
-        )
-        .values_list("sending_list_id", "held")
-        .annotate(members=Count("pk"), blocked=Value(True))
-        .order_by()
-    )
-    counts = {list_id: dict.fromkeys(MembershipStatus.values, 0) for list_id in sending_list_ids}
-    for list_id, status, members, is_blocked in maintained.union(blocked, all=True):
-        if is_blocked:
-            counts[list_id][status] -= members
-            counts[list_id][MembershipStatus.BLOCKED] += members
-        else:
-            counts[list_id][status] += members
-    return counts
-
-
-def sending_list_summaries() -> list[ListSummary]:
-    """Every sending list with its counts, latest import and opt-out rate: a query or two each."""
-    latest_import = ImportJob.objects.filter(sending_list=OuterRef("pk")).order_by("-id").values("pk")[:1]
-    # Uses index: importjob_list_id
-    lists = list(SendingList.objects.annotate(last_import_id=Subquery(latest_import)))
-    counts = list_member_counts(sending_list_ids=[sending_list.pk for sending_list in lists])
-    imports = ImportJob.objects.in_bulk([s.last_import_id for s in lists if s.last_import_id])
-    rates = opt_out_rates(sending_list_ids=[s.pk for s in lists])
-    return [
-        ListSummary(
-            sending_list=s,
-            counts=counts[s.pk],
-            last_import=imports.get(s.last_import_id),
-            opt_out_rate=rates.get(s.pk),
-        )
-        for s in lists
-    ]
-
-
-def sending_list_summary(sending_list: SendingList) -> ListSummary:
-    counts = list_member_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
-    # The same cached series the list page's chart draws: one computation for both.
-    rate = opt_out_chart(sending_list=sending_list).rate
-    return ListSummary(sending_list=sending_list, counts=counts, opt_out_rate=rate)
-
-
 # --- a list's contacts ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ListContactFilters:
-    """The Contacts tab's filters, already validated (sendinglists.forms.ListContactFilterForm)."""
+    """The Contacts tab's filters, already validated (sendinglists.lists.forms.ListContactFilterForm)."""
 
     search: ContactSearch | None = None
     status: str = ""

@@ -1,32 +1,24 @@
-"""Sending lists with their custom fields, audiences, imports and API tokens."""
-
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 
-from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin
 from contacts.services import phone_or_error
-from sendinglists.admin.common import admin_link, changelist_link, plural, selected_or_refuse
-from sendinglists.api.tokens import api_token_create, api_token_revoke
-from sendinglists.audiences.services import audience_create, audience_delete, audience_update, segment_build
+from sendinglists.admin_common import changelist_link
 from sendinglists.choices import MembershipStatus
-from sendinglists.models import (
-    ApiToken,
-    Audience,
-    CustomField,
-    ImportJob,
-    ListStatusCount,
-    SendingList,
-)
-from sendinglists.selectors import list_member_counts
-from sendinglists.services import (
+from sendinglists.lists.selectors import list_member_counts
+from sendinglists.lists.services import (
     custom_field_check,
     custom_field_create,
     custom_field_room_check,
     sending_list_create,
+)
+from sendinglists.models import (
+    CustomField,
+    ListStatusCount,
+    SendingList,
 )
 
 # --- custom fields --------------------------------------------------------------------------------
@@ -223,182 +215,3 @@ class SendingListAdmin(admin.ModelAdmin):
             field.delete()
         for field in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
             _custom_field_save(field)
-
-
-# --- audiences and imports ------------------------------------------------------------------------
-
-
-class AudienceForm(forms.ModelForm):
-    query = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text='The segment as a text query, e.g. <code>status = active AND tag = "vip"</code>.',
-    )
-
-    class Meta:
-        model = Audience
-        fields = ("sending_list", "name", "query")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["sending_list"].disabled = True
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("sending_list") and cleaned.get("query"):
-            try:
-                # Validated against the list's custom fields where every surface validates it.
-                segment_build(sending_list=cleaned["sending_list"], query=cleaned["query"])
-            except ValidationError as exc:
-                self.add_error("query", exc.messages)
-        return cleaned
-
-
-@admin.register(Audience)
-class AudienceAdmin(admin.ModelAdmin):
-    form = AudienceForm
-    list_display = ("name", "sending_list", "query", "created_by", "updated_at")
-    list_filter = ("sending_list",)
-    list_select_related = ("sending_list", "created_by")
-    search_fields = ("name",)
-    readonly_fields = ("rules", "created_by", "created_at", "updated_at")
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        if change:
-            saved = audience_update(audience=obj, name=data["name"], query=data["query"])
-        else:
-            saved = audience_create(
-                sending_list=data["sending_list"],
-                name=data["name"],
-                query=data["query"],
-                created_by=request.user,
-            )
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
-
-    def delete_model(self, request, obj):
-        audience_delete(audience=obj)
-
-    def delete_queryset(self, request, queryset):
-        for audience in queryset:
-            audience_delete(audience=audience)
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
-    list_display = (
-        "id",
-        "original_filename",
-        "sending_list_link",
-        "status",
-        "rows_read",
-        "contacts_created",
-        "memberships_created",
-        "skipped_opted_out",
-        "errors",
-        "created_by",
-        "created_at",
-        "finished_at",
-    )
-    list_filter = ("status", "sending_list")
-    list_select_related = ("sending_list", "created_by")
-    search_fields = ("original_filename",)
-    readonly_fields = ("file_link",)
-
-    @admin.display(description="Sending list", ordering="sending_list")
-    def sending_list_link(self, job: ImportJob) -> str:
-        return admin_link(job.sending_list)
-
-    @admin.display(description="Uploaded file")
-    def file_link(self, job: ImportJob) -> str:
-        if not job.file:
-            return "-"
-        return format_html('<a href="{}">{}</a>', job.file.url, job.original_filename)
-
-
-# --- API tokens -----------------------------------------------------------------------------------
-
-
-class ApiTokenForm(forms.ModelForm):
-    class Meta:
-        model = ApiToken
-        fields = ("name", "read_only", "limited_to_lists", "sending_lists")
-        help_texts = {
-            "limited_to_lists": "Set by choosing lists below. Off (and no lists): every sending list.",
-            "sending_lists": "Leave empty (and the box above off) for every sending list.",
-        }
-
-    def clean(self):
-        cleaned_data = super().clean()
-        # A limit only narrows: choosing lists limits the token, and clearing them does not widen it.
-        if cleaned_data.get("sending_lists"):
-            cleaned_data["limited_to_lists"] = True
-        return cleaned_data
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created by `api_token_create`: the plain token is shown once, only a hash is kept."""
-
-    form = ApiTokenForm
-    list_display = (
-        "name",
-        "key_prefix",
-        "read_only",
-        "scope",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "state",
-    )
-    list_filter = ("read_only",)
-    list_select_related = ("created_by",)
-    search_fields = ("name", "key_prefix")
-    filter_horizontal = ("sending_lists",)
-    readonly_fields = ("key_prefix", "created_by", "created_at", "last_used_at", "revoked_at")
-    actions = ["revoke_tokens"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("sending_lists")
-
-    @admin.display(description="Lists")
-    def scope(self, token: ApiToken) -> str:
-        lists = ", ".join(sl.phone_number for sl in token.sending_lists.all())
-        if token.limited_to_lists:
-            return lists or "No lists (all deleted)"
-        return lists or "All lists"
-
-    @admin.display(description="State")
-    def state(self, token: ApiToken) -> str:
-        return "Active" if token.is_active else f"Revoked {token.revoked_at:%Y-%m-%d %H:%M}"
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            obj.save()
-            return
-        token, plain_key = api_token_create(
-            name=obj.name,
-            read_only=obj.read_only,
-            sending_lists=form.cleaned_data.get("sending_lists") or [],
-            created_by=request.user,
-        )
-        obj.pk = token.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
-        self.message_user(
-            request,
-            f"API token {token.name!r} created. Copy it now, it is not shown again: {plain_key}",
-            messages.WARNING,
-        )
-
-    @admin.action(
-        description="Revoke selected tokens (their next request is refused)", permissions=["change"]
-    )
-    def revoke_tokens(self, request, queryset):
-        tokens = selected_or_refuse(self, request, queryset)
-        if tokens is None:
-            return
-        revoked = sum(api_token_revoke(token=token) for token in tokens)
-        self.message_user(request, f"Revoked {plural(revoked, 'token')}.", messages.SUCCESS)

@@ -8,11 +8,7 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
-from sendinglists.api.serializers.common import (
-    WITHHELD_FIELDS_HELP,
-    WithheldFieldsField,
-    withhold_personal_fields,
-)
+from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import ListContact
 

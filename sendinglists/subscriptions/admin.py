@@ -10,19 +10,16 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 
 from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdminMixin, contact_search_results
-from contacts.models import Contact
+from contacts.models import Contact, NumberSuppression
 from contacts.phones import phone_search_candidates
-from sendinglists.admin.common import actor_for, admin_link, plural, selected_or_refuse
+from sendinglists.admin_common import actor_for, admin_link, plural, selected_or_refuse
 from sendinglists.choices import MembershipStatus, UnsubReason, status_condition
-from sendinglists.models import ListContact, SubscriptionEvent
-from sendinglists.resources import MembershipResource
-from sendinglists.services import (
-    clean_custom_fields,
-    list_contact_delete,
-    list_contact_opt_out,
-    list_contact_resubscribe,
-    list_contact_update_custom_fields,
-)
+from sendinglists.lists.services import clean_custom_fields
+from sendinglists.models import ListContact, SendingList, SubscriptionEvent
+from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.resources import MembershipResource
+from sendinglists.subscriptions.subscribe import list_contact_resubscribe
 
 
 class MembershipStatusFilter(admin.SimpleListFilter):
@@ -294,3 +291,39 @@ class SubscriptionEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
             return queryset.filter(phone_number=e164), False
         # Uses index: subevent_contact_time, through the contact's unique phone number
         return queryset.filter(contact__in=Contact.objects.filter(phone_number=e164).values("pk")), False
+
+
+@admin.register(NumberSuppression)
+class NumberSuppressionAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
+    list_display = ("phone_number", "kind", "where", "reason", "occurred_at", "evidence")
+    list_filter = ("kind", "reason")
+    ordering = ("-id",)
+    sortable_by = ()
+    search_fields = ("phone_number",)
+    search_help_text = "A phone number in any format: what stands against it, on which list and since when."
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        e164 = phone_search_candidates(search_term)
+        # Uses index: suppression_list_phone_unique, suppression_global_phone_unique (phone first)
+        return (queryset.filter(phone_number=e164) if e164 else queryset.none()), False
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        list_ids = {row.sending_list_id for row in changelist.result_list if row.sending_list_id}
+        self._lists = SendingList.objects.in_bulk(list_ids)
+        return changelist
+
+    @admin.display(description="List")
+    def where(self, row: NumberSuppression) -> str:
+        if row.sending_list_id is None:
+            return "Every list"
+        sending_list = getattr(self, "_lists", {}).get(row.sending_list_id)
+        return str(sending_list) if sending_list else f"Deleted list #{row.sending_list_id}"
+
+    @admin.display(description="Evidence")
+    def evidence(self, row: NumberSuppression) -> str:
+        if row.event_id is None:
+            return "-"
+        return admin_link(SubscriptionEvent(pk=row.event_id), f"Event #{row.event_id}")

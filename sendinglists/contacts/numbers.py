@@ -15,9 +15,9 @@ from contacts.phones import DEFAULT_REGION
 from contacts.services import contact_channel_add, contact_phone_set, contact_update, phone_or_error
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind
-from sendinglists.consent import standing_of
 from sendinglists.models import ListContact, SendingList
-from sendinglists.services import event_record
+from sendinglists.subscriptions.changes import event_record
+from sendinglists.subscriptions.consent import standing_of
 
 
 def number_consent_conflicts(*, contact: Contact, phone_number: str) -> list[str]:

@@ -14,16 +14,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.pagination import KeysetPage, page_or_first
 from sendinglists.audiences.optout import opt_out_chart
-from sendinglists.forms import CustomFieldForm, ListContactFilterForm
+from sendinglists.lists.forms import CustomFieldForm, ListContactFilterForm
+from sendinglists.lists.selectors import sending_list_summaries, sending_list_summary
+from sendinglists.lists.services import custom_field_create
 from sendinglists.models import SendingList
-from sendinglists.selectors import (
+from sendinglists.subscriptions.selectors import (
     LIST_CONTACT_ORDERINGS,
     ListContactFilters,
     list_contacts_page,
-    sending_list_summaries,
-    sending_list_summary,
 )
-from sendinglists.services import custom_field_create
 
 # Column header -> the descending ordering a first click asks for.
 SORTABLE_COLUMNS = {

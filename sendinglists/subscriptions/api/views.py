@@ -8,7 +8,6 @@ from rest_framework.response import Response
 
 from contacts.models import Contact
 from contacts.selectors import contact_tag_names
-from sendinglists.api.filters import MembershipFilter
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
@@ -16,7 +15,12 @@ from sendinglists.api.permissions import (
     list_is_allowed,
     scope_contacts,
 )
-from sendinglists.api.serializers.lists import (
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.choices import UnsubReason
+from sendinglists.contacts.api.upserts import api_contact_upsert
+from sendinglists.models import ListContact, SendingList
+from sendinglists.subscriptions.api.filters import MembershipFilter
+from sendinglists.subscriptions.api.serializers import (
     CONTACT_FIELDS_WITHHELD,
     MEMBERSHIP_ROW_FIELDS,
     MembershipSerializer,
@@ -27,16 +31,9 @@ from sendinglists.api.serializers.lists import (
     UnsubscribeSerializer,
     memberships_data,
 )
-from sendinglists.api.upserts import api_contact_upsert
-from sendinglists.api.views.base import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
-from sendinglists.choices import UnsubReason
-from sendinglists.models import ListContact, SendingList
-from sendinglists.services import (
-    Outcome,
-    list_contact_delete,
-    list_contact_opt_out,
-    list_contact_update_custom_fields,
-)
+from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.subscribe import Outcome
 
 
 def with_contact_fields_withheld(queryset, request):

@@ -1,0 +1,175 @@
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from contacts.models import Contact
+from sendinglists.actors import Actor
+from sendinglists.choices import (
+    EventKind,
+)
+from sendinglists.lists.services import _count_change
+from sendinglists.models import ListContact, SubscriptionEvent
+from sendinglists.subscriptions.consent import ledger_apply
+
+# --- events ---------------------------------------------------------------------------------------
+
+
+def event_record(
+    *,
+    membership: ListContact | None,
+    contact: Contact,
+    sending_list_id: int | None,
+    kind: EventKind,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    signup_method: str = "",
+    note: str = "",
+) -> SubscriptionEvent:
+    event = _new_event(
+        membership=membership,
+        contact=contact,
+        sending_list_id=sending_list_id,
+        kind=kind,
+        actor=actor,
+        occurred_at=occurred_at,
+        reason=reason,
+        signup_method=signup_method,
+        note=note,
+    )
+    event.save()
+    ledger_apply([event])
+    return event
+
+
+def _new_event(
+    *,
+    membership: ListContact | None,
+    contact: Contact,
+    sending_list_id: int | None,
+    kind: EventKind,
+    actor: Actor,
+    occurred_at: dt.datetime,
+    reason: str = "",
+    signup_method: str = "",
+    note: str = "",
+) -> SubscriptionEvent:
+    """An unsaved event row: `event_record` saves one, bulk services bulk_create many. A number that
+    no contact holds any more is passed as an unsaved `Contact(phone_number=…)`: the event keeps the
+    number and links no contact."""
+    return SubscriptionEvent(
+        sending_list_id=sending_list_id,
+        list_contact=membership,
+        contact=contact if contact.pk is not None else None,
+        phone_number=contact.phone_number,
+        kind=kind,
+        reason=reason,
+        signup_method=signup_method,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label[:200],
+        user=actor.user,
+        note=note,
+        occurred_at=occurred_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    changed: bool
+    membership: ListContact
+    reason: str = ""
+
+
+@contextmanager
+def _membership_for_update(membership: ListContact, *, locked: bool):
+    """The membership row to change, locked until commit, with its contact loaded.
+
+    `locked=True` promises a row the caller read with select_for_update in its still-open
+    transaction: it is used as it is (no second read, no savepoint) and the writes join the
+    caller's transaction. Otherwise the row is read again, locked, in a transaction of its own.
+    """
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise transaction.TransactionManagementError(
+                f"Membership {membership.pk} passed as locked outside a transaction."
+            )
+        yield membership
+        return
+    with transaction.atomic():
+        yield ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
+
+
+def _opt_out_locked(
+    membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
+) -> StatusChange:
+    now = occurred_at or timezone.now()
+    if not membership.active:
+        return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
+    if occurred_at is None:
+        # An act of now (an operator, the API, an import) applies after any change dated ahead of
+        # this clock (a provider's fast clock), never before it.
+        now = max(now, membership.status_changed_at)
+    elif now < membership.status_changed_at:
+        return StatusChange(False, membership, "A later change already decided this membership's status.")
+    old = membership.status
+    changed = membership_set_opted_out(membership, reason=reason, at=now)
+    membership.save(update_fields=[*changed, "updated_at"])
+    _count_change(membership, old, membership.status)
+    event_record(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=EventKind.OPTED_OUT,
+        reason=reason,
+        actor=actor,
+        occurred_at=now,
+        note=note,
+    )
+    return StatusChange(True, membership)
+
+
+def _membership_insert(
+    membership: ListContact, *, kind: EventKind, actor: Actor, occurred_at, **event
+) -> bool:
+    """Insert a new membership with its count delta and its event, or return False (and write
+    nothing) when a concurrent insert of the same (list, contact) won the unique constraint."""
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:
+        return False
+    _count_change(membership, None, membership.status)
+    event_record(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=kind,
+        actor=actor,
+        occurred_at=occurred_at,
+        **event,
+    )
+    return True
+
+
+def opted_out_fields(*, reason: str, at: dt.datetime) -> dict:
+    """What an opt-out sets on a membership, the one place that says so: the opt-out services save
+    these fields (one row, or a chunk in one UPDATE), and the demo builds its memberships with them."""
+    return {
+        "active": False,
+        "unsub_reason": reason,
+        "opted_out_at": at,
+        "status_changed_at": at,
+        "in_workflow": False,
+    }
+
+
+def membership_set_opted_out(membership: ListContact, *, reason: str, at: dt.datetime) -> list[str]:
+    """Set `opted_out_fields` on `membership` in memory; returns their names for the caller's save."""
+    fields = opted_out_fields(reason=reason, at=at)
+    for name, value in fields.items():
+        setattr(membership, name, value)
+    return list(fields)

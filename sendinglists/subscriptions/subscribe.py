@@ -1,0 +1,253 @@
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.choices import SuppressionKind
+from contacts.models import Contact, NumberSuppression
+from contacts.services import number_is_blocked
+from sendinglists.actors import Actor
+from sendinglists.choices import (
+    EventKind,
+    MembershipStatus,
+    SignupMethod,
+    UnsubReason,
+)
+from sendinglists.lists.services import _count_change, clean_custom_fields
+from sendinglists.models import ListContact, SendingList
+from sendinglists.subscriptions.changes import (
+    StatusChange,
+    _membership_for_update,
+    _membership_insert,
+    _opt_out_locked,
+    event_record,
+)
+from sendinglists.subscriptions.consent import suppression_standing, suppression_text
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"  # already subscribed: custom fields merged
+    SKIPPED_OPTED_OUT = "skipped_opted_out"
+    SKIPPED_BLOCKED = "skipped_blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    outcome: Outcome
+    membership: ListContact | None
+    reason: str = ""
+    """Why nothing changed, in words an API consumer or operator can read."""
+
+
+def subscription_outcome(
+    *, membership_active: bool | None, contact_blocked: bool, suppressed: bool
+) -> Outcome:
+    """What a subscribe request (API upsert, import row, journey) does to a membership.
+
+    `membership_active` is None when there is no membership yet; `suppressed` says the consent
+    ledger holds the number as opted out of the list (`suppressions_standing`). This is the single
+    place that decides; the import pipeline calls it per row, `list_contact_subscribe` per request.
+    """
+    if contact_blocked:
+        return Outcome.SKIPPED_BLOCKED
+    if suppressed or membership_active is False:
+        return Outcome.SKIPPED_OPTED_OUT
+    return Outcome.CREATED if membership_active is None else Outcome.UPDATED
+
+
+def skip_reason(outcome: Outcome, membership: ListContact | None) -> str:
+    if outcome == Outcome.SKIPPED_BLOCKED:
+        return "The contact is blocked and is never subscribed."
+    if outcome == Outcome.SKIPPED_OPTED_OUT:
+        label = membership.status_label if membership else "Opted-out"
+        return (
+            f"The contact opted out of this list ({label}); only the contact (START) or an explicit "
+            "resubscribe can subscribe it again."
+        )
+    return ""
+
+
+# --- memberships ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def list_contact_subscribe(
+    *,
+    sending_list: SendingList,
+    contact: Contact,
+    signup_method: str,
+    actor: Actor,
+    custom_fields: dict | None = None,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+) -> SubscribeResult:
+    """Subscribe a contact to a list, or merge custom fields into an active membership.
+
+    Never reactivates an opted-out membership and never subscribes a blocked contact: those
+    come back as SKIPPED_* with a reason, and nothing changes. A new membership records a
+    SUBSCRIBED event naming the actor. Custom fields are validated against the list's fields.
+    """
+    if signup_method not in SignupMethod.values:
+        raise ValidationError({"signup_method": f"Unknown signup method {signup_method!r}."})
+    cleaned = clean_custom_fields(sending_list=sending_list, values=custom_fields)
+    now = occurred_at or timezone.now()
+    # The contact row, locked: its number and block as they are now, and no phone change or
+    # STOP of this person between this decision and the commit.
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    membership = (
+        ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
+    )
+    standing = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    was_member_opted_out = membership is not None and not membership.active
+    outcome = subscription_outcome(
+        membership_active=None if membership is None else membership.active,
+        contact_blocked=contact.blocked or (standing is not None and standing.kind == SuppressionKind.BLOCK),
+        suppressed=standing is not None,
+    )
+    if outcome == Outcome.CREATED:
+        membership = ListContact(
+            sending_list=sending_list,
+            contact=contact,
+            signup_method=signup_method,
+            custom_fields=cleaned,
+            subscribed_at=now,
+            status_changed_at=now,
+        )
+        inserted = _membership_insert(
+            membership,
+            kind=EventKind.SUBSCRIBED,
+            actor=actor,
+            occurred_at=now,
+            signup_method=signup_method,
+            note=note,
+        )
+        if not inserted:
+            # A concurrent request created it first; decide again against the row it wrote.
+            return list_contact_subscribe(
+                sending_list=sending_list,
+                contact=contact,
+                signup_method=signup_method,
+                actor=actor,
+                custom_fields=custom_fields,
+                occurred_at=occurred_at,
+                note=note,
+            )
+    elif outcome == Outcome.UPDATED:
+        merged = {**membership.custom_fields, **cleaned}
+        if merged != membership.custom_fields:
+            membership.custom_fields = merged
+            membership.save(update_fields=["custom_fields", "updated_at"])
+    elif outcome == Outcome.SKIPPED_OPTED_OUT and membership is None:
+        membership = _restore_prior_opt_out(
+            sending_list=sending_list, contact=contact, prior=standing, now=now
+        )
+    elif outcome == Outcome.SKIPPED_OPTED_OUT and membership.active:
+        # The ledger holds the number as opted out while its contact is active here (data from
+        # before the ledger): the opt-out wins.
+        _opt_out_locked(
+            ListContact.objects.select_related("contact").get(pk=membership.pk),
+            reason=standing.reason or UnsubReason.MANUAL,
+            actor=Actor.system("consent ledger"),
+            occurred_at=None,
+            note=suppression_text(standing, list_name=sending_list.name),
+        )
+        membership.refresh_from_db()
+    reason = skip_reason(outcome, membership)
+    if outcome == Outcome.SKIPPED_OPTED_OUT and not was_member_opted_out:
+        # Opted out under another contact, or before this membership: the ledger says when.
+        reason = suppression_text(standing, list_name=sending_list.name)
+    return SubscribeResult(outcome=outcome, membership=membership, reason=reason)
+
+
+def _restore_prior_opt_out(*, sending_list, contact, prior: NumberSuppression, now) -> ListContact:
+    """Give a number the ledger holds as opted out (a contact deleted and re-created, a number
+    given to another contact, a STOPALL) its opted-out membership when it is subscribed again."""
+    membership = ListContact(
+        sending_list=sending_list,
+        contact=contact,
+        active=False,
+        unsub_reason=prior.reason or UnsubReason.MANUAL,
+        signup_method=SignupMethod.MANUAL,
+        subscribed_at=now,
+        opted_out_at=prior.occurred_at,
+        status_changed_at=prior.occurred_at,
+    )
+    inserted = _membership_insert(
+        membership,
+        kind=EventKind.OPTED_OUT,
+        reason=membership.unsub_reason,
+        actor=Actor.system("consent ledger"),
+        occurred_at=now,
+        note=(
+            f"The opt-out of {prior.phone_number} of {prior.occurred_at:%Y-%m-%d %H:%M} UTC "
+            f"(event #{prior.event_id}) still stands."
+        ),
+    )
+    if not inserted:  # a concurrent request created the membership: it decides
+        return ListContact.objects.get(sending_list=sending_list, contact=contact)
+    return membership
+
+
+def list_contact_resubscribe(
+    *,
+    membership: ListContact,
+    actor: Actor,
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+    locked: bool = False,
+) -> StatusChange:
+    """Explicitly turn an opted-out membership back on, recording who did it and why.
+
+    The only way back from an opt-out. Refused for a blocked contact; a resubscribe older than
+    the latest status change (a STOP sent after this START) does not apply. Atomic; `locked` as
+    for `list_contact_opt_out`.
+    """
+    with _membership_for_update(membership, locked=locked) as membership:
+        return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
+
+
+def _resubscribe_locked(
+    membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
+) -> StatusChange:
+    now = occurred_at or timezone.now()
+    if membership.contact.blocked or number_is_blocked(membership.contact.phone_number):
+        return StatusChange(False, membership, "The contact is blocked; unblock it first.")
+    if membership.active:
+        return StatusChange(False, membership, "Already subscribed.")
+    if occurred_at is None:
+        now = max(now, membership.status_changed_at)  # as for an opt-out of now
+    elif now < membership.status_changed_at:
+        return StatusChange(False, membership, "A later change already decided this membership's status.")
+    old = membership.status
+    membership.active = True
+    membership.unsub_reason = ""
+    membership.opted_out_at = None
+    membership.subscribed_at = now
+    membership.status_changed_at = now
+    membership.consecutive_failures = 0
+    membership.save(
+        update_fields=[
+            "active",
+            "unsub_reason",
+            "opted_out_at",
+            "subscribed_at",
+            "status_changed_at",
+            "consecutive_failures",
+            "updated_at",
+        ]
+    )
+    _count_change(membership, old, MembershipStatus.ACTIVE)
+    event_record(
+        membership=membership,
+        contact=membership.contact,
+        sending_list_id=membership.sending_list_id,
+        kind=EventKind.RESUBSCRIBED,
+        actor=actor,
+        occurred_at=now,
+        note=note,
+    )
+    return StatusChange(True, membership)
