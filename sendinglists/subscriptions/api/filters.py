@@ -2,6 +2,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.db.models.query import EmptyQuerySet
 
 from contacts.selectors import SearchKind, contact_search
 from sendinglists.api.filters import ApiFilterSet, SinceFilter, _custom_fields_value, _phone, _tag_filters
@@ -82,5 +83,8 @@ class MembershipFilter(ApiFilterSet):
             **(_tag_filters(data["tag"]) if data.get("tag") else {}),
         )
         # The view's queryset says what to load with each row; list_contacts says which rows.
-        queryset = queryset & list_contacts(sending_list=list_id, filters=filters)
+        # (A selection of nothing is an EmptyQuerySet, which `&` would return without the view's
+        # annotations.)
+        selected = list_contacts(sending_list=list_id, filters=filters)
+        queryset = queryset.none() if isinstance(selected, EmptyQuerySet) else queryset & selected
         return super().filter_queryset(queryset)
