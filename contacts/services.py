@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +22,15 @@ def phone_or_error(raw: object, *, region: str | None = DEFAULT_REGION, field: s
     if not result.is_valid:
         raise ValidationError({field: f"{raw!s:.40} is not a valid phone number: {result.error}."})
     return result
+
+
+def region_or_error(region: object, *, field: str = "region") -> str:
+    """The country code national numbers are read in (ISO 3166, upper-cased), or a ValidationError
+    naming the field. Every surface that takes a region (lists, imports, the admin) asks this."""
+    code = str(region or "").strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError({field: [f"{code!r} is not a known country code (use e.g. US, GB, DE)."]})
+    return code
 
 
 def number_is_blocked(phone_number: str) -> bool:

@@ -12,22 +12,25 @@ class UnsubReason(models.TextChoices):
     COMPLAINT = "complaint", "Complaint"
 
 
-class MembershipStatus(models.TextChoices):
-    """The status a person reads; derived from `active` + `unsub_reason` (seed 000's table), and
-    Blocked over any of them while the member's contact is blocked (`status_from`).
-
-    The maintained counts (ListStatusCount) hold the statuses `active` + `unsub_reason` give, never
-    BLOCKED: a block changes no membership; the blocked members are counted from the few blocked
-    contacts when read (sendinglists.lists.selectors.list_member_counts).
-    """
-
-    ACTIVE = "active", "Active"
-    OPTED_OUT = "message", "Opted-out"
-    BAD_RESPONSE = "bad_response", "Bad response"
-    INVALID_CONTACT = "invalid_contact", "Invalid contact"
-    MANUAL = "manual", "Manual"
-    COMPLAINT = "complaint", "Complaint"
-    BLOCKED = "blocked", "Blocked"
+# The status a person reads; derived from `active` + `unsub_reason` (seed 000's table), and Blocked
+# over any of them while the member's contact is blocked (`status_from`). Its opted-out values are
+# UnsubReason's own (one source of the five reasons); seed 000 calls the STOP reason "Opted-out".
+#
+# The maintained counts (ListStatusCount) hold the statuses `active` + `unsub_reason` give, never
+# BLOCKED: a block changes no membership; the blocked members are counted from the few blocked
+# contacts when read (sendinglists.lists.selectors.list_member_counts).
+MembershipStatus = models.TextChoices(
+    "MembershipStatus",
+    [
+        ("ACTIVE", ("active", "Active")),
+        *(
+            ("OPTED_OUT" if reason == UnsubReason.MESSAGE else reason.name, (reason.value, reason.label))
+            for reason in UnsubReason
+        ),
+        ("BLOCKED", ("blocked", "Blocked")),
+    ],
+    module=__name__,
+)
 
 
 class SignupMethod(models.TextChoices):

@@ -696,6 +696,27 @@ def test_sending_list_form_normalizes_the_sender_and_custom_field_inline_checks_
     ]
 
 
+def test_sending_list_form_refuses_an_unknown_region(admin_client):
+    data = admin_form_data(admin_client.get(reverse("admin:sendinglists_sendinglist_add")))
+    data.update(
+        {
+            "name": "Acme",
+            "phone_number": "(800) 555-0142",
+            "default_region": "zz",
+            "opt_out_keywords": "[]",
+            "opt_in_keywords": "[]",
+        }
+    )
+
+    refused = admin_client.post(reverse("admin:sendinglists_sendinglist_add"), data)
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["default_region"] == [
+        "'ZZ' is not a known country code (use e.g. US, GB, DE)."
+    ]
+    assert not SendingList.objects.exists()
+
+
 def test_creating_an_api_token_shows_the_plain_token_once_and_stores_only_its_hash(admin_client, staff_user):
     sending_list = SendingListFactory()
     data = admin_form_data(admin_client.get(reverse("admin:sendinglists_apitoken_add")))

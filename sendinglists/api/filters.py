@@ -10,7 +10,6 @@ from drf_spectacular.utils import extend_schema_field
 
 from contacts.jsonsafe import json_loads_bounded
 from contacts.models import Tag
-from contacts.phones import normalize_phone
 from contacts.selectors import tag_named
 from sendinglists.api.parsers import NUL_MESSAGE, nul_path
 from sendinglists.lists.services import clean_custom_fields
@@ -97,14 +96,7 @@ class SinceFilter(django_filters.IsoDateTimeFilter):
         super().__init__(*args, **kwargs)
 
 
-def _phone(value: str, region: str, field: str = "phone") -> str:
-    result = normalize_phone(value, region)
-    if not result.is_valid:
-        raise ValidationError({field: f"{value[:40]} is not a valid phone number: {result.error}."})
-    return result.e164
-
-
-def _custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
+def custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
     try:
         values = json_loads_bounded(raw)
     except ValueError:
@@ -118,6 +110,6 @@ def _custom_fields_value(raw: str, sending_list: SendingList | int) -> dict:
     return clean_custom_fields(sending_list=sending_list, values=values)
 
 
-def _tag_filters(value: str) -> dict:
+def tag_filters(value: str) -> dict:
     tag = Tag.objects.filter(tag_named([value.strip()])).first()
     return {"tag": tag, "tag_missing": tag is None}

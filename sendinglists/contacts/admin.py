@@ -25,6 +25,7 @@ from sendinglists.contacts.services import contact_block, contact_delete, contac
 from sendinglists.lists.services import clean_custom_fields
 from sendinglists.models import ListContact
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.models import MEMBERSHIP_COUNTER_FIELDS
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
 
 
@@ -65,20 +66,14 @@ class MembershipInline(admin.TabularInline):
         "signup_method",
         "subscribed_at",
         "custom_fields",
-        "send_count",
-        "click_count",
-        "conversion_count",
-        "revenue_total",
+        *MEMBERSHIP_COUNTER_FIELDS,
         "details",
     )
     readonly_fields = (
         "status",
         "signup_method",
         "subscribed_at",
-        "send_count",
-        "click_count",
-        "conversion_count",
-        "revenue_total",
+        *MEMBERSHIP_COUNTER_FIELDS,
         "details",
     )
     verbose_name_plural = "Memberships (new ones subscribe with signup method Manual)"

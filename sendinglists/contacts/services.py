@@ -6,7 +6,7 @@ from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
 )
-from sendinglists.lists.services import _count_change
+from sendinglists.lists.services import status_count_change
 from sendinglists.models import ListContact
 from sendinglists.subscriptions.changes import event_record
 
@@ -50,5 +50,5 @@ def contact_delete(*, contact: Contact) -> None:
     """Delete a contact and its memberships. Its consent stays: the subscription events (SET_NULL,
     with the number, list, reason, time and actor) and the ledger's suppressions of its number."""
     for membership in ListContact.objects.select_for_update().filter(contact=contact):
-        _count_change(membership, membership.status, None)
+        status_count_change(membership, membership.status, None)
     contact.delete()

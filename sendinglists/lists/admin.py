@@ -5,7 +5,7 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html_join
 
-from contacts.services import phone_or_error
+from contacts.services import phone_or_error, region_or_error
 from sendinglists.admin_common import changelist_link
 from sendinglists.choices import MembershipStatus
 from sendinglists.lists.selectors import list_member_counts
@@ -126,7 +126,10 @@ class SendingListForm(forms.ModelForm):
         )
 
     def clean_default_region(self) -> str:
-        return self.cleaned_data["default_region"].upper()
+        try:
+            return region_or_error(self.cleaned_data["default_region"])
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["region"]) from None
 
     def clean(self):
         cleaned = super().clean()

@@ -6,6 +6,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from contacts.phones import normalize_phone
+from contacts.services import region_or_error
 from sendinglists.choices import (
     FieldType,
     MembershipStatus,
@@ -27,7 +28,7 @@ def list_status_counts_add(*, sending_list_id: int, deltas: Counter) -> None:
         ListStatusCount.objects.bulk_create(rows)
 
 
-def _count_change(
+def status_count_change(
     membership: ListContact, old: MembershipStatus | None, new: MembershipStatus | None
 ) -> None:
     deltas: Counter = Counter()
@@ -155,6 +156,7 @@ def _custom_field_definitions(sending_list_id: int) -> list[CustomField]:
 def sending_list_create(
     *, phone_number: str, name: str, default_region: str = "US", help_text: str = ""
 ) -> SendingList:
+    default_region = region_or_error(default_region, field="default_region")
     phone = normalize_phone(phone_number, default_region)
     if not phone.is_valid:
         raise ValidationError(
@@ -163,7 +165,7 @@ def sending_list_create(
     if SendingList.objects.filter(phone_number=phone.e164).exists():
         raise ValidationError({"phone_number": f"A sending list already uses {phone.e164}."})
     sending_list = SendingList(
-        phone_number=phone.e164, name=name, default_region=default_region.upper(), help_text=help_text
+        phone_number=phone.e164, name=name, default_region=default_region, help_text=help_text
     )
     sending_list.full_clean()
     sending_list.save()

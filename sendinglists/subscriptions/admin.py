@@ -17,6 +17,11 @@ from sendinglists.choices import MembershipStatus, UnsubReason, status_condition
 from sendinglists.lists.services import clean_custom_fields
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.models import (
+    MEMBERSHIP_COUNTER_FIELDS,
+    MEMBERSHIP_ENGAGEMENT_FIELDS,
+    MEMBERSHIP_SUBSCRIPTION_FIELDS,
+)
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.resources import MembershipResource
 from sendinglists.subscriptions.subscribe import list_contact_resubscribe
@@ -86,10 +91,7 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         "status_label",
         "signup_method",
         "subscribed_at",
-        "send_count",
-        "click_count",
-        "conversion_count",
-        "revenue_total",
+        *MEMBERSHIP_COUNTER_FIELDS,
         "in_workflow",
     )
     list_display_links = ("id",)
@@ -106,18 +108,9 @@ class ListContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         "sending_list",
         "status_label",
         "active",
-        "unsub_reason",
-        "signup_method",
-        "subscribed_at",
-        "opted_out_at",
+        *MEMBERSHIP_SUBSCRIPTION_FIELDS,
         "status_changed_at",
-        "send_count",
-        "click_count",
-        "conversion_count",
-        "revenue_total",
-        "last_sent_at",
-        "last_clicked_at",
-        "last_revenue_at",
+        *MEMBERSHIP_ENGAGEMENT_FIELDS,
         "in_workflow",
         "consecutive_failures",
         "created_at",

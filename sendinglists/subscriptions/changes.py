@@ -10,7 +10,7 @@ from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
 )
-from sendinglists.lists.services import _count_change
+from sendinglists.lists.services import status_count_change
 from sendinglists.models import ListContact, SubscriptionEvent
 from sendinglists.subscriptions.consent import ledger_apply
 
@@ -29,7 +29,7 @@ def event_record(
     signup_method: str = "",
     note: str = "",
 ) -> SubscriptionEvent:
-    event = _new_event(
+    event = event_build(
         membership=membership,
         contact=contact,
         sending_list_id=sending_list_id,
@@ -45,7 +45,7 @@ def event_record(
     return event
 
 
-def _new_event(
+def event_build(
     *,
     membership: ListContact | None,
     contact: Contact,
@@ -85,7 +85,7 @@ class StatusChange:
 
 
 @contextmanager
-def _membership_for_update(membership: ListContact, *, locked: bool):
+def membership_for_update(membership: ListContact, *, locked: bool):
     """The membership row to change, locked until commit, with its contact loaded.
 
     `locked=True` promises a row the caller read with select_for_update in its still-open
@@ -103,7 +103,7 @@ def _membership_for_update(membership: ListContact, *, locked: bool):
         yield ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
 
 
-def _opt_out_locked(
+def opt_out_locked(
     membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
     now = occurred_at or timezone.now()
@@ -118,7 +118,7 @@ def _opt_out_locked(
     old = membership.status
     changed = membership_set_opted_out(membership, reason=reason, at=now)
     membership.save(update_fields=[*changed, "updated_at"])
-    _count_change(membership, old, membership.status)
+    status_count_change(membership, old, membership.status)
     event_record(
         membership=membership,
         contact=membership.contact,
@@ -132,7 +132,7 @@ def _opt_out_locked(
     return StatusChange(True, membership)
 
 
-def _membership_insert(
+def membership_insert(
     membership: ListContact, *, kind: EventKind, actor: Actor, occurred_at, **event
 ) -> bool:
     """Insert a new membership with its count delta and its event, or return False (and write
@@ -142,7 +142,7 @@ def _membership_insert(
             membership.save()
     except IntegrityError:
         return False
-    _count_change(membership, None, membership.status)
+    status_count_change(membership, None, membership.status)
     event_record(
         membership=membership,
         contact=membership.contact,

@@ -5,7 +5,7 @@ from sendinglists.choices import (
     MembershipStatus,
     status_from,
 )
-from sendinglists.lists.services import _count_change, clean_custom_fields
+from sendinglists.lists.services import clean_custom_fields, status_count_change
 from sendinglists.models import ListContact
 
 
@@ -25,7 +25,7 @@ def list_contact_update_custom_fields(
 def list_contact_delete(*, membership: ListContact, actor: Actor) -> None:
     """Remove a membership. Its events stay (SET_NULL), so an opt-out survives the deletion."""
     membership = ListContact.objects.select_for_update().get(pk=membership.pk)
-    _count_change(membership, membership.status, None)
+    status_count_change(membership, membership.status, None)
     membership.delete()
 
 

@@ -16,6 +16,17 @@ from sendinglists.choices import (
 )
 from sendinglists.lists.models import SendingList
 
+# A membership's columns in the order every surface shows them (the API, exports, the admin); each
+# surface takes the groups it shows.
+MEMBERSHIP_SUBSCRIPTION_FIELDS = ("unsub_reason", "signup_method", "subscribed_at", "opted_out_at")
+MEMBERSHIP_COUNTER_FIELDS = ("send_count", "click_count", "conversion_count", "revenue_total")
+MEMBERSHIP_ENGAGEMENT_FIELDS = (
+    *MEMBERSHIP_COUNTER_FIELDS,
+    "last_sent_at",
+    "last_clicked_at",
+    "last_revenue_at",
+)
+
 
 class ListContact(models.Model):
     """A contact's membership of a sending list: status, custom fields and engagement counters."""

@@ -17,11 +17,11 @@ from sendinglists.lists.services import list_status_counts_add
 from sendinglists.models import ListContact, SendingList, SubscriptionEvent
 from sendinglists.subscriptions.changes import (
     StatusChange,
-    _membership_for_update,
-    _membership_insert,
-    _new_event,
-    _opt_out_locked,
+    event_build,
     event_record,
+    membership_for_update,
+    membership_insert,
+    opt_out_locked,
     opted_out_fields,
 )
 from sendinglists.subscriptions.consent import ledger_apply, suppression_standing
@@ -46,8 +46,8 @@ def list_contact_opt_out(
     """
     if reason not in UnsubReason.values:
         raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
-    with _membership_for_update(membership, locked=locked) as membership:
-        return _opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
+    with membership_for_update(membership, locked=locked) as membership:
+        return opt_out_locked(membership, reason=reason, actor=actor, occurred_at=occurred_at, note=note)
 
 
 @transaction.atomic
@@ -91,7 +91,7 @@ def list_contacts_opt_out_bulk(
         ),
     )
     events = SubscriptionEvent.objects.bulk_create(
-        _new_event(
+        event_build(
             membership=m,
             contact=m.contact,
             sending_list_id=sending_list_id,
@@ -138,7 +138,7 @@ def contact_opt_out_of_list(
         subscribed_at=now,
         **opted_out_fields(reason=reason, at=now),
     )
-    if not _membership_insert(
+    if not membership_insert(
         membership, kind=EventKind.OPTED_OUT, reason=reason, actor=actor, occurred_at=now, note=note
     ):
         # A concurrent request created the membership first; opt that one out.

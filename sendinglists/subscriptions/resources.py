@@ -6,6 +6,7 @@ from import_export import fields
 
 from contacts.resources import FormulaSafeResource
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.models import MEMBERSHIP_ENGAGEMENT_FIELDS, MEMBERSHIP_SUBSCRIPTION_FIELDS
 
 MEMBERSHIP_EXPORT_FIELDS = (
     "id",
@@ -17,18 +18,9 @@ MEMBERSHIP_EXPORT_FIELDS = (
     "first_name",
     "last_name",
     "status",
-    "unsub_reason",
-    "signup_method",
-    "subscribed_at",
-    "opted_out_at",
+    *MEMBERSHIP_SUBSCRIPTION_FIELDS,
     "custom_fields",
-    "send_count",
-    "click_count",
-    "conversion_count",
-    "revenue_total",
-    "last_sent_at",
-    "last_clicked_at",
-    "last_revenue_at",
+    *MEMBERSHIP_ENGAGEMENT_FIELDS,
     "in_workflow",
 )
 

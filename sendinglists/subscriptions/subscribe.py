@@ -16,14 +16,14 @@ from sendinglists.choices import (
     SignupMethod,
     UnsubReason,
 )
-from sendinglists.lists.services import _count_change, clean_custom_fields
+from sendinglists.lists.services import clean_custom_fields, status_count_change
 from sendinglists.models import ListContact, SendingList
 from sendinglists.subscriptions.changes import (
     StatusChange,
-    _membership_for_update,
-    _membership_insert,
-    _opt_out_locked,
     event_record,
+    membership_for_update,
+    membership_insert,
+    opt_out_locked,
 )
 from sendinglists.subscriptions.consent import suppression_standing, suppression_text
 
@@ -117,7 +117,7 @@ def list_contact_subscribe(
             subscribed_at=now,
             status_changed_at=now,
         )
-        inserted = _membership_insert(
+        inserted = membership_insert(
             membership,
             kind=EventKind.SUBSCRIBED,
             actor=actor,
@@ -148,7 +148,7 @@ def list_contact_subscribe(
     elif outcome == Outcome.SKIPPED_OPTED_OUT and membership.active:
         # The ledger holds the number as opted out while its contact is active here (data from
         # before the ledger): the opt-out wins.
-        _opt_out_locked(
+        opt_out_locked(
             ListContact.objects.select_related("contact").get(pk=membership.pk),
             reason=standing.reason or UnsubReason.MANUAL,
             actor=Actor.system("consent ledger"),
@@ -176,7 +176,7 @@ def _restore_prior_opt_out(*, sending_list, contact, prior: NumberSuppression, n
         opted_out_at=prior.occurred_at,
         status_changed_at=prior.occurred_at,
     )
-    inserted = _membership_insert(
+    inserted = membership_insert(
         membership,
         kind=EventKind.OPTED_OUT,
         reason=membership.unsub_reason,
@@ -206,7 +206,7 @@ def list_contact_resubscribe(
     the latest status change (a STOP sent after this START) does not apply. Atomic; `locked` as
     for `list_contact_opt_out`.
     """
-    with _membership_for_update(membership, locked=locked) as membership:
+    with membership_for_update(membership, locked=locked) as membership:
         return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
 
 
@@ -240,7 +240,7 @@ def _resubscribe_locked(
             "updated_at",
         ]
     )
-    _count_change(membership, old, MembershipStatus.ACTIVE)
+    status_count_change(membership, old, MembershipStatus.ACTIVE)
     event_record(
         membership=membership,
         contact=membership.contact,

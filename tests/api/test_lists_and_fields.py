@@ -80,7 +80,7 @@ def test_create_a_list_with_a_taken_sender_or_bad_region_is_a_400(client):
         "/api/v1/lists/", {"phone_number": "18005550100", "name": "X", "default_region": "ZZ"}, format="json"
     )
     assert response.json()["field_errors"] == {
-        "default_region": ["'ZZ' is not an ISO country code (US, GB, …)."]
+        "default_region": ["'ZZ' is not a known country code (use e.g. US, GB, DE)."]
     }
     assert SendingList.objects.count() == 1
 

@@ -13,7 +13,7 @@ from sendinglists.lists.services import (
     list_status_counts_squash,
     sending_list_create,
 )
-from sendinglists.models import ListContact, ListStatusCount, SubscriptionEvent
+from sendinglists.models import ListContact, ListStatusCount, SendingList, SubscriptionEvent
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import (
@@ -363,6 +363,17 @@ def test_sending_list_create_normalizes_the_sender_and_refuses_duplicates():
         sending_list_create(phone_number="18005551234", name="Again")
     with pytest.raises(ValidationError, match="not a valid sender number"):
         sending_list_create(phone_number="12", name="Bad")
+
+
+@pytest.mark.django_db
+def test_sending_list_create_refuses_an_unknown_region_naming_the_field():
+    with pytest.raises(ValidationError) as caught:
+        sending_list_create(phone_number="(800) 555-1234", name="Deals", default_region="zz")
+
+    assert caught.value.message_dict == {
+        "default_region": ["'ZZ' is not a known country code (use e.g. US, GB, DE)."]
+    }
+    assert not SendingList.objects.exists()
 
 
 @pytest.mark.django_db

@@ -7,7 +7,8 @@ from django.db.models.lookups import Exact
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
 from contacts.selectors import SearchKind, contact_search, tag_named
-from sendinglists.api.filters import ApiFilterSet, IdFilter, SinceFilter, _custom_fields_value, _phone
+from contacts.services import phone_or_error
+from sendinglists.api.filters import ApiFilterSet, IdFilter, SinceFilter, custom_fields_value
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, without_withheld_contacts
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.models import ListContact, SendingList
@@ -53,7 +54,7 @@ class ContactFilter(ApiFilterSet):
         return queryset  # applied together in filter_queryset: they all describe one membership
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(phone_number=_phone(value, DEFAULT_REGION))
+        return queryset.filter(phone_number=phone_or_error(value, region=DEFAULT_REGION, field="phone").e164)
 
     def filter_email(self, queryset, name, value):
         # Uses index: contact_email_lower
@@ -105,7 +106,7 @@ class ContactFilter(ApiFilterSet):
                     {"custom_fields": "Filtering by custom fields needs `list` (fields are per list)."}
                 )
             membership_filter = membership_filter.filter(
-                custom_fields_equal(_custom_fields_value(data["custom_fields"], sending_list))
+                custom_fields_equal(custom_fields_value(data["custom_fields"], sending_list))
             )
         if conditions or data.get("custom_fields") or sending_list is not None:
             queryset = queryset.filter(Exists(membership_filter))

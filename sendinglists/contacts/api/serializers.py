@@ -11,6 +11,7 @@ from contacts.api.serializers import (
 from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
 BULK_ITEM_STATUSES = ["ok", "error"]
@@ -63,10 +64,7 @@ class ContactSubscriptionSerializer(serializers.ModelSerializer):
             "sending_list",
             "status",
             "active",
-            "unsub_reason",
-            "signup_method",
-            "subscribed_at",
-            "opted_out_at",
+            *MEMBERSHIP_SUBSCRIPTION_FIELDS,
         ]
         read_only_fields = fields
 

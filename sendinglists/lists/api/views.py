@@ -1,8 +1,9 @@
-import phonenumbers
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from contacts.services import region_or_error
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
@@ -19,9 +20,10 @@ class SendingListCreateSerializer(SendingListSerializer):
     )
 
     def validate_default_region(self, value: str) -> str:
-        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise serializers.ValidationError(f"{value!r} is not an ISO country code (US, GB, …).")
-        return value.upper()
+        try:
+            return region_or_error(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["region"]) from None
 
 
 @extend_schema_view(

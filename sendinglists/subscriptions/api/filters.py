@@ -5,7 +5,8 @@ from django.db.models.lookups import Exact
 from django.db.models.query import EmptyQuerySet
 
 from contacts.selectors import SearchKind, contact_search
-from sendinglists.api.filters import ApiFilterSet, SinceFilter, _custom_fields_value, _phone, _tag_filters
+from contacts.services import phone_or_error
+from sendinglists.api.filters import ApiFilterSet, SinceFilter, custom_fields_value, tag_filters
 from sendinglists.api.permissions import without_withheld_contacts
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.models import ListContact, SendingList
@@ -47,7 +48,11 @@ class MembershipFilter(ApiFilterSet):
         return queryset  # the Contacts tab's filters, applied together by list_contacts
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(contact__phone_number=_phone(value, self.sending_list.default_region))
+        return queryset.filter(
+            contact__phone_number=phone_or_error(
+                value, region=self.sending_list.default_region, field="phone"
+            ).e164
+        )
 
     def filter_email(self, queryset, name, value):
         queryset = queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))
@@ -61,7 +66,7 @@ class MembershipFilter(ApiFilterSet):
         custom_fields = {}
         if data.get("custom_fields"):
             try:
-                custom_fields = _custom_fields_value(data["custom_fields"], list_id)
+                custom_fields = custom_fields_value(data["custom_fields"], list_id)
             except ValidationError:
                 self.sending_list  # noqa: B018 - a missing list is a 404 before a bad field is a 400
                 raise
@@ -80,7 +85,7 @@ class MembershipFilter(ApiFilterSet):
             signup_method=data.get("signup_method") or "",
             in_workflow=data.get("in_workflow"),
             custom_fields=custom_fields,
-            **(_tag_filters(data["tag"]) if data.get("tag") else {}),
+            **(tag_filters(data["tag"]) if data.get("tag") else {}),
         )
         # The view's queryset says what to load with each row; list_contacts says which rows.
         # (A selection of nothing is an EmptyQuerySet, which `&` would return without the view's

@@ -16,6 +16,7 @@ from sendinglists.api.fields import (
 )
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.models import MEMBERSHIP_ENGAGEMENT_FIELDS, MEMBERSHIP_SUBSCRIPTION_FIELDS
 
 
 class MembershipContactSerializer(serializers.ModelSerializer):
@@ -63,18 +64,9 @@ class MembershipSerializer(serializers.ModelSerializer):
             "sending_list",
             "status",
             "active",
-            "unsub_reason",
-            "signup_method",
-            "subscribed_at",
-            "opted_out_at",
+            *MEMBERSHIP_SUBSCRIPTION_FIELDS,
             "custom_fields",
-            "send_count",
-            "click_count",
-            "conversion_count",
-            "revenue_total",
-            "last_sent_at",
-            "last_clicked_at",
-            "last_revenue_at",
+            *MEMBERSHIP_ENGAGEMENT_FIELDS,
             "in_workflow",
             "created_at",
             "updated_at",
@@ -95,18 +87,9 @@ MEMBERSHIP_FIELDS = (
     "contact_id",
     "sending_list_id",
     "active",
-    "unsub_reason",
-    "signup_method",
-    "subscribed_at",
-    "opted_out_at",
+    *MEMBERSHIP_SUBSCRIPTION_FIELDS,
     "custom_fields",
-    "send_count",
-    "click_count",
-    "conversion_count",
-    "revenue_total",
-    "last_sent_at",
-    "last_clicked_at",
-    "last_revenue_at",
+    *MEMBERSHIP_ENGAGEMENT_FIELDS,
     "in_workflow",
     "created_at",
     "updated_at",
