@@ -11,6 +11,6 @@ urlpatterns = [
     path("imports/", include("sendinglists.imports.urls")),
     path("", include("sendinglists.lists.urls")),
     path("", include("contacts.urls")),
-    path("", include("engagement.contact_urls")),  # the contact page composes all three apps
+    path("", include("engagement.contacts.urls")),  # the contact page composes all three apps
     path("", include("engagement.urls")),
 ]

@@ -1,5 +1,5 @@
 """Contact search across every list. The contact page itself composes memberships and engagement,
-so it lives with engagement (engagement/contact_views.py): nothing in `contacts` imports the apps
+so it lives with engagement (engagement/contacts/views.py): nothing in `contacts` imports the apps
 that depend on it."""
 
 from django.contrib import messages

@@ -20,14 +20,9 @@ from engagement.services.events import (
     list_contact_record_send,
     list_contact_set_in_workflow,
 )
-from engagement.services.inbound import (
-    InboundResult,
-    inbound_follow_up_run,
-    inbound_follow_ups_pending,
-    inbound_message_receive,
-    inbound_message_review_dismiss,
-    inbound_message_review_opt_out,
-)
+from engagement.services.inbound.follow_up import inbound_follow_up_run, inbound_follow_ups_pending
+from engagement.services.inbound.receive import InboundResult, inbound_message_receive
+from engagement.services.inbound.review import inbound_message_review_dismiss, inbound_message_review_opt_out
 from engagement.services.outbound import SendRefused, message_send
 
 __all__ = [

@@ -15,8 +15,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from engagement.demo.builder import DemoBuilder
-from engagement.demo.catalog import LISTS
+from engagement.management.demo.builder import DemoBuilder
+from engagement.management.demo.catalog import LISTS
 from sendinglists.models import SendingList
 
 MIN_CONTACTS = 10  # enough for one contact per opt-out reason, an invalid and a blocked one

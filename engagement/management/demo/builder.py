@@ -1,5 +1,7 @@
 """Builds the demo in memory, then writes it with one bulk insert per table.
 
+Over ~400 lines on purpose: one story drawn from one seeded random stream, whose steps share its state.
+
 Statuses are written directly (not through the services, which would take minutes for 5,000
 contacts), so this module writes what the services would have: a SubscriptionEvent for every
 subscribe / opt-out / resubscribe / block naming its actor, and `list_status_counts_add` deltas
@@ -19,7 +21,7 @@ from contacts.models import Contact
 from contacts.phones import normalize_phone
 from contacts.services import tags_get_or_create
 from engagement.choices import Direction, KeywordKind, MessageStatus
-from engagement.demo.catalog import (
+from engagement.management.demo.catalog import (
     AREA_CODES,
     CARRIERS,
     EMAIL_DOMAINS,
@@ -27,7 +29,7 @@ from engagement.demo.catalog import (
     TAGS,
     field_value,
 )
-from engagement.demo.history import Plan, backdate, subscription_events
+from engagement.management.demo.history import Plan, backdate, subscription_events
 from engagement.models import Click, Conversion, Message
 from sendinglists.audiences.services import audience_create
 from sendinglists.choices import SignupMethod, UnsubReason

@@ -4,8 +4,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from engagement.demo.catalog import OPT_OUT_ACTORS, SIGNUP_ACTORS, STAFF
+from engagement.management.demo.catalog import OPT_OUT_ACTORS, SIGNUP_ACTORS, STAFF
 from engagement.models import Message
+from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, EventKind, SignupMethod, UnsubReason
 from sendinglists.models import ListContact, SubscriptionEvent
 
@@ -54,11 +55,8 @@ def subscription_events(plans, contacts) -> list[SubscriptionEvent]:
         )
 
     def by_message(message: Message) -> dict:
-        return {
-            "actor_kind": ActorKind.MESSAGE,
-            "actor_id": str(message.pk),
-            "actor_label": f"Inbound message {message.provider_message_id}",
-        }
+        actor = Actor.for_message(message)
+        return {"actor_kind": actor.kind, "actor_id": actor.id, "actor_label": actor.label}
 
     for plan in plans:
         method = plan.membership.signup_method

@@ -1,8 +1,8 @@
-"""Routes of the contact page (see contact_views for why it lives in `engagement`)."""
+"""Routes of the contact page (see views for why it lives in `engagement`)."""
 
 from django.urls import path
 
-from engagement import contact_views as views
+from engagement.contacts import views
 
 app_name = "contact_pages"
 urlpatterns = [

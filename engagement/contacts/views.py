@@ -1,9 +1,9 @@
-"""The contact page (`/contacts/<id>/`) and its actions.
+"""The contact page is in engagement: it shows messages, clicks and conversions; only the top layer sees all.
 
-The page composes all three apps (the contact, its memberships and their history, its messages,
-clicks and conversions), so it lives in `engagement`, the app that may import the other two.
-Every action calls the one service that owns the rule, with the acting user as the Actor, and
-needs its Django permission: a view-only staff user sees no buttons and gets 403 on a POST.
+The page (`/contacts/<id>/`) and its actions compose all three apps (the contact, its memberships
+and their history, its messages, clicks and conversions); `engagement` is the app that may import
+the other two. Every action calls the one service that owns the rule, with the acting user as the
+Actor, and needs its Django permission: a view-only staff user sees no buttons and gets 403 on a POST.
 """
 
 from django.contrib import messages

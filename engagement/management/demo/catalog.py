@@ -1,5 +1,5 @@
 """What the demo is made of: the businesses, their custom fields and campaigns, and the people's
-area codes and carriers. Plain data, read by `engagement.demo.builder`."""
+area codes and carriers. Plain data, read by `engagement.management.demo.builder`."""
 
 import datetime as dt
 
