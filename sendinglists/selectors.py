@@ -15,7 +15,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquer
 from contacts.models import Contact, Tag
 from contacts.pagination import DEFAULT_PAGE_SIZE, KeysetPage, KeysetPaginator
 from contacts.selectors import ContactSearch
-from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_chart, opt_out_rates
+from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates, opt_out_series
 from sendinglists.choices import MembershipStatus, blocked_contact_ids, status_condition
 from sendinglists.models import (
     CustomField,
@@ -142,7 +142,7 @@ def sending_list_summaries() -> list[ListSummary]:
 def sending_list_summary(sending_list: SendingList) -> ListSummary:
     counts = list_member_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
     # The same cached series the list page's chart draws: one computation for both.
-    rate = opt_out_chart(sending_list=sending_list).rate
+    rate = opt_out_series(sending_list=sending_list).rate
     return ListSummary(sending_list=sending_list, counts=counts, opt_out_rate=rate)
 
 

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.pagination import KeysetPage, page_or_first
-from sendinglists.audiences.optout import opt_out_chart
+from sendinglists.audiences.charts import opt_out_chart
 from sendinglists.forms import CustomFieldForm, ListContactFilterForm
 from sendinglists.models import SendingList
 from sendinglists.selectors import (

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.jsonsafe import json_loads_bounded
 from contacts.pagination import id_param
+from sendinglists.audiences.charts import opt_out_chart
 from sendinglists.audiences.export import export_filename, export_response
 from sendinglists.audiences.hygiene import hygiene_job_retry, hygiene_job_start, hygiene_preview
 from sendinglists.audiences.models import HygieneAction, HygieneJob
-from sendinglists.audiences.optout import opt_out_chart
 from sendinglists.audiences.rules import field_catalog
 from sendinglists.audiences.services import (
     audience_create,

@@ -7,7 +7,8 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from sendinglists.audiences.optout import lists_above_opt_out_limit, opt_out_chart, opt_out_rates
+from sendinglists.audiences.charts import opt_out_chart
+from sendinglists.audiences.optout import lists_above_opt_out_limit, opt_out_rates
 from tests.factories import ContactFactory, SendingListFactory, opt_outs, send
 
 
