@@ -257,6 +257,10 @@ CUSTOM_FIELDS_PER_LIST_MAX = env_int("CUSTOM_FIELDS_PER_LIST_MAX", 100)
 IMPORT_STALLED_AFTER_S = env_int("IMPORT_STALLED_AFTER_S", 900)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# The opt-out watch (sendinglists.audiences.optout) divides opt-outs by sends, which engagement
+# counts: named here so that sendinglists never imports engagement (contacts <- sendinglists <-
+# engagement). Empty: no sends, every rate unknown.
+OPT_OUT_SEND_COUNTER = "engagement.selectors.sends_by_list_day"
 
 # Inbound messages and replies.
 # Unset in production: every webhook is refused (engagement/webhooks.py logs why).

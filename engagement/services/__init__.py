@@ -1,6 +1,6 @@
 """Engagement services: inbound messages and keywords, sending, delivery reports, engagement events.
 
-Every interface (webhooks, API, pages, tasks) calls these; they call sendinglists.services for
+Every interface (webhooks, API, pages, tasks) calls these; they call the sendinglists.subscriptions services for
 every change of a membership's status.
 """
 

@@ -8,9 +8,18 @@ Both series are grouped counts over index ranges (SubscriptionEvent `subevent_li
 Message `message_list_direction_time`), cached for a few minutes per list: a busy list sends
 millions of messages a month, and the page should not recount them on every view.
 
-Sends live in the engagement app, which depends on this one: engagement registers the function
-that counts them (`register_send_counter`, from its AppConfig.ready), so `sendinglists` neither
-imports nor names anything of `engagement`. With no counter registered there are no sends.
+These are the watch's numbers (the domain: selectors for pages and the API). The chart that draws
+them is presentation and lives beside its views and template: `sendinglists.audiences.charts`.
+
+Sends live in the engagement app, which depends on this one, so the dependency is inverted through
+a setting: `settings.OPT_OUT_SEND_COUNTER` names the function that counts them (Django's usual way
+to plug in an implementation, as `SMS_BACKEND` does), and this module loads it by that name at call
+time. `sendinglists` never imports `engagement`, not even through a name of its own; the settings
+module, which wires the apps together, is the only place that knows both. Why not the other two
+ways: a counter passed in by each caller fails because the callers (the Sending Lists page, a
+list's Contacts tab, its hygiene page) are sendinglists pages that cannot see engagement either;
+and a send count per list and day kept in a table of ours would be a schema change. With no counter
+named there are no sends (every rate is None).
 """
 
 import datetime as dt
@@ -18,10 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from sendinglists.choices import EventKind, UnsubReason
 from sendinglists.models import SubscriptionEvent
@@ -30,9 +41,6 @@ OPT_OUT_RATE_LIMIT = Decimal("0.02")  # seed 000: "Aim for under 2%."
 CHART_DAYS = 30
 CACHE_SECONDS = 300
 OPT_OUT_REASONS = (UnsubReason.MESSAGE, UnsubReason.COMPLAINT)
-
-# Chart geometry (SVG user units); the template only places what is computed here.
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 180, 44, 22, 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +67,10 @@ def percent_text(rate: Decimal | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    day: OptOutDay
+class OptOutSeries:
+    """A list's days, oldest first (every day present), with their totals."""
 
-
-@dataclass(frozen=True, slots=True)
-class OptOutChart:
     days: list[OptOutDay]
-    scale_max: Decimal  # the rate at the top of the chart
 
     @property
     def sends(self) -> int:
@@ -91,66 +91,6 @@ class OptOutChart:
     @property
     def rate_percent(self) -> str:
         return percent_text(self.rate)
-
-    @property
-    def limit(self) -> Decimal:
-        return OPT_OUT_RATE_LIMIT
-
-    # --- geometry for templates/audiences/_optout_chart.html ---
-
-    @property
-    def width(self) -> int:
-        return WIDTH
-
-    @property
-    def height(self) -> int:
-        return HEIGHT
-
-    def _y(self, rate: Decimal) -> float:
-        plot = HEIGHT - BOTTOM - TOP
-        return round(TOP + plot - float(rate / self.scale_max) * plot, 1)
-
-    @property
-    def limit_y(self) -> float:
-        return self._y(OPT_OUT_RATE_LIMIT)
-
-    @property
-    def top_label(self) -> str:
-        return f"{self.scale_max * 100:.0f}%"
-
-    @property
-    def baseline_y(self) -> int:
-        return HEIGHT - BOTTOM
-
-    @property
-    def left(self) -> int:
-        return LEFT
-
-    @property
-    def bars(self) -> list[Bar]:
-        slot = (WIDTH - LEFT) / max(1, len(self.days))
-        bars = []
-        for index, day in enumerate(self.days):
-            rate = min(day.rate or Decimal(0), self.scale_max)
-            y = self._y(rate)
-            bars.append(
-                Bar(
-                    round(LEFT + index * slot + 1, 1),
-                    y,
-                    round(slot - 2, 1),
-                    round(HEIGHT - BOTTOM - y, 1),
-                    day,
-                )
-            )
-        return bars
-
-    @property
-    def first_day(self) -> dt.date:
-        return self.days[0].day
-
-    @property
-    def last_day(self) -> dt.date:
-        return self.days[-1].day
 
 
 def _today() -> dt.date:
@@ -180,21 +120,14 @@ def _opt_outs_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tu
 
 
 SendCounter = Callable[[list[int], dt.datetime], dict[tuple[int, dt.date], int]]
-_send_counters: list[SendCounter] = []
-
-
-def register_send_counter(counter: SendCounter) -> None:
-    """Add a source of sends: counter(list ids, start) -> {(list id, local date): sends since start}."""
-    if counter not in _send_counters:
-        _send_counters.append(counter)
+"""counter(list ids, start) -> {(list id, local date): outbound messages since start}"""
 
 
 def _sends_by_day(sending_list_ids: list[int], start: dt.datetime) -> dict[tuple[int, dt.date], int]:
-    sends: dict[tuple[int, dt.date], int] = {}
-    for counter in _send_counters:
-        for key, count in counter(sending_list_ids, start).items():
-            sends[key] = sends.get(key, 0) + count
-    return sends
+    if not settings.OPT_OUT_SEND_COUNTER:
+        return {}
+    counter: SendCounter = import_string(settings.OPT_OUT_SEND_COUNTER)
+    return counter(sending_list_ids, start)
 
 
 def opt_out_days(
@@ -212,18 +145,16 @@ def opt_out_days(
     }
 
 
-def opt_out_chart(*, sending_list, days: int = CHART_DAYS, today: dt.date | None = None) -> OptOutChart:
-    """The list's daily opt-out rate chart (cached for CACHE_SECONDS)."""
+def opt_out_series(*, sending_list, days: int = CHART_DAYS, today: dt.date | None = None) -> OptOutSeries:
+    """The list's daily opt-outs and sends (cached for CACHE_SECONDS): the chart draws this series
+    and the list's summary shows its rate, one computation for both."""
     today = today or _today()
     key = f"audiences:optout-chart:{sending_list.pk}:{days}:{today.isoformat()}"
     series = cache.get(key)
     if series is None:
         series = opt_out_days(sending_list_ids=[sending_list.pk], days=days, today=today)[sending_list.pk]
         cache.set(key, series, CACHE_SECONDS)
-    highest = max((d.rate for d in series if d.rate is not None), default=Decimal(0))
-    # Room above the 2% line, rounded up to a whole percent, so the line is always visible.
-    scale_max = max(Decimal("0.03"), (highest * 100).to_integral_value(rounding="ROUND_CEILING") / 100)
-    return OptOutChart(days=series, scale_max=scale_max)
+    return OptOutSeries(days=series)
 
 
 def opt_out_rates(*, sending_list_ids: list[int], days: int = CHART_DAYS) -> dict[int, Decimal | None]:

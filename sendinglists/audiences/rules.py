@@ -1,3 +1,4 @@
+# Over ~400 lines on purpose: one rule language, the field catalog and the validator that applies it read together.
 """The audience rule schema: which fields a rule may test, with which operators and values.
 
 Rules are JSON, the same shape the API accepts and `Audience.rules` stores:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from sendinglists.audiences.services import hygiene_job_fail, hygiene_job_run
+from sendinglists.audiences.hygiene import hygiene_job_fail, hygiene_job_run
 
 
 @shared_task(acks_late=True)

@@ -1,6 +1,6 @@
 """Audience and hygiene pages of a sending list (staff only; Django permissions decide who may act).
 
-Thin: every read and write goes through sendinglists.audiences.services. The rule builder posts to
+Thin: every read and write goes through sendinglists.audiences.services (and .hygiene). The rule builder posts to
 `audience_preview` (JSON) for the live count, the matching members and the canonical query, so
 rules are added and checked without a page reload; without JavaScript the text query still works.
 """
@@ -16,18 +16,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.jsonsafe import json_loads_bounded
 from contacts.pagination import id_param
+from sendinglists.audiences.charts import opt_out_chart
 from sendinglists.audiences.export import export_filename, export_response
+from sendinglists.audiences.hygiene import hygiene_job_retry, hygiene_job_start, hygiene_preview
 from sendinglists.audiences.models import HygieneAction, HygieneJob
-from sendinglists.audiences.optout import opt_out_chart
 from sendinglists.audiences.rules import field_catalog
 from sendinglists.audiences.services import (
     audience_create,
     audience_delete,
     audience_segment,
     audience_update,
-    hygiene_job_retry,
-    hygiene_job_start,
-    hygiene_preview,
     problems_of,
     segment_build,
     segment_count,

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django.db.models import Case, Count, OuterRef, Subquery, Sum, Value, When
 
-from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_chart, opt_out_rates
+from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates, opt_out_series
 from sendinglists.choices import MembershipStatus, blocked_contact_ids
 from sendinglists.models import (
     ImportJob,
@@ -108,5 +108,5 @@ def sending_list_summaries() -> list[ListSummary]:
 def sending_list_summary(sending_list: SendingList) -> ListSummary:
     counts = list_member_counts(sending_list_ids=[sending_list.pk])[sending_list.pk]
     # The same cached series the list page's chart draws: one computation for both.
-    rate = opt_out_chart(sending_list=sending_list).rate
+    rate = opt_out_series(sending_list=sending_list).rate
     return ListSummary(sending_list=sending_list, counts=counts, opt_out_rate=rate)

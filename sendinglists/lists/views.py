@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.pagination import KeysetPage, page_or_first
-from sendinglists.audiences.optout import opt_out_chart
+from sendinglists.audiences.charts import opt_out_chart
 from sendinglists.lists.forms import CustomFieldForm, ListContactFilterForm
 from sendinglists.lists.selectors import sending_list_summaries, sending_list_summary
 from sendinglists.lists.services import custom_field_create

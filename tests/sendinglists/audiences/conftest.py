@@ -5,10 +5,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from sendinglists.models import CustomField
 from tests.browser.conftest import browser, page, screenshot  # noqa: F401 - the shared chromium fixtures
-from tests.factories import ContactFactory, ListContactFactory, SendingListFactory, TagFactory
+from tests.factories import ContactFactory, ListContactFactory, SendingListFactory, TagFactory, opt_outs, send
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
@@ -164,3 +165,27 @@ def audience_list(db):
 
 def labels(queryset) -> set[str]:
     return {membership.contact.first_name for membership in queryset.select_related("contact")}
+
+
+# --- the opt-out watch (test_optout.py, test_charts.py) ---
+
+
+def days_ago(days: int) -> dt.datetime:
+    return timezone.now().replace(hour=12, minute=0, second=0, microsecond=0) - dt.timedelta(days=days)
+
+
+@pytest.fixture
+def watched_lists(db):
+    noisy, quiet = SendingListFactory(name="Noisy"), SendingListFactory(name="Quiet")
+    contact = ContactFactory()
+    send(noisy, contact, 100, days_ago(3))
+    opt_outs(noisy, contact, 3, days_ago(3))  # 3% that day
+    opt_outs(noisy, contact, 5, days_ago(3), reason="manual")  # a clean-up, not the audience's choice
+    send(noisy, contact, 40, days_ago(3), direction="inbound")  # replies are not sends
+    send(noisy, contact, 200, days_ago(1))
+    opt_outs(noisy, contact, 1, days_ago(1), reason="complaint")
+    send(noisy, contact, 50, days_ago(40))  # outside the window
+    opt_outs(noisy, contact, 9, days_ago(40))
+    send(quiet, contact, 1000, days_ago(2))
+    opt_outs(quiet, contact, 30, days_ago(2))  # 3% over 30 days
+    return noisy, quiet

@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from sendinglists.actors import Actor
-from sendinglists.audiences import services as audience_services
+from sendinglists.audiences import hygiene as hygiene_services
+from sendinglists.audiences.hygiene import hygiene_job_run, hygiene_job_start, hygiene_preview
 from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
-from sendinglists.audiences.services import hygiene_job_run, hygiene_job_start, hygiene_preview
 from sendinglists.audiences.tasks import run_hygiene_job
 from sendinglists.choices import EventKind
 from sendinglists.lists.services import list_status_counts
@@ -216,7 +216,7 @@ def test_running_a_completed_job_again_changes_nothing(
 
 def test_job_that_failed_mid_way_resumes_after_its_last_committed_chunk(invalid_numbers_list, monkeypatch):
     job = HygieneJob.objects.create(sending_list=invalid_numbers_list, action=HygieneAction.INVALID_NUMBERS)
-    real_bulk = audience_services.list_contacts_opt_out_bulk
+    real_bulk = hygiene_services.list_contacts_opt_out_bulk
     calls = []
 
     def fail_on_second_chunk(**kwargs):
@@ -225,8 +225,8 @@ def test_job_that_failed_mid_way_resumes_after_its_last_committed_chunk(invalid_
             raise RuntimeError("database went away")
         return real_bulk(**kwargs)
 
-    monkeypatch.setattr(audience_services, "list_contacts_opt_out_bulk", fail_on_second_chunk)
-    monkeypatch.setattr(audience_services, "HYGIENE_CHUNK_SIZE", 1)
+    monkeypatch.setattr(hygiene_services, "list_contacts_opt_out_bulk", fail_on_second_chunk)
+    monkeypatch.setattr(hygiene_services, "HYGIENE_CHUNK_SIZE", 1)
 
     with pytest.raises(RuntimeError):
         run_hygiene_job(job.pk)
@@ -246,7 +246,7 @@ def test_job_that_failed_mid_way_resumes_after_its_last_committed_chunk(invalid_
         )
     ) == {"ana"}
 
-    monkeypatch.setattr(audience_services, "list_contacts_opt_out_bulk", real_bulk)
+    monkeypatch.setattr(hygiene_services, "list_contacts_opt_out_bulk", real_bulk)
     job = hygiene_job_run(job_id=job.pk, chunk_size=1)
 
     assert (job.status, job.failure_reason, job.processed, job.removed, job.last_membership_id) == (
