@@ -25,6 +25,20 @@ STATES = ["CA", "NY", "TX", "FL", "WA", "IL", "MA", "CO", "GA", "OR"]
 PLANS = ["free", "pro", "business"]
 
 
+def _opt_out_reasons() -> list[str]:
+    """The reasons of the opted-out memberships, in turn: every reason, plain opt-outs twice."""
+    from sendinglists.choices import UnsubReason
+
+    return [
+        UnsubReason.MESSAGE.value,
+        UnsubReason.MESSAGE.value,
+        UnsubReason.MANUAL.value,
+        UnsubReason.BAD_RESPONSE.value,
+        UnsubReason.INVALID_CONTACT.value,
+        UnsubReason.COMPLAINT.value,
+    ]
+
+
 def setup_django(database_url: str | None) -> None:
     """Point Django at `database_url` (empty: the embedded SQLite default), create it, migrate."""
     if database_url:
@@ -95,6 +109,7 @@ def load_memberships(*, rows: int, list_phone: str = "+18005550100", name: str =
         return sending_list
     states = "ARRAY[" + ",".join(f"'{s}'" for s in STATES) + "]"
     plans = "ARRAY[" + ",".join(f"'{p}'" for p in PLANS) + "]"
+    reasons = "ARRAY[" + ",".join(f"'{r}'" for r in _opt_out_reasons()) + "]"
     contact_table = connection.ops.quote_name("contacts_contact")
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM contacts_contact")
@@ -122,7 +137,7 @@ def load_memberships(*, rows: int, list_phone: str = "+18005550100", name: str =
             SELECT %s, c.id,
                    (c.id %% 100) >= 3,
                    CASE WHEN c.id %% 100 >= 3 THEN ''
-                        ELSE (ARRAY['message','message','manual','bad_response','invalid_contact','complaint'])[1 + (c.id / 100) %% 6] END,
+                        ELSE ({reasons})[1 + (c.id / 100) %% 6] END,
                    now() - (c.id %% 365) * interval '1 day',
                    CASE WHEN c.id %% 100 >= 3 THEN NULL ELSE now() - (c.id %% 30) * interval '1 day' END,
                    now() - (c.id %% 30) * interval '1 day',
@@ -177,7 +192,7 @@ def _load_memberships_orm(sending_list, rows: int) -> None:
     from sendinglists.models import ListContact, ListStatusCount
 
     now = timezone.now()
-    reasons = ["message", "message", "manual", "bad_response", "invalid_contact", "complaint"]
+    reasons = _opt_out_reasons()
     batch = 5000
     for start in range(1, rows + 1, batch):
         numbers = range(start, min(start + batch, rows + 1))

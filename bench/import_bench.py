@@ -252,6 +252,7 @@ def child_import(args) -> dict:
     from django.core.files import File
 
     from sendinglists.choices import ImportStatus
+    from sendinglists.imports.pipeline import COUNT_FIELDS
     from sendinglists.imports.services import import_create, import_start
     from sendinglists.models import ImportJob, SendingList
 
@@ -299,20 +300,7 @@ def child_import(args) -> dict:
             "importing_process": round(max(memory.peaks.get(os.getpid(), 0), _self_peak_mb()), 1),
             "worker_processes": worker_peaks,
         },
-        "counts": {
-            name: getattr(job, name)
-            for name in (
-                "rows_read",
-                "contacts_created",
-                "contacts_updated",
-                "memberships_created",
-                "memberships_updated",
-                "skipped_opted_out",
-                "skipped_blocked",
-                "duplicates",
-                "errors",
-            )
-        },
+        "counts": {name: getattr(job, name) for name in COUNT_FIELDS},
     }
 
 

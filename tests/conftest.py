@@ -198,3 +198,27 @@ def staff_user(db):
     from tests.factories import UserFactory
 
     return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(client, staff_user):
+    """A client logged in as the staff superuser (instead of pytest-django's `admin` user)."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def jane(db):
+    """Jane Smith, with two contacts whose names or numbers are close to hers (the search tests)."""
+    from tests.factories import ContactFactory
+
+    contact = ContactFactory(
+        phone_number="+14155550123", first_name="Jane", last_name="Smith", email="Jane.Smith@Example.com"
+    )
+    ContactFactory(
+        phone_number="+14155550124", first_name="Janet", last_name="Jones", email="janet@example.com"
+    )
+    ContactFactory(
+        phone_number="+12125550123", first_name="Bob", last_name="Janeway", email="bob@example.com"
+    )
+    return contact

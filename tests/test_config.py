@@ -154,32 +154,3 @@ def test_database_and_redis_urls_switch_to_postgresql_and_a_real_broker():
 @pytest.mark.django_db
 def test_migrations_match_the_models():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
-
-
-# DESIGN.md: dependencies point one way, contacts <- sendinglists <- engagement.
-_LOWER_LAYERS = {"contacts": ("sendinglists", "engagement"), "sendinglists": ("engagement",)}
-
-
-@pytest.mark.parametrize("app", sorted(_LOWER_LAYERS))
-def test_an_app_imports_and_names_nothing_of_the_apps_that_depend_on_it(app):
-    import ast
-
-    offenders = []
-    for path in sorted((ROOT / app).rglob("*.py")):
-        if "migrations" in path.parts:
-            continue
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "get_model":
-                names = [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
-            else:
-                continue
-            for name in names:
-                if name.split(".")[0] in _LOWER_LAYERS[app]:
-                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
-
-    assert offenders == []

@@ -232,8 +232,7 @@ def test_nothing_is_sent_to_an_active_member_whose_number_the_ledger_holds_as_op
 def test_the_admin_refuses_a_phone_change_onto_an_opted_out_number_next_to_the_field(staff_user):
     from django.test import Client
 
-    from tests.admin_forms import admin_form_data
-    from tests.test_admin import _change
+    from tests.admin_forms import _change, admin_form_data
 
     admin_client = Client()
     admin_client.force_login(staff_user)

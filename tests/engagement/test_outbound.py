@@ -8,6 +8,7 @@ from engagement.backends import BaseSmsBackend, SmsBackendError
 from engagement.models import Message
 from engagement.services import SendRefused, message_send
 from sendinglists.actors import Actor
+from sendinglists.choices import UnsubReason
 from sendinglists.contacts.services import contact_block
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
@@ -53,7 +54,7 @@ def test_a_send_to_an_active_member_goes_through_the_backend_and_counts(
     assert (member.send_count, member.last_sent_at) == (1, message.sent_at)
 
 
-@pytest.mark.parametrize("reason", ["message", "bad_response", "invalid_contact", "manual", "complaint"])
+@pytest.mark.parametrize("reason", UnsubReason.values)
 def test_nothing_is_sent_to_an_opted_out_membership(sending_list, contact, member, sms_outbox, reason):
     list_contact_opt_out(membership=member, reason=reason, actor=SYSTEM)
 

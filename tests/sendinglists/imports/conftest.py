@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
 from sendinglists.actors import Actor
+from sendinglists.imports.pipeline import COUNT_FIELDS
 from sendinglists.imports.services import import_create, import_start
 from sendinglists.models import ImportJob
 from tests.factories import SendingListFactory
@@ -35,18 +36,7 @@ def run_import(
 
 def counts_of(job: ImportJob) -> dict:
     """The job's non-zero counts."""
-    names = (
-        "rows_read",
-        "contacts_created",
-        "contacts_updated",
-        "memberships_created",
-        "memberships_updated",
-        "skipped_opted_out",
-        "skipped_blocked",
-        "duplicates",
-        "errors",
-    )
-    return {name: getattr(job, name) for name in names if getattr(job, name)}
+    return {name: getattr(job, name) for name in COUNT_FIELDS if getattr(job, name)}
 
 
 @pytest.fixture
