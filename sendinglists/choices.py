@@ -1,7 +1,4 @@
 from django.db import models
-from django.db.models import Q, QuerySet
-
-from contacts.models import Contact
 
 
 class UnsubReason(models.TextChoices):
@@ -18,7 +15,7 @@ class UnsubReason(models.TextChoices):
 #
 # The maintained counts (ListStatusCount) hold the statuses `active` + `unsub_reason` give, never
 # BLOCKED: a block changes no membership; the blocked members are counted from the few blocked
-# contacts when read (sendinglists.lists.selectors.list_member_counts).
+# contacts when read (sendinglists.subscriptions.selectors.list_member_counts).
 MembershipStatus = models.TextChoices(
     "MembershipStatus",
     [
@@ -99,31 +96,3 @@ def status_label_from(*, active: bool, unsub_reason: str, blocked: bool = False)
     if blocked and not active:
         return f"{status.label} ({MembershipStatus(unsub_reason).label})"
     return status.label
-
-
-def blocked_contact_ids() -> QuerySet:
-    """The ids of blocked contacts, as a subquery (partial index contact_blocked: blocks are rare)."""
-    return Contact.objects.filter(blocked=True).order_by().values("pk")
-
-
-def blocked_membership_ids() -> QuerySet:
-    """The ids of the memberships of blocked contacts, as a subquery: a few rows, found from the
-    blocked contacts through the membership contact index. A membership query tests its own id
-    against them (PostgreSQL hashes them once, a hashed subplan), so "not blocked" adds no join
-    to contacts and keeps an index-only scan of (sending_list, active, unsub_reason, id)."""
-    from sendinglists.models import ListContact  # the model imports these choices
-
-    return ListContact.objects.filter(contact_id__in=blocked_contact_ids()).order_by().values("pk")
-
-
-def status_condition(status: str) -> Q:
-    """The memberships `status_from` reads as `status` (a MembershipStatus value), as a condition
-    on ListContact. Raises ValueError for an unknown status."""
-    status = MembershipStatus(status)
-    blocked = Q(pk__in=blocked_membership_ids())
-    if status == MembershipStatus.BLOCKED:
-        return blocked
-    # Uses index: listcontact_list_status (sending_list, active, unsub_reason, id)
-    if status == MembershipStatus.ACTIVE:
-        return Q(active=True) & ~blocked
-    return Q(active=False, unsub_reason=status.value) & ~blocked

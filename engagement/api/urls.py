@@ -1,4 +1,4 @@
-"""/api/v1/ event ingestion (included before sendinglists.api.urls, whose catch-all answers 404)."""
+"""/api/v1/ event ingestion (included before sendinglists.api_urls, whose catch-all answers 404)."""
 
 from django.urls import re_path
 

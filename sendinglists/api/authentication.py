@@ -5,7 +5,7 @@ import datetime as dt
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from sendinglists.models import ApiToken
+from sendinglists.tokens.models import ApiToken
 from sendinglists.tokens.services import api_token_for_key
 
 # last_used_at is informational; writing it on every request would turn reads into writes.

@@ -12,8 +12,8 @@ from contacts.jsonsafe import json_loads_bounded
 from contacts.models import Tag
 from contacts.selectors import tag_named
 from sendinglists.api.parsers import NUL_MESSAGE, nul_path
+from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import clean_custom_fields
-from sendinglists.models import SendingList
 
 
 @extend_schema_field(OpenApiTypes.INT)

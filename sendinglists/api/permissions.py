@@ -12,7 +12,8 @@ other lists' owners too.
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
 from rest_framework import exceptions, permissions
 
-from sendinglists.models import ApiToken, ListContact
+from sendinglists.subscriptions.models import ListContact
+from sendinglists.tokens.models import ApiToken
 
 
 def token_of(request) -> ApiToken:

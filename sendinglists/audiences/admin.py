@@ -2,10 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from sendinglists.audiences.models import Audience
 from sendinglists.audiences.services import audience_create, audience_delete, audience_update, segment_build
-from sendinglists.models import (
-    Audience,
-)
 
 # --- audiences and imports ------------------------------------------------------------------------
 

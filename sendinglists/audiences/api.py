@@ -26,6 +26,7 @@ from sendinglists.api.permissions import (
     without_withheld_contacts,
 )
 from sendinglists.api.viewsets import IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.audiences.models import Audience
 from sendinglists.audiences.services import (
     audience_create,
     audience_delete,
@@ -34,9 +35,10 @@ from sendinglists.audiences.services import (
     segment_build,
     segment_count,
 )
-from sendinglists.models import Audience, ListContact, SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.api.serializers import MembershipSerializer
 from sendinglists.subscriptions.api.views import LIST_ID, MembershipViewSet, with_contact_fields_withheld
+from sendinglists.subscriptions.models import ListContact
 
 AUDIENCE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The audience's id.")
 QUERY_PARAMETER = OpenApiParameter(

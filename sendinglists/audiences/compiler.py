@@ -44,8 +44,8 @@ from sendinglists.audiences.rules import (
     is_duration,
     iter_rules,
 )
-from sendinglists.choices import status_condition
-from sendinglists.models import ListContact, ListContactFacet
+from sendinglists.subscriptions.models import ListContact, ListContactFacet
+from sendinglists.subscriptions.selectors import status_condition
 
 COLUMNS = {
     "reason": "unsub_reason",
@@ -279,7 +279,7 @@ class _Compiler:
     def status(self, op: Op, value) -> Q:
         values = value if isinstance(value, list) else [value]
         # The status a member reads as: `active` is active and not blocked. The blocked contacts
-        # are a hashed subplan, not a join (sendinglists.choices.status_condition).
+        # are a hashed subplan, not a join (sendinglists.subscriptions.selectors.status_condition).
         condition = reduce(or_, (status_condition(STATUS_TO_REASON.get(v, v)) for v in values))
         return ~condition if op in (Op.NE, Op.NOT_IN) else condition
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from contacts.csvsafe import neutralize_formula
-from sendinglists.models import ListContact
+from sendinglists.subscriptions.models import ListContact
 
 EXPORT_CHUNK_ROWS = 2000
 

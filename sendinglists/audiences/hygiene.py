@@ -15,7 +15,7 @@ from sendinglists.actors import Actor
 from sendinglists.audiences.models import HygieneAction, HygieneJob, HygieneStatus
 from sendinglists.audiences.services import Segment, segment_build, segment_count
 from sendinglists.choices import UnsubReason
-from sendinglists.models import SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.opt_out import list_contacts_opt_out_bulk
 
 HYGIENE_CHUNK_SIZE = 1000

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from sendinglists.choices import EventKind, UnsubReason
-from sendinglists.models import SubscriptionEvent
+from sendinglists.subscriptions.models import SubscriptionEvent
 
 OPT_OUT_RATE_LIMIT = Decimal("0.02")  # seed 000: "Aim for under 2%."
 CHART_DAYS = 30

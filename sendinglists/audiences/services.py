@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from sendinglists.audiences.compiler import rules_apply, rules_count, rules_queryset
+from sendinglists.audiences.models import Audience
 from sendinglists.audiences.query import QuerySyntaxError, query_parse, rules_to_query
 from sendinglists.audiences.rules import RuleProblem, RulesInvalid, rules_validate
-from sendinglists.models import Audience, ListContact, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.models import ListContact
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -19,7 +19,7 @@ from contacts.pagination import id_param
 from sendinglists.audiences.charts import opt_out_chart
 from sendinglists.audiences.export import export_filename, export_response
 from sendinglists.audiences.hygiene import hygiene_job_retry, hygiene_job_start, hygiene_preview
-from sendinglists.audiences.models import HygieneAction, HygieneJob
+from sendinglists.audiences.models import Audience, HygieneAction, HygieneJob
 from sendinglists.audiences.rules import field_catalog
 from sendinglists.audiences.services import (
     audience_create,
@@ -32,8 +32,8 @@ from sendinglists.audiences.services import (
     segment_count_cached,
     segment_members,
 )
-from sendinglists.lists.selectors import sending_list_summary
-from sendinglists.models import Audience, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.overview.selectors import sending_list_summary
 
 PREVIEW_ROWS = 10
 MEMBER_PAGE_CUSTOM_COLUMNS = 4

@@ -23,9 +23,8 @@ from sendinglists.choices import SignupMethod
 from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit, number_consent_conflicts
 from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
 from sendinglists.lists.services import clean_custom_fields
-from sendinglists.models import ListContact
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
-from sendinglists.subscriptions.models import MEMBERSHIP_COUNTER_FIELDS
+from sendinglists.subscriptions.models import MEMBERSHIP_COUNTER_FIELDS, ListContact
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
 
 

@@ -15,9 +15,10 @@ from contacts.phones import DEFAULT_REGION
 from contacts.services import contact_channel_add, contact_phone_set, contact_update, phone_or_error
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.changes import event_record
 from sendinglists.subscriptions.consent import standing_of
+from sendinglists.subscriptions.models import ListContact
 
 
 def number_consent_conflicts(*, contact: Contact, phone_number: str) -> list[str]:

@@ -6,9 +6,8 @@ from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
 )
-from sendinglists.lists.services import status_count_change
-from sendinglists.models import ListContact
-from sendinglists.subscriptions.changes import event_record
+from sendinglists.subscriptions.changes import event_record, status_count_change
+from sendinglists.subscriptions.models import ListContact
 
 # --- contacts (writes that record subscription events) --------------------------------------------
 

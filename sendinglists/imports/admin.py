@@ -3,9 +3,7 @@ from django.utils.html import format_html
 
 from contacts.admin import LargeTableAdmin, ReadOnlyAdminMixin
 from sendinglists.admin_common import admin_link
-from sendinglists.models import (
-    ImportJob,
-)
+from sendinglists.imports.models import ImportJob
 
 
 @admin.register(ImportJob)

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from sendinglists.choices import FieldType, ImportMode
 from sendinglists.imports.mapping import CONTACT_TARGETS, CUSTOM_PREFIX, custom_key_for
-from sendinglists.models import SendingList
+from sendinglists.lists.models import SendingList
 
 NEW_FIELD = "new"
 NEW_FIELD_TYPES = [(value, label) for value, label in FieldType.choices if value != FieldType.CHOICE]

@@ -35,14 +35,14 @@ from sendinglists.choices import (
     UnsubReason,
 )
 from sendinglists.imports.mapping import mapping_compile
-from sendinglists.imports.models import ImportChunk, ImportChunkPart
+from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportJob
 from sendinglists.imports.parse import read_chunk
 from sendinglists.imports.rows import RowReader, fold
 from sendinglists.imports.writers import ChunkWriter
 from sendinglists.lists.services import list_status_counts_add
-from sendinglists.models import ImportJob, ListContact
 from sendinglists.subscriptions.changes import event_record
 from sendinglists.subscriptions.consent import suppressions_standing
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.opt_out import contact_opt_out_of_list, list_contacts_opt_out_bulk
 from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe, subscription_outcome
 

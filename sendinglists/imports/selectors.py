@@ -11,9 +11,8 @@ from contacts.csvsafe import neutralize_formula
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.detect import DELIMITER_NAMES, HEAD_BYTES, head_rows
 from sendinglists.imports.mapping import REPORT_ERROR_COLUMN, REPORT_LINE_COLUMN
-from sendinglists.imports.models import ImportRowError
+from sendinglists.imports.models import ImportJob, ImportRowError
 from sendinglists.imports.pipeline import RUNNABLE
-from sendinglists.models import ImportJob
 
 PREVIEW_ROWS = 10
 FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)

@@ -39,7 +39,7 @@ from sendinglists.imports.mapping import (
     mapping_resolved,
     new_custom_fields,
 )
-from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportSeenPhone
+from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportJob, ImportSeenPhone
 from sendinglists.imports.parse import plan_chunks
 from sendinglists.imports.pipeline import RUNNABLE, chunk_apply, parts_per_chunk
 from sendinglists.imports.selectors import (  # noqa: F401 - also read through this module by the API
@@ -49,8 +49,8 @@ from sendinglists.imports.selectors import (  # noqa: F401 - also read through t
     import_preview,
     import_progress,
 )
+from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import custom_field_create, custom_field_room_check
-from sendinglists.models import ImportJob, SendingList
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from sendinglists.actors import Actor
 from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.forms import ImportUploadForm, MappingForm
 from sendinglists.imports.mapping import target_label
+from sendinglists.imports.models import ImportJob
 from sendinglists.imports.selectors import (
     delimiter_label,
     import_error_report_lines,
@@ -24,7 +25,7 @@ from sendinglists.imports.selectors import (
     import_progress,
 )
 from sendinglists.imports.services import import_cancel, import_create, import_start
-from sendinglists.models import ImportJob, SendingList
+from sendinglists.lists.models import SendingList
 
 PAGE_SIZE = 50
 

@@ -8,18 +8,14 @@ from django.utils.html import format_html_join
 from contacts.services import phone_or_error, region_or_error
 from sendinglists.admin_common import changelist_link
 from sendinglists.choices import MembershipStatus
-from sendinglists.lists.selectors import list_member_counts
+from sendinglists.lists.models import CustomField, ListStatusCount, SendingList
 from sendinglists.lists.services import (
     custom_field_check,
     custom_field_create,
     custom_field_room_check,
     sending_list_create,
 )
-from sendinglists.models import (
-    CustomField,
-    ListStatusCount,
-    SendingList,
-)
+from sendinglists.subscriptions.selectors import list_member_counts
 
 # --- custom fields --------------------------------------------------------------------------------
 

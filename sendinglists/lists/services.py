@@ -12,7 +12,7 @@ from sendinglists.choices import (
     MembershipStatus,
 )
 from sendinglists.lists.customfields import custom_fields_clean
-from sendinglists.models import CustomField, ListContact, ListStatusCount, SendingList
+from sendinglists.lists.models import CustomField, ListStatusCount, SendingList
 
 # --- counts ---------------------------------------------------------------------------------------
 
@@ -26,17 +26,6 @@ def list_status_counts_add(*, sending_list_id: int, deltas: Counter) -> None:
     ]
     if rows:
         ListStatusCount.objects.bulk_create(rows)
-
-
-def status_count_change(
-    membership: ListContact, old: MembershipStatus | None, new: MembershipStatus | None
-) -> None:
-    deltas: Counter = Counter()
-    if old is not None:
-        deltas[old] -= 1
-    if new is not None:
-        deltas[new] += 1
-    list_status_counts_add(sending_list_id=membership.sending_list_id, deltas=deltas)
 
 
 def list_status_counts(*, sending_list_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -13,17 +13,20 @@ from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdmi
 from contacts.models import Contact, NumberSuppression
 from contacts.phones import phone_search_candidates
 from sendinglists.admin_common import actor_for, admin_link, plural, selected_or_refuse
-from sendinglists.choices import MembershipStatus, UnsubReason, status_condition
+from sendinglists.choices import MembershipStatus, UnsubReason
+from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import clean_custom_fields
-from sendinglists.models import ListContact, SendingList, SubscriptionEvent
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
 from sendinglists.subscriptions.models import (
     MEMBERSHIP_COUNTER_FIELDS,
     MEMBERSHIP_ENGAGEMENT_FIELDS,
     MEMBERSHIP_SUBSCRIPTION_FIELDS,
+    ListContact,
+    SubscriptionEvent,
 )
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.resources import MembershipResource
+from sendinglists.subscriptions.selectors import status_condition
 from sendinglists.subscriptions.subscribe import list_contact_resubscribe
 
 

@@ -1,4 +1,5 @@
 import datetime as dt
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -9,10 +10,11 @@ from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
+    MembershipStatus,
 )
-from sendinglists.lists.services import status_count_change
-from sendinglists.models import ListContact, SubscriptionEvent
+from sendinglists.lists.services import list_status_counts_add
 from sendinglists.subscriptions.consent import ledger_apply
+from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
 
 # --- events ---------------------------------------------------------------------------------------
 
@@ -173,3 +175,14 @@ def membership_set_opted_out(membership: ListContact, *, reason: str, at: dt.dat
     for name, value in fields.items():
         setattr(membership, name, value)
     return list(fields)
+
+
+def status_count_change(
+    membership: ListContact, old: MembershipStatus | None, new: MembershipStatus | None
+) -> None:
+    deltas: Counter = Counter()
+    if old is not None:
+        deltas[old] -= 1
+    if new is not None:
+        deltas[new] += 1
+    list_status_counts_add(sending_list_id=membership.sending_list_id, deltas=deltas)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from contacts.choices import SuppressionKind
 from contacts.models import NumberSuppression
 from sendinglists.choices import EventKind
-from sendinglists.models import SubscriptionEvent
+from sendinglists.subscriptions.models import SubscriptionEvent
 
 LOOKUP_BATCH = 5000
 

@@ -1,7 +1,7 @@
 from django import forms
 
 from sendinglists.choices import FieldType
-from sendinglists.models import CustomField
+from sendinglists.lists.models import CustomField
 
 
 class UnsubscribeForm(forms.Form):

@@ -5,8 +5,9 @@ from sendinglists.choices import (
     MembershipStatus,
     status_from,
 )
-from sendinglists.lists.services import clean_custom_fields, status_count_change
-from sendinglists.models import ListContact
+from sendinglists.lists.services import clean_custom_fields
+from sendinglists.subscriptions.changes import status_count_change
+from sendinglists.subscriptions.models import ListContact
 
 
 @transaction.atomic

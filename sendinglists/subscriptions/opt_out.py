@@ -13,8 +13,8 @@ from sendinglists.choices import (
     SignupMethod,
     UnsubReason,
 )
+from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import list_status_counts_add
-from sendinglists.models import ListContact, SendingList, SubscriptionEvent
 from sendinglists.subscriptions.changes import (
     StatusChange,
     event_build,
@@ -25,6 +25,7 @@ from sendinglists.subscriptions.changes import (
     opted_out_fields,
 )
 from sendinglists.subscriptions.consent import ledger_apply, suppression_standing
+from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
 
 
 def list_contact_opt_out(

@@ -5,8 +5,11 @@ import json
 from import_export import fields
 
 from contacts.resources import FormulaSafeResource
-from sendinglists.models import ListContact
-from sendinglists.subscriptions.models import MEMBERSHIP_ENGAGEMENT_FIELDS, MEMBERSHIP_SUBSCRIPTION_FIELDS
+from sendinglists.subscriptions.models import (
+    MEMBERSHIP_ENGAGEMENT_FIELDS,
+    MEMBERSHIP_SUBSCRIPTION_FIELDS,
+    ListContact,
+)
 
 MEMBERSHIP_EXPORT_FIELDS = (
     "id",

@@ -16,16 +16,18 @@ from sendinglists.choices import (
     SignupMethod,
     UnsubReason,
 )
-from sendinglists.lists.services import clean_custom_fields, status_count_change
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.lists.services import clean_custom_fields
 from sendinglists.subscriptions.changes import (
     StatusChange,
     event_record,
     membership_for_update,
     membership_insert,
     opt_out_locked,
+    status_count_change,
 )
 from sendinglists.subscriptions.consent import suppression_standing, suppression_text
+from sendinglists.subscriptions.models import ListContact
 
 
 class Outcome(enum.StrEnum):

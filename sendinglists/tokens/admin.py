@@ -2,9 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from sendinglists.admin_common import plural, selected_or_refuse
-from sendinglists.models import (
-    ApiToken,
-)
+from sendinglists.tokens.models import ApiToken
 from sendinglists.tokens.services import api_token_create, api_token_revoke
 
 # --- API tokens -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sendinglists.models import ApiToken, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.tokens.models import ApiToken
 
 KEY_BYTES = 30  # 40 url-safe characters
 KEY_PREFIX_LENGTH = 8

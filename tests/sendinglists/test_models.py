@@ -2,8 +2,9 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from sendinglists.choices import MembershipStatus, status_condition
+from sendinglists.choices import MembershipStatus
 from sendinglists.models import ListContact
+from sendinglists.subscriptions.selectors import status_condition
 from tests.factories import ContactFactory, CustomFieldFactory, ListContactFactory, SendingListFactory
 
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 from contacts.models import Tag
 from sendinglists.actors import Actor
 from sendinglists.contacts.services import contact_block
-from sendinglists.lists.selectors import list_member_counts
 from sendinglists.models import CustomField, ImportJob, ListContact, ListStatusCount
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
+from sendinglists.subscriptions.selectors import list_member_counts
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import (
     ContactFactory,

@@ -3,7 +3,8 @@ from rest_framework import serializers
 
 from contacts.jsonsafe import json_loads_bounded
 from sendinglists.choices import ImportMode
-from sendinglists.models import ImportJob, SendingList
+from sendinglists.imports.models import ImportJob
+from sendinglists.lists.models import SendingList
 
 MAPPING_HELP = (
     "A JSON object: column (0-based index, or header) -> target: phone, email, first_name, last_name, "

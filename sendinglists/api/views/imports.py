@@ -15,6 +15,7 @@ from sendinglists.api.serializers.imports import (
 )
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.choices import ImportMode
+from sendinglists.imports.models import ImportJob
 from sendinglists.imports.services import (
     consent_attestation_clean,
     import_cancel,
@@ -23,7 +24,7 @@ from sendinglists.imports.services import (
     import_error_report_lines,
     import_start,
 )
-from sendinglists.models import ImportJob, SendingList
+from sendinglists.lists.models import SendingList
 
 
 @extend_schema_view(

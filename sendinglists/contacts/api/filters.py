@@ -11,7 +11,8 @@ from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, IdFilter, SinceFilter, custom_fields_value
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, without_withheld_contacts
 from sendinglists.choices import SignupMethod, UnsubReason
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.selectors import custom_fields_equal
 
 CONTACT_STATUS_CHOICES = [

@@ -10,8 +10,7 @@ from contacts.api.serializers import (
 )
 from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
-from sendinglists.models import ListContact
-from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS
+from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS, ListContact
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
 BULK_ITEM_STATUSES = ["ok", "error"]

@@ -19,7 +19,7 @@ from sendinglists.actors import Actor
 from sendinglists.api.permissions import contact_is_held_outside
 from sendinglists.choices import SignupMethod
 from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit
-from sendinglists.models import SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.subscribe import SubscribeResult, list_contact_subscribe
 
 

@@ -36,7 +36,8 @@ from sendinglists.contacts.api.serializers import (
 from sendinglists.contacts.api.upserts import api_contact_update, api_contact_upsert
 from sendinglists.contacts.numbers import contact_channel_add_checked
 from sendinglists.contacts.services import contact_delete
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.subscribe import Outcome
 
 MAX_BULK_CONTACTS = 1000

@@ -1,5 +1,5 @@
 from sendinglists.api.filters import ApiFilterSet, IdFilter
-from sendinglists.models import CustomField
+from sendinglists.lists.models import CustomField
 
 
 class CustomFieldFilter(ApiFilterSet):

@@ -4,7 +4,7 @@ from contacts.api.serializers import (
     PhoneNumberField,
 )
 from sendinglists.choices import MembershipStatus
-from sendinglists.models import CustomField, SendingList
+from sendinglists.lists.models import CustomField, SendingList
 
 
 class SendingListSerializer(serializers.ModelSerializer):

@@ -9,9 +9,9 @@ from sendinglists.api.permissions import scope_lists
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.lists.api.filters import CustomFieldFilter
 from sendinglists.lists.api.serializers import CustomFieldSerializer, SendingListSerializer
-from sendinglists.lists.selectors import list_member_counts
+from sendinglists.lists.models import CustomField, SendingList
 from sendinglists.lists.services import custom_field_create, sending_list_create
-from sendinglists.models import CustomField, SendingList
+from sendinglists.subscriptions.selectors import list_member_counts
 
 
 class SendingListCreateSerializer(SendingListSerializer):

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.phones import normalize_phone
-from sendinglists.models import SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.tokens.services import api_token_create
 
 

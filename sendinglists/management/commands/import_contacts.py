@@ -19,6 +19,7 @@ from contacts.phones import normalize_phone
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.mapping import mapping_override, target_label
+from sendinglists.imports.models import ImportJob
 from sendinglists.imports.selectors import delimiter_label, import_error_report_lines, import_progress
 from sendinglists.imports.services import (
     consent_attestation_clean,
@@ -26,7 +27,7 @@ from sendinglists.imports.services import (
     import_discard,
     import_start,
 )
-from sendinglists.models import ImportJob, SendingList
+from sendinglists.lists.models import SendingList
 
 
 class Command(BaseCommand):

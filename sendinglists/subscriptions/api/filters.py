@@ -9,7 +9,8 @@ from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, SinceFilter, custom_fields_value, tag_filters
 from sendinglists.api.permissions import without_withheld_contacts
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.selectors import ListContactFilters, list_contacts
 
 

@@ -15,8 +15,11 @@ from sendinglists.api.fields import (
     withhold_personal_fields,
 )
 from sendinglists.choices import MembershipStatus, UnsubReason, status_from
-from sendinglists.models import ListContact
-from sendinglists.subscriptions.models import MEMBERSHIP_ENGAGEMENT_FIELDS, MEMBERSHIP_SUBSCRIPTION_FIELDS
+from sendinglists.subscriptions.models import (
+    MEMBERSHIP_ENGAGEMENT_FIELDS,
+    MEMBERSHIP_SUBSCRIPTION_FIELDS,
+    ListContact,
+)
 
 
 class MembershipContactSerializer(serializers.ModelSerializer):

@@ -18,7 +18,7 @@ from sendinglists.api.permissions import (
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.choices import UnsubReason
 from sendinglists.contacts.api.upserts import api_contact_upsert
-from sendinglists.models import ListContact, SendingList
+from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.api.filters import MembershipFilter
 from sendinglists.subscriptions.api.serializers import (
     CONTACT_FIELDS_WITHHELD,
@@ -32,6 +32,7 @@ from sendinglists.subscriptions.api.serializers import (
     memberships_data,
 )
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import Outcome
 

@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from contacts.pagination import KeysetPage, page_or_first
 from sendinglists.audiences.charts import opt_out_chart
-from sendinglists.lists.forms import CustomFieldForm, ListContactFilterForm
-from sendinglists.lists.selectors import sending_list_summaries, sending_list_summary
+from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import custom_field_create
-from sendinglists.models import SendingList
+from sendinglists.overview.forms import CustomFieldForm, ListContactFilterForm
+from sendinglists.overview.selectors import sending_list_summaries, sending_list_summary
 from sendinglists.subscriptions.selectors import (
     LIST_CONTACT_ORDERINGS,
     ListContactFilters,

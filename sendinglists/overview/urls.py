@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sendinglists.lists import views
+from sendinglists.overview import views
 
 app_name = "sendinglists"
 urlpatterns = [

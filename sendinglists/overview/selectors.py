@@ -1,16 +1,13 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Case, Count, OuterRef, Subquery, Sum, Value, When
+from django.db.models import OuterRef, Subquery
 
 from sendinglists.audiences.optout import OPT_OUT_RATE_LIMIT, opt_out_rates, opt_out_series
-from sendinglists.choices import MembershipStatus, blocked_contact_ids
-from sendinglists.models import (
-    ImportJob,
-    ListContact,
-    ListStatusCount,
-    SendingList,
-)
+from sendinglists.choices import MembershipStatus
+from sendinglists.imports.models import ImportJob
+from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.selectors import list_member_counts
 
 # Seed 000: "High opt-out rates can indicate messaging frequency issues or content problems. Aim for
 # under 2%."
@@ -51,39 +48,6 @@ class ListSummary:
     @property
     def status_rows(self) -> list[tuple[str, str, int]]:
         return [(status.value, status.label, self.counts[status]) for status in MembershipStatus]
-
-
-def list_member_counts(*, sending_list_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Members per list and the status they read as (`status_from`): {list_id: {status: count}},
-    every status present. One query, whatever the lists' sizes: the maintained counts (summed as
-    `list_status_counts` sums them), and the members of blocked contacts, moved to Blocked.
-
-    The blocked members are found from the few blocked contacts (partial index contact_blocked),
-    each probed in the (sending_list, contact) unique index: never a scan of a list's memberships.
-    """
-    maintained = (
-        ListStatusCount.objects.filter(sending_list_id__in=sending_list_ids)
-        .values_list("sending_list_id", "status")
-        .annotate(members=Sum("count"), blocked=Value(False))
-        .order_by()
-    )
-    blocked = (
-        ListContact.objects.filter(sending_list_id__in=sending_list_ids, contact_id__in=blocked_contact_ids())
-        .annotate(
-            held=Case(When(active=True, then=Value(MembershipStatus.ACTIVE.value)), default="unsub_reason")
-        )
-        .values_list("sending_list_id", "held")
-        .annotate(members=Count("pk"), blocked=Value(True))
-        .order_by()
-    )
-    counts = {list_id: dict.fromkeys(MembershipStatus.values, 0) for list_id in sending_list_ids}
-    for list_id, status, members, is_blocked in maintained.union(blocked, all=True):
-        if is_blocked:
-            counts[list_id][status] -= members
-            counts[list_id][MembershipStatus.BLOCKED] += members
-        else:
-            counts[list_id][status] += members
-    return counts
 
 
 def sending_list_summaries() -> list[ListSummary]:

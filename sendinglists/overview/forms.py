@@ -4,7 +4,7 @@ from contacts.models import Tag
 from contacts.selectors import contact_search, tag_named
 from sendinglists.choices import FieldType, MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.lists.customfields import convert_value
-from sendinglists.models import CustomField, SendingList
+from sendinglists.lists.models import CustomField, SendingList
 from sendinglists.subscriptions.selectors import (
     DEFAULT_LIST_CONTACT_ORDERING,
     LIST_CONTACT_ORDERINGS,
