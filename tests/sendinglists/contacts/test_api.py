@@ -10,6 +10,7 @@ from sendinglists.contacts.api.filters import ContactFilter
 from sendinglists.models import ListContact, SubscriptionEvent
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
+from tests.api.fixtures import anonymous, client, make_client  # noqa: F401 - the API tests' fixtures
 from tests.factories import (
     ContactFactory,
     CustomFieldFactory,

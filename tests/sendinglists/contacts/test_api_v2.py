@@ -1,6 +1,7 @@
 import uuid
 
 from contacts.models import Contact, ContactChannel
+from tests.api.fixtures import anonymous, client, make_client  # noqa: F401 - the API tests' fixtures
 from tests.factories import ContactChannelFactory, ContactFactory
 
 

@@ -1,4 +1,4 @@
-"""The list admins (sendinglists/admin/lists.py): sending lists and their custom fields,
+"""The list admins (sendinglists/lists/admin.py and the audiences and tokens admins): sending lists and their custom fields,
 audiences, API tokens."""
 
 import pytest

@@ -11,6 +11,7 @@ from sendinglists.actors import Actor
 from sendinglists.models import IdempotencyKey, ListContact, SubscriptionEvent
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
+from tests.api.fixtures import anonymous, client, make_client  # noqa: F401 - the API tests' fixtures
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
 
 ACTOR = Actor.system("test")

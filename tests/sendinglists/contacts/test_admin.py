@@ -1,4 +1,4 @@
-"""The contact admin (sendinglists/admin/contacts.py): phone search in any format, audited
+"""The contact admin (sendinglists/contacts/admin.py): phone search in any format, audited
 actions through the services, the contact form and its membership inline, formula-safe exports."""
 
 import csv

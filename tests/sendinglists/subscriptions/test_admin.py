@@ -1,4 +1,4 @@
-"""The membership and subscription-event admins (sendinglists/admin/memberships.py): search by
+"""The membership and subscription-event admins (sendinglists/subscriptions/admin.py): search by
 phone, the status filter, audited unsubscribe and resubscribe actions, a filtered export."""
 
 import pytest

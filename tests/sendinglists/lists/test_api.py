@@ -3,6 +3,7 @@ from sendinglists.contacts.services import contact_block
 from sendinglists.models import CustomField, SendingList
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
+from tests.api.fixtures import anonymous, client, make_client  # noqa: F401 - the API tests' fixtures
 from tests.factories import ContactFactory, CustomFieldFactory, SendingListFactory
 
 ACTOR = Actor.system("test")
