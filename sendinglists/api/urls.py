@@ -8,9 +8,9 @@ from rest_framework.routers import SimpleRouter
 
 from sendinglists.api.views.base import api_not_found
 from sendinglists.api.views.contacts import ContactV2ViewSet, ContactViewSet
-from sendinglists.api.views.imports import ImportViewSet
 from sendinglists.api.views.lists import CustomFieldViewSet, SendingListViewSet
 from sendinglists.audiences.api import AudienceViewSet, MembershipQueryViewSet
+from sendinglists.imports.api.views import ImportViewSet
 
 app_name = "api"
 
