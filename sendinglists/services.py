@@ -35,6 +35,7 @@ from sendinglists.choices import (
 from sendinglists.consent import ledger_apply, suppression_standing, suppression_text
 from sendinglists.customfields import custom_fields_clean
 from sendinglists.models import CustomField, ListContact, ListStatusCount, SendingList, SubscriptionEvent
+from sendinglists.subscriptions.rows import event_values, new_membership_values
 
 
 class Outcome(enum.StrEnum):
@@ -196,15 +197,14 @@ def _new_event(
         list_contact=membership,
         contact=contact if contact.pk is not None else None,
         phone_number=contact.phone_number,
-        kind=kind,
-        reason=reason,
-        signup_method=signup_method,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label[:200],
-        user=actor.user,
-        note=note,
-        occurred_at=occurred_at,
+        **event_values(
+            kind=kind,
+            actor=actor,
+            occurred_at=occurred_at,
+            reason=reason,
+            signup_method=signup_method,
+            note=note,
+        ),
     )
 
 
@@ -319,10 +319,8 @@ def list_contact_subscribe(
         membership = ListContact(
             sending_list=sending_list,
             contact=contact,
-            signup_method=signup_method,
             custom_fields=cleaned,
-            subscribed_at=now,
-            status_changed_at=now,
+            **new_membership_values(signup_method=signup_method, subscribed_at=now),
         )
         inserted = _membership_insert(
             membership,

@@ -295,7 +295,7 @@ def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> 
             one_by_one.append(phone)
     actor = Actor.for_import(job)
     note = consent_note(job)
-    created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label, note=note)
+    created = writer.memberships_create(to_create, actor=actor, note=note)
     list_status_counts_add(
         sending_list_id=sending_list.pk, deltas=Counter({MembershipStatus.ACTIVE: len(created)})
     )

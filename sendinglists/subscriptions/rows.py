@@ -54,10 +54,3 @@ def event_values(
         "note": note,
         "occurred_at": occurred_at,
     }
-
-
-def subscribed_event_values(*, signup_method: str, actor: Actor, occurred_at: dt.datetime, note: str = "") -> dict:
-    """The SUBSCRIBED event of a new membership: no reason, the membership's signup method."""
-    return event_values(
-        kind=EventKind.SUBSCRIBED, actor=actor, occurred_at=occurred_at, signup_method=signup_method, note=note
-    )
