@@ -14,6 +14,10 @@ from contacts.selectors import tag_named
 
 # Fields a caller may set on a contact; phone_number is handled separately (it is the identity).
 CONTACT_TEXT_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
+# The merge rule of `contact_upsert`: each of these takes the incoming value when it is not blank
+# and differs; a blank keeps the stored value. The import's SQL writer derives its ON CONFLICT
+# clause from this tuple (`sendinglists.imports.writers`).
+UPSERT_MERGED_FIELDS = CONTACT_TEXT_FIELDS
 
 
 def phone_or_error(raw: object, *, region: str | None = DEFAULT_REGION, field: str = "phone_number"):
@@ -67,7 +71,11 @@ def contact_upsert(
     the same number (the unique constraint decides, the loser updates).
     """
     phone = phone_or_error(phone_number, region=region)
-    values = {key: value for key, value in _clean_values(values or {}).items() if value}
+    values = {
+        key: value
+        for key, value in _clean_values(values or {}).items()
+        if key in UPSERT_MERGED_FIELDS and value
+    }
     contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
     if contact is None:
         contact = Contact(

@@ -6,10 +6,10 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from sendinglists.api.views.imports import ImportViewSet
 from sendinglists.api.viewsets import api_not_found
 from sendinglists.audiences.api import AudienceViewSet, MembershipQueryViewSet
 from sendinglists.contacts.api.views import ContactV2ViewSet, ContactViewSet
+from sendinglists.imports.api.views import ImportViewSet
 from sendinglists.lists.api.views import CustomFieldViewSet, SendingListViewSet
 
 app_name = "api"

@@ -1,6 +1,6 @@
 """Applying one chunk: read its rows, validate, fold duplicates, decide, write — in one transaction.
 
-The one place that decides what each row becomes is `_decide`, which asks
+The one place that decides what each row becomes is `decide.chunk_decide_subscribe`, which asks
 `sendinglists.subscriptions.subscribe.subscription_outcome` per distinct phone with the membership state and the
 opt-out history fetched set-based for the whole chunk. What every row became is counted in exactly
 one bucket:
@@ -22,29 +22,17 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.choices import SuppressionKind
 from contacts.models import Contact
 from contacts.services import tags_get_or_create
-from sendinglists.actors import Actor
-from sendinglists.choices import (
-    EventKind,
-    ImportMode,
-    ImportStatus,
-    MembershipStatus,
-    SignupMethod,
-    UnsubReason,
-)
+from sendinglists.choices import ImportMode, ImportStatus
+from sendinglists.imports.decide import OPTED_OUT_NOW, chunk_decide_opt_outs, chunk_decide_subscribe
 from sendinglists.imports.mapping import mapping_compile
 from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportJob
 from sendinglists.imports.parse import read_chunk
 from sendinglists.imports.rows import RowReader, fold
 from sendinglists.imports.writers import ChunkWriter
-from sendinglists.lists.services import list_status_counts_add
-from sendinglists.subscriptions.changes import event_record
-from sendinglists.subscriptions.consent import suppressions_standing
 from sendinglists.subscriptions.models import ListContact
-from sendinglists.subscriptions.opt_out import contact_opt_out_of_list, list_contacts_opt_out_bulk
-from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe, subscription_outcome
+from sendinglists.subscriptions.subscribe import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +48,6 @@ COUNT_FIELDS = (
     "duplicates",
     "errors",
 )
-OPTED_OUT_NOW = "opted_out"  # an opt-out file's outcome for a number it opted out
 OUTCOME_COUNTS = {
     OPTED_OUT_NOW: "opted_out",
     Outcome.CREATED: "memberships_created",
@@ -233,7 +220,7 @@ def _write_records(job: ImportJob, writer: ChunkWriter, records: dict, counts: d
     scope = job.api_token.list_scope() if job.api_token_id else None
     contacts_created, contacts_updated = writer.contacts_upsert(scope_list_ids=scope)
     state = writer.contacts_state()
-    decide = _decide_opt_outs if job.mode == ImportMode.OPT_OUT else _decide
+    decide = chunk_decide_opt_outs if job.mode == ImportMode.OPT_OUT else chunk_decide_subscribe
     outcomes = decide(job, writer, records, state)
     for phone, record in records.items():
         rows = len(record.lines)
@@ -260,112 +247,6 @@ def _held_outside(*, contact_ids: list[int], list_ids: list[int]) -> set[int]:
             .values_list("contact_id", flat=True)
         )
     return held
-
-
-def _decide(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
-    """What each distinct phone of the chunk becomes, and the writes that make it so."""
-    sending_list = job.sending_list
-    # The consent ledger, for every number of the chunk whatever contact holds it now.
-    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
-    outcomes: dict[str, Outcome] = {}
-    to_create, to_merge, one_by_one = [], [], []
-    for phone, record in records.items():
-        contact_id, blocked, membership_id, active = state[phone]
-        suppression = standing.get(phone)
-        outcome = subscription_outcome(
-            membership_active=active if membership_id is not None else None,
-            contact_blocked=blocked
-            or (suppression is not None and suppression.kind == SuppressionKind.BLOCK),
-            suppressed=suppression is not None,
-        )
-        outcomes[phone] = outcome
-        if outcome == Outcome.CREATED:
-            to_create.append((contact_id, phone, record.custom))
-        elif outcome == Outcome.UPDATED:
-            if record.custom:
-                to_merge.append((membership_id, record.custom))
-        elif outcome == Outcome.SKIPPED_OPTED_OUT and (membership_id is None or active):
-            # A number the ledger holds as opted out without an opted-out membership here (deleted
-            # and re-created, given to another contact): the service gives it its opted-out one.
-            one_by_one.append(phone)
-    actor = Actor.for_import(job)
-    note = consent_note(job)
-    created = writer.memberships_create(to_create, actor_id=actor.id, actor_label=actor.label, note=note)
-    list_status_counts_add(
-        sending_list_id=sending_list.pk, deltas=Counter({MembershipStatus.ACTIVE: len(created)})
-    )
-    writer.custom_fields_merge(to_merge)
-    # Memberships someone else created between our read and our insert, and restored opt-outs:
-    # few, so the per-row service decides again against the rows as they are now.
-    one_by_one.extend(phone for contact_id, phone, _ in to_create if contact_id not in created)
-    for phone in one_by_one:
-        result = list_contact_subscribe(
-            sending_list=sending_list,
-            contact=Contact.objects.get(pk=state[phone][0]),
-            signup_method=SignupMethod.IMPORT,
-            actor=actor,
-            custom_fields=records[phone].custom,
-            note=note,
-        )
-        outcomes[phone] = result.outcome
-    return outcomes
-
-
-def consent_note(job: ImportJob) -> str:
-    """How a SUBSCRIBED event of the import names the consent the operator attested."""
-    return f"Consent attested by {job.attested_by_label} on {job.attested_at:%Y-%m-%d %H:%M} UTC (import #{job.pk})."
-
-
-def _decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
-    """An opt-out file: every number gets the list's suppression in the consent ledger, known or
-    not. Active members are opted out (one event each, naming the import); a number with no
-    membership gets an opted-out one, as a STOP from a new number does; an opted-out member stays
-    as it is (its number's opt-out recorded if the ledger lacked it)."""
-    sending_list = job.sending_list
-    actor = Actor.for_import(job)
-    note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
-    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
-    outcomes: dict[str, str] = {}
-    active_by_reason: dict[str, list[int]] = {}
-    for phone, record in records.items():
-        contact_id, _, membership_id, active = state[phone]
-        reason = record.reason or UnsubReason.MESSAGE
-        if active:
-            active_by_reason.setdefault(reason, []).append(membership_id)
-            outcomes[phone] = OPTED_OUT_NOW
-        elif membership_id is None:
-            contact_opt_out_of_list(
-                sending_list=sending_list,
-                contact=Contact(pk=contact_id, phone_number=phone),
-                reason=reason,
-                actor=actor,
-                note=note,
-            )
-            outcomes[phone] = OPTED_OUT_NOW
-        else:
-            suppression = standing.get(phone)
-            if suppression is None or suppression.sending_list_id != sending_list.pk:
-                event_record(
-                    membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
-                    contact=Contact(pk=contact_id, phone_number=phone),
-                    sending_list_id=sending_list.pk,
-                    kind=EventKind.OPTED_OUT,
-                    reason=reason,
-                    actor=actor,
-                    occurred_at=timezone.now(),
-                    note=f"{note} Already unsubscribed; the number's opt-out recorded.",
-                )
-            outcomes[phone] = Outcome.SKIPPED_OPTED_OUT
-    for reason, membership_ids in sorted(active_by_reason.items()):
-        for start in range(0, len(membership_ids), 5000):
-            list_contacts_opt_out_bulk(
-                sending_list_id=sending_list.pk,
-                membership_ids=membership_ids[start : start + 5000],
-                reason=reason,
-                actor=actor,
-                note=note,
-            )
-    return outcomes
 
 
 def _existing_tags(valid: list) -> dict:

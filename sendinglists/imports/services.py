@@ -3,19 +3,18 @@ calls these and nothing else.
 
     job = import_create(sending_list=…, uploaded_file=…, actor=…)   # store, inspect, plan, propose
     import_start(job=job, mapping=…)                                # confirm the mapping, enqueue
-    import_cancel(job=job)                                          # stop what has not run yet
     import_discard(job=job)                                         # drop a job that never started
 
 Reads (preview, progress, the error report) are in `sendinglists.imports.selectors`.
 
 A job's chunks run as Celery tasks after the start commits (eagerly, in order, when there is no
-broker). Each chunk is one transaction and safe to run twice; see `pipeline.chunk_apply`.
+broker). Each chunk is one transaction and safe to run twice; see `pipeline.chunk_apply`. Running,
+cancelling, finishing, failing and resuming a job are in `sendinglists.imports.running`.
 """
 
 import logging
 import os
 
-import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from contacts.phones import normalize_phone
+from contacts.services import region_or_error
 from sendinglists.actors import Actor
 from sendinglists.choices import ActorKind, ImportMode, ImportStatus
 from sendinglists.imports.detect import (
@@ -39,16 +39,11 @@ from sendinglists.imports.mapping import (
     mapping_resolved,
     new_custom_fields,
 )
-from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportJob, ImportSeenPhone
+from sendinglists.imports.models import ImportChunk, ImportChunkPart, ImportJob
 from sendinglists.imports.parse import plan_chunks
-from sendinglists.imports.pipeline import RUNNABLE, chunk_apply, parts_per_chunk
-from sendinglists.imports.selectors import (  # noqa: F401 - also read through this module by the API
-    FINISHED,
-    delimiter_label,
-    import_error_report_lines,
-    import_preview,
-    import_progress,
-)
+from sendinglists.imports.pipeline import parts_per_chunk
+from sendinglists.imports.running import import_chunks_enqueue
+from sendinglists.imports.selectors import import_preview
 from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import custom_field_create, custom_field_room_check
 
@@ -95,9 +90,7 @@ def import_create(
             f"The file is {_size_label(size)}; the largest file an import accepts is {_size_label(limit)}. "
             "Split it into smaller files."
         )
-    region = (region or sending_list.default_region).upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError({"region": [f"{region!r} is not a known country code (use e.g. US, GB, DE)."]})
+    region = region_or_error(region or sending_list.default_region)
     uploaded_file.seek(0)
     head = uploaded_file.read(HEAD_BYTES)
     try:
@@ -281,7 +274,9 @@ def import_start(
             *attested,
         ]
     )
-    _enqueue_chunks(job, ImportChunk.objects.filter(job=job).order_by("index").values_list("pk", flat=True))
+    import_chunks_enqueue(
+        chunk_ids=ImportChunk.objects.filter(job=job).order_by("index").values_list("pk", flat=True)
+    )
     return job
 
 
@@ -332,13 +327,6 @@ def _set_has_header(job: ImportJob, has_header: bool) -> None:
         job.rows_total += 1
 
 
-def _enqueue_chunks(job: ImportJob, chunk_ids) -> None:
-    from sendinglists.imports.tasks import import_chunk_task
-
-    for chunk_id in chunk_ids:
-        import_chunk_task.delay_on_commit(chunk_id)
-
-
 def import_discard(*, job: ImportJob) -> bool:
     """Delete an import that never started, with its chunks and its stored file: an upload refused
     after it was stored (the API's upload-and-start whose mapping cannot start) leaves nothing
@@ -349,101 +337,3 @@ def import_discard(*, job: ImportJob) -> bool:
     if deleted and name:
         job.file.storage.delete(name)
     return bool(deleted)
-
-
-def import_cancel(*, job: ImportJob) -> bool:
-    """Stop an import: chunks not yet applied will not run; a chunk running now finishes (its rows
-    are counted). Returns False when the import had already finished."""
-    cancelled = ImportJob.objects.filter(pk=job.pk, status__in=[ImportStatus.PENDING, *RUNNABLE]).update(
-        status=ImportStatus.CANCELLED, finished_at=timezone.now()
-    )
-    if cancelled:
-        transaction.on_commit(lambda: _enqueue_cleanup(job.pk))
-    return bool(cancelled)
-
-
-def import_chunk_run(*, chunk_id: int) -> dict | None:
-    """The chunk task's body: mark the job running, apply the chunk, finish the job after its last
-    chunk. A failure that is not the database's (those are retried by the task) fails the job
-    with a reason naming the chunk's lines; the applied chunks stay applied and counted."""
-    chunk = ImportChunk.objects.filter(pk=chunk_id).only("job_id", "index", "first_line").first()
-    if chunk is None:
-        return None
-    ImportJob.objects.filter(pk=chunk.job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING)
-    try:
-        counts = chunk_apply(chunk_id=chunk_id)
-    except ValidationError as exc:
-        import_fail(
-            job_id=chunk.job_id,
-            reason=f"Chunk {chunk.index + 1} (from line {chunk.first_line}): {_messages(exc)}",
-        )
-        return None
-    import_finish(job_id=chunk.job_id)
-    return counts
-
-
-def _messages(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
-
-
-def import_fail(*, job_id: int, reason: str) -> bool:
-    """Mark a running import failed with `reason`; chunks not yet applied will not run."""
-    logger.error("import %s failed: %s", job_id, reason)
-    failed = ImportJob.objects.filter(pk=job_id, status__in=[ImportStatus.PENDING, *RUNNABLE]).update(
-        status=ImportStatus.FAILED, failure_reason=reason[:2000], finished_at=timezone.now()
-    )
-    if failed:
-        _enqueue_cleanup(job_id)
-    return bool(failed)
-
-
-def import_finish(*, job_id: int) -> bool:
-    """Complete the import once every chunk is applied (idempotent; exactly one caller wins)."""
-    if ImportChunk.objects.filter(job_id=job_id, applied=False).exists():
-        return False
-    finished = ImportJob.objects.filter(pk=job_id, status__in=RUNNABLE).update(
-        status=ImportStatus.COMPLETED, finished_at=timezone.now()
-    )
-    if finished:
-        _enqueue_cleanup(job_id)
-    return bool(finished)
-
-
-def _enqueue_cleanup(job_id: int) -> None:
-    from sendinglists.imports.tasks import import_cleanup_task
-
-    import_cleanup_task.delay_on_commit(job_id)
-
-
-def import_cleanup(*, job_id: int) -> int:
-    """Drop a finished job's seen-phone bookkeeping (only needed while chunks run)."""
-    if ImportJob.objects.filter(pk=job_id, status__in=FINISHED).exists():
-        deleted, _ = ImportSeenPhone.objects.filter(job_id=job_id).delete()
-        return deleted
-    return 0
-
-
-def import_resume(*, job: ImportJob) -> int:
-    """Enqueue again every chunk of a queued or running job that has not been applied (a worker
-    died and its task will only come back after the broker's visibility timeout). Safe to call at
-    any time: a chunk applied twice does nothing the second time. Returns how many were enqueued."""
-    if job.status not in RUNNABLE:
-        return 0
-    chunk_ids = list(ImportChunk.objects.filter(job=job, applied=False).values_list("pk", flat=True))
-    with transaction.atomic():
-        # Counts as progress, so the stalled-import sweep waits a whole period before enqueuing
-        # the same chunks again (a job that is only waiting behind a long queue gets one extra copy
-        # per period, not one per sweep).
-        ImportJob.objects.filter(pk=job.pk).update(progress_at=timezone.now())
-        _enqueue_chunks(job, chunk_ids)
-    return len(chunk_ids)
-
-
-def imports_resume_stalled(*, stalled_after_s: int) -> int:
-    """Resume every running import without progress for `stalled_after_s` seconds (periodic)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=stalled_after_s)
-    resumed = 0
-    for job in ImportJob.objects.filter(status__in=RUNNABLE, started_at__lt=cutoff):
-        if (job.progress_at or job.started_at) < cutoff:
-            resumed += bool(import_resume(job=job))
-    return resumed

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from sendinglists.imports.models import ImportChunk
-from sendinglists.imports.services import (
+from sendinglists.imports.running import (
     import_chunk_run,
     import_cleanup,
     import_fail,

@@ -18,13 +18,14 @@ from sendinglists.choices import ImportMode, ImportStatus
 from sendinglists.imports.forms import ImportUploadForm, MappingForm
 from sendinglists.imports.mapping import target_label
 from sendinglists.imports.models import ImportJob
+from sendinglists.imports.running import import_cancel
 from sendinglists.imports.selectors import (
     delimiter_label,
     import_error_report_lines,
     import_preview,
     import_progress,
 )
-from sendinglists.imports.services import import_cancel, import_create, import_start
+from sendinglists.imports.services import import_create, import_start
 from sendinglists.lists.models import SendingList
 
 PAGE_SIZE = 50

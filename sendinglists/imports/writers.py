@@ -7,26 +7,49 @@ becomes; `pipeline.py` does, and tells the writer.
 
 Lock order: every statement that touches shared rows takes them in key order (phones sorted,
 contact ids sorted), so two chunks that share numbers wait for each other instead of deadlocking.
+
+The rules the ORM services hold are not spelled again here: the fields a contact merges come from
+`contacts.services.UPSERT_MERGED_FIELDS`, and a new membership's values and its SUBSCRIBED event's
+from `sendinglists.subscriptions.rows`; the statements are built from them once per chunk.
 """
 
 import json
 import uuid
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, models
 
-STAGE_COLUMNS = (
-    "phone",
-    "phone_int",
-    "line_type",
-    "uuid",
-    "email",
-    "first_name",
-    "last_name",
-    "timezone",
-    "carrier",
-)
-_MERGED_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
+from contacts.choices import SuppressionKind
+from contacts.models import Contact
+from contacts.services import UPSERT_MERGED_FIELDS
+from sendinglists.actors import Actor
+from sendinglists.choices import EventKind, SignupMethod
+from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
+from sendinglists.subscriptions.rows import event_values, new_membership_values
+
+_MERGED_FIELDS = UPSERT_MERGED_FIELDS
+STAGE_COLUMNS = ("phone", "phone_int", "line_type", "uuid", *_MERGED_FIELDS)
+
+
+def _columns(model: type[models.Model], values: dict) -> tuple[list[str], list]:
+    """The column names and database values of a rule's field values (see `subscriptions.rows`)."""
+    columns, params = [], []
+    for name, value in values.items():
+        field = model._meta.get_field(name)
+        columns.append(field.column)
+        params.append(
+            field.get_db_prep_save(value.pk if isinstance(value, models.Model) else value, connection)
+        )
+    return columns, params
+
+
+def _timestamp_columns(model: type[models.Model]) -> list[str]:
+    """The auto_now / auto_now_add columns that save() would stamp: the writer stamps them with now."""
+    return [
+        field.column
+        for field in model._meta.concrete_fields
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    ]
 
 
 class ChunkWriter:
@@ -36,6 +59,7 @@ class ChunkWriter:
         self.job_id = job_id
         self.sending_list_id = sending_list_id
         self.is_postgres = connection.vendor == "postgresql"
+        self.occurred_at = now
         self.now = connection.ops.adapt_datetimefield_value(now)
         self.cursor = connection.cursor()
         self._temp_tables: list[str] = []
@@ -89,8 +113,7 @@ class ChunkWriter:
         self._create_temp(
             "import_stage",
             "phone varchar(16) PRIMARY KEY, phone_int bigint, line_type varchar(16), uuid char(32), "
-            "email varchar(254), first_name varchar(100), last_name varchar(100), timezone varchar(64), "
-            "carrier varchar(100)",
+            + ", ".join(f"{f} {Contact._meta.get_field(f).db_type(connection)}" for f in _MERGED_FIELDS),
         )
         if self.is_postgres:
             rows = (
@@ -149,18 +172,20 @@ class ChunkWriter:
                 f"WHERE o.contact_id = c.id AND o.sending_list_id NOT IN ({placeholders}))"
             )
             scope_params = list(scope_list_ids)
+        merged = ", ".join(_MERGED_FIELDS)
+        staged = ", ".join(f"s.{f}" for f in _MERGED_FIELDS)
         self.cursor.execute(
-            "INSERT INTO contacts_contact AS c (uuid, phone_number, email, first_name, last_name, timezone, "
-            "carrier, line_type, is_valid, blocked, created_at, updated_at) "
-            f"SELECT {uuid_sql}, s.phone, s.email, s.first_name, s.last_name, s.timezone, s.carrier, "
+            f"INSERT INTO contacts_contact AS c (uuid, phone_number, {merged}, line_type, is_valid, blocked, "
+            "created_at, updated_at) "
+            f"SELECT {uuid_sql}, s.phone, {staged}, "
             # A new contact whose number the consent ledger holds as blocked is blocked from the start.
             "s.line_type, true, EXISTS (SELECT 1 FROM contacts_numbersuppression b "
-            "WHERE b.phone_number = s.phone AND b.sending_list_id IS NULL AND b.kind = 'block'), "
+            "WHERE b.phone_number = s.phone AND b.sending_list_id IS NULL AND b.kind = %s), "
             "%s, %s FROM import_stage s WHERE true ORDER BY s.phone "
             f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}, updated_at = excluded.updated_at "
             f"WHERE {changed} "
             f"RETURNING phone_number, {inserted_sql}",
-            [self.now, self.now, *scope_params],
+            [SuppressionKind.BLOCK.value, self.now, self.now, *scope_params],
         )
         created, updated = set(), set()
         for phone, inserted in self.cursor.fetchall():
@@ -184,7 +209,7 @@ class ChunkWriter:
         }
 
     def memberships_create(
-        self, items: list[tuple[int, str, dict]], *, actor_id: str, actor_label: str, note: str = ""
+        self, items: list[tuple[int, str, dict]], *, actor: Actor, note: str = ""
     ) -> set[int]:
         """Create active import memberships, each with its SUBSCRIBED event naming the import, for
         (contact id, phone, custom fields). A membership someone else created meanwhile is left
@@ -203,25 +228,37 @@ class ChunkWriter:
                 for contact_id, phone, custom in sorted(items, key=lambda item: item[0])
             ),
         )
+        columns, values = _columns(
+            ListContact,
+            new_membership_values(signup_method=SignupMethod.IMPORT, subscribed_at=self.occurred_at),
+        )
+        stamps = _timestamp_columns(ListContact)
         insert = (
-            "INSERT INTO sendinglists_listcontact (sending_list_id, contact_id, active, unsub_reason, "
-            "subscribed_at, opted_out_at, status_changed_at, signup_method, custom_fields, send_count, "
-            "click_count, conversion_count, revenue_total, in_workflow, consecutive_failures, created_at, "
-            "updated_at) "
-            "SELECT %s, n.contact_id, true, '', %s, NULL, %s, 'import', n.custom_fields, 0, 0, 0, 0, false, 0, "
-            "%s, %s FROM import_new n WHERE true ORDER BY n.contact_id "
+            "INSERT INTO sendinglists_listcontact (sending_list_id, contact_id, custom_fields, "
+            f"{', '.join(columns + stamps)}) "
+            f"SELECT %s, n.contact_id, n.custom_fields, {', '.join(['%s'] * (len(columns) + len(stamps)))} "
+            "FROM import_new n WHERE true ORDER BY n.contact_id "
             "ON CONFLICT (sending_list_id, contact_id) DO NOTHING RETURNING id, contact_id"
         )
-        insert_params = [self.sending_list_id, self.now, self.now, self.now, self.now]
+        insert_params = [self.sending_list_id, *values, *[self.now] * len(stamps)]
+        columns, values = _columns(
+            SubscriptionEvent,
+            event_values(
+                kind=EventKind.SUBSCRIBED,
+                actor=actor,
+                occurred_at=self.occurred_at,
+                signup_method=SignupMethod.IMPORT,
+                note=note,
+            ),
+        )
+        stamps = _timestamp_columns(SubscriptionEvent)
         events = (
             "INSERT INTO sendinglists_subscriptionevent (sending_list_id, list_contact_id, contact_id, "
-            "phone_number, kind, reason, signup_method, actor_kind, actor_id, actor_label, note, occurred_at, "
-            "created_at) "
-            "SELECT %s, created.id, created.contact_id, n.phone, 'subscribed', '', 'import', 'import', %s, %s, "
-            "%s, %s, %s FROM {created} JOIN import_new n ON n.contact_id = created.contact_id "
-            "ORDER BY created.id"
+            f"phone_number, {', '.join(columns + stamps)}) "
+            f"SELECT %s, created.id, created.contact_id, n.phone, {', '.join(['%s'] * (len(columns) + len(stamps)))} "
+            "FROM {created} JOIN import_new n ON n.contact_id = created.contact_id ORDER BY created.id"
         )
-        event_params = [self.sending_list_id, actor_id, actor_label, note, self.now, self.now]
+        event_params = [self.sending_list_id, *values, *[self.now] * len(stamps)]
         if self.is_postgres:
             # One statement: the memberships the INSERT returns get their events, server-side.
             self.cursor.execute(

@@ -15,6 +15,7 @@ from sendinglists.choices import (
 from sendinglists.lists.services import list_status_counts_add
 from sendinglists.subscriptions.consent import ledger_apply
 from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
+from sendinglists.subscriptions.rows import event_values
 
 # --- events ---------------------------------------------------------------------------------------
 
@@ -67,15 +68,14 @@ def event_build(
         list_contact=membership,
         contact=contact if contact.pk is not None else None,
         phone_number=contact.phone_number,
-        kind=kind,
-        reason=reason,
-        signup_method=signup_method,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label[:200],
-        user=actor.user,
-        note=note,
-        occurred_at=occurred_at,
+        **event_values(
+            kind=kind,
+            actor=actor,
+            occurred_at=occurred_at,
+            reason=reason,
+            signup_method=signup_method,
+            note=note,
+        ),
     )
 
 

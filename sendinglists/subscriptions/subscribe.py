@@ -28,6 +28,7 @@ from sendinglists.subscriptions.changes import (
 )
 from sendinglists.subscriptions.consent import suppression_standing, suppression_text
 from sendinglists.subscriptions.models import ListContact
+from sendinglists.subscriptions.rows import new_membership_values
 
 
 class Outcome(enum.StrEnum):
@@ -114,10 +115,8 @@ def list_contact_subscribe(
         membership = ListContact(
             sending_list=sending_list,
             contact=contact,
-            signup_method=signup_method,
             custom_fields=cleaned,
-            subscribed_at=now,
-            status_changed_at=now,
+            **new_membership_values(signup_method=signup_method, subscribed_at=now),
         )
         inserted = membership_insert(
             membership,

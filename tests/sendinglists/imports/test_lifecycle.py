@@ -13,14 +13,9 @@ from contacts.models import Contact
 from sendinglists.actors import Actor
 from sendinglists.choices import ImportStatus
 from sendinglists.imports.models import ImportChunk
+from sendinglists.imports.running import import_cancel, import_resume, imports_resume_stalled
 from sendinglists.imports.selectors import import_error_report_lines, import_progress
-from sendinglists.imports.services import (
-    import_cancel,
-    import_create,
-    import_resume,
-    import_start,
-    imports_resume_stalled,
-)
+from sendinglists.imports.services import import_create, import_start
 from sendinglists.models import ImportJob, ListContact
 from tests.factories import UserFactory
 from tests.sendinglists.imports.conftest import counts_of, csv_file, run_import

@@ -8,20 +8,20 @@ from rest_framework.response import Response
 
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
-from sendinglists.api.serializers.imports import (
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.choices import ImportMode
+from sendinglists.imports.api.serializers import (
     ImportCreateSerializer,
     ImportJobSerializer,
     ImportStartSerializer,
 )
-from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
-from sendinglists.choices import ImportMode
 from sendinglists.imports.models import ImportJob
+from sendinglists.imports.running import import_cancel
+from sendinglists.imports.selectors import import_error_report_lines
 from sendinglists.imports.services import (
     consent_attestation_clean,
-    import_cancel,
     import_create,
     import_discard,
-    import_error_report_lines,
     import_start,
 )
 from sendinglists.lists.models import SendingList
