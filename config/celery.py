@@ -8,7 +8,7 @@ app = Celery("sms_contacts")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Use-case packages inside apps keep their own tasks modules.
-app.autodiscover_tasks(["sendinglists.imports", "sendinglists.audiences"])
+app.autodiscover_tasks(["sendinglists.lists", "sendinglists.imports", "sendinglists.audiences"])
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ListStatusCount
-from sendinglists.tasks import squash_list_status_counts
+from sendinglists.lists.tasks import squash_list_status_counts
 from tests.conftest import wait_for
 from tests.factories import SendingListFactory
 

@@ -9,7 +9,8 @@ from contacts.api.serializers import (
     datetime_value,
 )
 from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
-from sendinglists.choices import MembershipStatus, UnsubReason, status_from
+from sendinglists.choices import status_from
+from sendinglists.subscriptions.api.serializers import MembershipStatusFields
 from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS, ListContact
 
 CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
@@ -44,18 +45,8 @@ def subscription_data(membership, *, blocked: bool) -> dict:
     }
 
 
-class ContactSubscriptionSerializer(serializers.ModelSerializer):
+class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSerializer):
     """The contact's membership of one sending list, as seen on the contact."""
-
-    status = serializers.ChoiceField(
-        choices=MembershipStatus.choices,
-        source="display_status",
-        read_only=True,
-        help_text="blocked while the contact is blocked (whatever `active` and `unsub_reason` say).",
-    )
-    unsub_reason = serializers.ChoiceField(
-        choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
-    )
 
     class Meta:
         model = ListContact

@@ -42,11 +42,10 @@ class MembershipContactSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer):
-    """A contact's membership of a list: status, custom fields and engagement counters. The view
-    annotates `contact_fields_withheld` (permissions.contact_held_outside_scope on "contact_id")."""
+class MembershipStatusFields(serializers.Serializer):
+    """A membership's status as a person reads it, and its opt-out reason (declared once for every
+    serializer that shows a membership)."""
 
-    contact = MembershipContactSerializer(read_only=True)
     status = serializers.ChoiceField(
         choices=MembershipStatus.choices,
         source="display_status",
@@ -56,6 +55,13 @@ class MembershipSerializer(serializers.ModelSerializer):
     unsub_reason = serializers.ChoiceField(
         choices=UnsubReason.choices, allow_blank=True, read_only=True, help_text="Empty while subscribed."
     )
+
+
+class MembershipSerializer(MembershipStatusFields, serializers.ModelSerializer):
+    """A contact's membership of a list: status, custom fields and engagement counters. The view
+    annotates `contact_fields_withheld` (permissions.contact_held_outside_scope on "contact_id")."""
+
+    contact = MembershipContactSerializer(read_only=True)
     revenue_total = serializers.DecimalField(
         max_digits=14, decimal_places=2, coerce_to_string=False, read_only=True
     )
