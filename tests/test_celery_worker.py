@@ -4,8 +4,8 @@ import pytest
 from django.db import transaction
 
 from sendinglists.lists.services import list_status_counts
-from sendinglists.models import ListStatusCount
 from sendinglists.lists.tasks import squash_list_status_counts
+from sendinglists.models import ListStatusCount
 from tests.conftest import wait_for
 from tests.factories import SendingListFactory
 

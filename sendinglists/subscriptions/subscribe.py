@@ -215,10 +215,15 @@ def _resubscribe_locked(
     membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
     now = occurred_at or timezone.now()
-    if membership.contact.blocked or number_is_blocked(membership.contact.phone_number):
-        return StatusChange(False, membership, "The contact is blocked; unblock it first.")
+    blocked = "The contact is blocked; unblock it first."
+    if membership.contact.blocked:
+        return StatusChange(False, membership, blocked)
     if membership.active:
         return StatusChange(False, membership, "Already subscribed.")
+    # The number's block in the ledger, asked only when the membership would turn on: a START from
+    # an active member (most of them) costs no query for it.
+    if number_is_blocked(membership.contact.phone_number):
+        return StatusChange(False, membership, blocked)
     if occurred_at is None:
         now = max(now, membership.status_changed_at)  # as for an opt-out of now
     elif now < membership.status_changed_at:

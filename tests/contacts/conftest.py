@@ -1,0 +1,1 @@
+from tests.staff import operator, viewer  # noqa: F401 - the page tests' staff users
