@@ -16,7 +16,7 @@ VIEW_PERMISSIONS = (
 CHANGE_PERMISSIONS = ("contacts.change_contact", "sendinglists.change_listcontact")
 
 
-def staff_with(*permissions, username):
+def staff_with(*permissions, username="viewer"):
     user = UserFactory(username=username, is_staff=True)
     for permission in permissions:
         app_label, codename = permission.split(".")

@@ -6,7 +6,6 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.urls import reverse
 from hypothesis import HealthCheck, given, note, settings
@@ -15,23 +14,8 @@ from hypothesis import strategies as st
 from sendinglists.audiences.models import HygieneJob, HygieneStatus
 from sendinglists.audiences.services import audience_create
 from sendinglists.models import Audience, ListContact, SubscriptionEvent
-from tests.factories import ContactFactory, ListContactFactory, SendingListFactory, UserFactory
-
-
-def staff_with(*permissions, username="viewer"):
-    user = UserFactory(username=username, is_staff=True)
-    for permission in permissions:
-        app_label, codename = permission.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
+from tests.factories import ContactFactory, ListContactFactory, SendingListFactory
+from tests.staff import staff_with
 
 
 def url(name: str, sending_list, *args) -> str:

@@ -3,7 +3,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from contacts.models import Tag
@@ -22,6 +21,7 @@ from tests.factories import (
     opt_outs,
     send,
 )
+from tests.staff import staff_with
 
 pytestmark = pytest.mark.django_db
 
@@ -34,27 +34,11 @@ VIEW_PERMISSIONS = (
 SYSTEM = Actor.system("test")
 
 
-def staff_with(*permissions, username="viewer"):
-    user = UserFactory(username=username, is_staff=True)
-    for permission in permissions:
-        app_label, codename = permission.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
 @pytest.fixture
 def viewer(client):
     user = staff_with(*VIEW_PERMISSIONS)
     client.force_login(user)
     return user
-
-
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 def row_phones(response) -> list[str]:
