@@ -105,31 +105,54 @@ def membership_for_update(membership: ListContact, *, locked: bool):
         yield ListContact.objects.select_for_update().select_related("contact").get(pk=membership.pk)
 
 
-def opt_out_locked(
-    membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
-) -> StatusChange:
-    now = occurred_at or timezone.now()
-    if not membership.active:
-        return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
+LATER_CHANGE_STANDS = "A later change already decided this membership's status."
+
+
+def status_change_time(membership: ListContact, occurred_at: dt.datetime | None) -> dt.datetime | None:
+    """When a status change of `membership` applies, or None when a later change already decided
+    its status. An act of now (an operator, the API, an import: no time of its own) applies after
+    any change dated ahead of this clock (a provider's fast clock), never before it."""
     if occurred_at is None:
-        # An act of now (an operator, the API, an import) applies after any change dated ahead of
-        # this clock (a provider's fast clock), never before it.
-        now = max(now, membership.status_changed_at)
-    elif now < membership.status_changed_at:
-        return StatusChange(False, membership, "A later change already decided this membership's status.")
-    old = membership.status
-    changed = membership_set_opted_out(membership, reason=reason, at=now)
-    membership.save(update_fields=[*changed, "updated_at"])
+        return max(timezone.now(), membership.status_changed_at)
+    return None if occurred_at < membership.status_changed_at else occurred_at
+
+
+def status_change_record(
+    membership: ListContact,
+    *,
+    old: MembershipStatus | None,
+    kind: EventKind,
+    actor: Actor,
+    occurred_at,
+    **event,
+) -> None:
+    """What every saved change of a membership's status writes beside it: the list's count delta and
+    the consent event (which keeps the ledger in step)."""
     status_count_change(membership, old, membership.status)
     event_record(
         membership=membership,
         contact=membership.contact,
         sending_list_id=membership.sending_list_id,
-        kind=EventKind.OPTED_OUT,
-        reason=reason,
+        kind=kind,
         actor=actor,
-        occurred_at=now,
-        note=note,
+        occurred_at=occurred_at,
+        **event,
+    )
+
+
+def opt_out_locked(
+    membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
+) -> StatusChange:
+    if not membership.active:
+        return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
+    now = status_change_time(membership, occurred_at)
+    if now is None:
+        return StatusChange(False, membership, LATER_CHANGE_STANDS)
+    old = membership.status
+    changed = membership_set_opted_out(membership, reason=reason, at=now)
+    membership.save(update_fields=[*changed, "updated_at"])
+    status_change_record(
+        membership, old=old, kind=EventKind.OPTED_OUT, reason=reason, actor=actor, occurred_at=now, note=note
     )
     return StatusChange(True, membership)
 
@@ -144,16 +167,7 @@ def membership_insert(
             membership.save()
     except IntegrityError:
         return False
-    status_count_change(membership, None, membership.status)
-    event_record(
-        membership=membership,
-        contact=membership.contact,
-        sending_list_id=membership.sending_list_id,
-        kind=kind,
-        actor=actor,
-        occurred_at=occurred_at,
-        **event,
-    )
+    status_change_record(membership, old=None, kind=kind, actor=actor, occurred_at=occurred_at, **event)
     return True
 
 

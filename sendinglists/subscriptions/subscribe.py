@@ -12,19 +12,19 @@ from contacts.services import number_is_blocked
 from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
-    MembershipStatus,
     SignupMethod,
     UnsubReason,
 )
 from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import clean_custom_fields
 from sendinglists.subscriptions.changes import (
+    LATER_CHANGE_STANDS,
     StatusChange,
-    event_record,
     membership_for_update,
     membership_insert,
     opt_out_locked,
-    status_count_change,
+    status_change_record,
+    status_change_time,
 )
 from sendinglists.subscriptions.consent import suppression_standing, suppression_text
 from sendinglists.subscriptions.models import ListContact
@@ -214,7 +214,6 @@ def list_contact_resubscribe(
 def _resubscribe_locked(
     membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
-    now = occurred_at or timezone.now()
     blocked = "The contact is blocked; unblock it first."
     if membership.contact.blocked:
         return StatusChange(False, membership, blocked)
@@ -224,10 +223,9 @@ def _resubscribe_locked(
     # an active member (most of them) costs no query for it.
     if number_is_blocked(membership.contact.phone_number):
         return StatusChange(False, membership, blocked)
-    if occurred_at is None:
-        now = max(now, membership.status_changed_at)  # as for an opt-out of now
-    elif now < membership.status_changed_at:
-        return StatusChange(False, membership, "A later change already decided this membership's status.")
+    now = status_change_time(membership, occurred_at)
+    if now is None:
+        return StatusChange(False, membership, LATER_CHANGE_STANDS)
     old = membership.status
     membership.active = True
     membership.unsub_reason = ""
@@ -246,14 +244,7 @@ def _resubscribe_locked(
             "updated_at",
         ]
     )
-    status_count_change(membership, old, MembershipStatus.ACTIVE)
-    event_record(
-        membership=membership,
-        contact=membership.contact,
-        sending_list_id=membership.sending_list_id,
-        kind=EventKind.RESUBSCRIBED,
-        actor=actor,
-        occurred_at=now,
-        note=note,
+    status_change_record(
+        membership, old=old, kind=EventKind.RESUBSCRIBED, actor=actor, occurred_at=now, note=note
     )
     return StatusChange(True, membership)
