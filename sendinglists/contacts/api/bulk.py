@@ -144,8 +144,6 @@ class ContactBulkMixin:
         if not serializer.is_valid():
             return error(field_errors_of(serializer.errors))
         values, extras = split_contact_fields(serializer.validated_data)
-        if extras.get("custom_fields") and sending_list is None:
-            return error({"custom_fields": ["Custom fields belong to a list: give sending_list."]})
         try:
             result = api_contact_upsert(
                 phone_number=extras["phone_number"],

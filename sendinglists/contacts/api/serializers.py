@@ -8,7 +8,12 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
-from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
+from sendinglists.api.fields import (
+    WITHHELD_FIELDS_HELP,
+    CustomFieldValuesField,
+    WithheldFieldsField,
+    withhold_personal_fields,
+)
 from sendinglists.choices import status_from
 from sendinglists.subscriptions.api.serializers import MembershipStatusFields
 from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS, ListContact
@@ -42,6 +47,7 @@ def subscription_data(membership, *, blocked: bool) -> dict:
         "signup_method": membership.signup_method,
         "subscribed_at": datetime_value(membership.subscribed_at),
         "opted_out_at": datetime_value(membership.opted_out_at),
+        "custom_fields": membership.custom_fields,
     }
 
 
@@ -55,8 +61,19 @@ class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSer
             "status",
             "active",
             *MEMBERSHIP_SUBSCRIPTION_FIELDS,
+            "custom_fields",
         ]
         read_only_fields = fields
+
+
+CONTACT_CUSTOM_FIELDS_HELP = (
+    'Custom values keyed by field id or field key (POST /api/v1/contact-fields), e.g. {"12": "pro"}: '
+    "each is stored on the contact's membership of that field's sending list (a key that several of "
+    "its lists define, on each of them) and shown under `subscriptions[].custom_fields`. A field of a "
+    "list the contact is not on, an unknown field or a value of the wrong type is a 400 naming it, and "
+    "nothing is changed. On create, a blank value is ignored (a merge never blanks); on update, a blank "
+    'value (null or "") clears the field.'
+)
 
 
 class ContactSerializer(ContactFieldsSerializer):
@@ -68,6 +85,9 @@ class ContactSerializer(ContactFieldsSerializer):
     )
     subscriptions = ContactSubscriptionSerializer(many=True, read_only=True, source="scoped_memberships")
     withheld_fields = WithheldFieldsField()
+    custom_fields = CustomFieldValuesField(
+        required=False, write_only=True, help_text=CONTACT_CUSTOM_FIELDS_HELP
+    )
 
     class Meta(ContactFieldsSerializer.Meta):
         fields = [
@@ -77,6 +97,7 @@ class ContactSerializer(ContactFieldsSerializer):
             "status",
             "subscriptions",
             "withheld_fields",
+            "custom_fields",
         ]
         read_only_fields = ["id", "uuid", *ContactFieldsSerializer.Meta.read_only_fields]
 
@@ -119,6 +140,7 @@ class ContactV2Serializer(ContactSerializer):
             "status",
             "subscriptions",
             "withheld_fields",
+            "custom_fields",
         ]
         read_only_fields = ["id", *ContactFieldsSerializer.Meta.read_only_fields]
 
