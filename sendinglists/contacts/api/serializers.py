@@ -8,6 +8,7 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
+from contacts.api.strict import StrictKeysMixin
 from sendinglists.api.fields import (
     WITHHELD_FIELDS_HELP,
     CustomFieldValuesField,
@@ -154,7 +155,7 @@ class ContactV2Serializer(ContactSerializer):
         }
 
 
-class TagsSerializer(serializers.Serializer):
+class TagsSerializer(StrictKeysMixin, serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), help_text="Tag names; a contact has at most five."
     )
@@ -172,7 +173,7 @@ class BulkContactSerializer(ContactFieldsSerializer):
         fields = [*ContactFieldsSerializer.Meta.fields, "sending_list", "custom_fields"]
 
 
-class BulkUpsertRequestSerializer(serializers.Serializer):
+class BulkUpsertRequestSerializer(StrictKeysMixin, serializers.Serializer):
     sending_list = serializers.IntegerField(
         required=False, help_text="Subscribe every contact to this list unless an item names its own."
     )
