@@ -110,9 +110,8 @@ def test_a_deleted_contacts_opt_out_stands_against_an_api_create_an_import_and_a
     list_contact_opt_out(membership=subscribe(offers, contact).membership, reason="complaint", actor=SYSTEM)
     contact_delete(contact=contact)
 
-    created = client.post(
-        "/api/v1/contacts/", {"phone_number": FIRST, "sending_list": offers.pk}, format="json"
-    )
+    # POST /contacts/ takes no sending_list (it was silently ignored here; now it would be a 400).
+    created = client.post("/api/v1/contacts/", {"phone_number": FIRST}, format="json")
     bulk = client.post(
         "/api/v1/contacts/bulk/",
         {"contacts": [{"phone_number": FIRST, "sending_list": offers.pk}]},
@@ -153,9 +152,8 @@ def test_a_block_belongs_to_the_number_through_deletion_re_creation_and_renumber
     contact_block(contact=blocked, actor=SYSTEM)
     contact_delete(contact=blocked)
 
-    response = client.post(
-        "/api/v1/contacts/", {"phone_number": FIRST, "sending_list": offers.pk}, format="json"
-    )
+    # POST /contacts/ takes no sending_list (it was silently ignored here; now it would be a 400).
+    response = client.post("/api/v1/contacts/", {"phone_number": FIRST}, format="json")
 
     again = Contact.objects.get(phone_number=FIRST)
     assert response.status_code == 201
