@@ -55,6 +55,10 @@ def subscription_data(membership, *, blocked: bool) -> dict:
 class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSerializer):
     """The contact's membership of one sending list, as seen on the contact."""
 
+    custom_fields = serializers.DictField(
+        read_only=True, help_text="This list's custom values, keyed by field key (types as the fields')."
+    )
+
     class Meta:
         model = ListContact
         fields = [
@@ -68,7 +72,7 @@ class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSer
 
 
 CONTACT_CUSTOM_FIELDS_HELP = (
-    'Custom values keyed by field id or field key (POST /api/v1/contact-fields), e.g. {"12": "pro"}: '
+    'Custom values keyed by field id or field key (the ids and keys: /api/v1/contact-fields), e.g. {"12": "pro"}: '
     "each is stored on the contact's membership of that field's sending list (a key that several of "
     "its lists define, on each of them) and shown under `subscriptions[].custom_fields`. A field of a "
     "list the contact is not on, an unknown field or a value of the wrong type is a 400 naming it, and "
