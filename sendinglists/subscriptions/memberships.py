@@ -74,7 +74,7 @@ def _unresolved_errors(names: list[str], *, list_ids: list[int] | None) -> dict[
     `list_ids`) the contact is not on, or no such field at all. Runs only on the error path."""
     if not names:
         return {}
-    ids = [int(name) for name in names if name.isdigit() and len(name) <= 18]
+    ids = [int(name) for name in names if name.isascii() and name.isdigit() and len(name) <= 18]
     fields = CustomField.objects.filter(Q(key__in=names) | Q(pk__in=ids)).order_by("sending_list_id")
     if list_ids is not None:
         fields = fields.filter(sending_list_id__in=list_ids)
