@@ -303,3 +303,17 @@ def test_the_list_page_shows_values_in_a_fixed_number_of_queries(client, shop, d
         response = client.get("/api/v1/contacts/")
     cities = [r["subscriptions"][0]["custom_fields"].get("city") for r in response.json()["results"]]
     assert cities[:30] == [f"City {index}" for index in reversed(range(30))]
+
+
+def test_v2_create_with_a_known_phone_takes_values_keyed_by_id(client, shop):
+    contact = shop.member.contact
+    field = shop.fields["vip"]
+    response = client.post(
+        "/api/v2/contacts/",
+        {"phone_number": contact.phone_number, "custom_fields": {str(field.pk): False}},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["id"] == str(contact.uuid)
+    assert response.json()["subscriptions"][0]["custom_fields"] == {"vip": False}
+    assert values_of(shop.member) == {"vip": False}
