@@ -309,6 +309,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sendinglists.api.schema.add_error_responses",
+        "sendinglists.api.schema.close_request_bodies",
     ],
 }
 

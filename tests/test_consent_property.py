@@ -215,9 +215,10 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(index=st.none() | lists, number=numbers)
     def api_create_contact(self, index, number):
         payload = {"phone_number": number, "first_name": "Sam"}
-        if index is not None:
-            payload["sending_list"] = self._list(index).pk
-        response = self.api.post("/api/v1/contacts/", payload, format="json")
+        # POST /contacts/ takes no sending_list (it was silently ignored, so this rule never
+        # subscribed anyone); a create with a list is the list's subscribe endpoint.
+        path = "/api/v1/contacts/" if index is None else f"/api/v1/lists/{self._list(index).pk}/contacts/"
+        response = self.api.post(path, payload, format="json")
         assert response.status_code in (200, 201), response.json()
         note(f"API: create {number} (sending_list: list {index}) -> {response.status_code}")
 

@@ -8,6 +8,7 @@ from django.core.validators import validate_email
 from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
+from contacts.api.strict import StrictKeysMixin
 from contacts.choices import ChannelKind
 from contacts.models import Contact, ContactChannel
 from contacts.phones import DEFAULT_REGION, normalize_phone
@@ -128,7 +129,7 @@ class TagNamesField(serializers.ListField):
         return tag_names(data.all())
 
 
-class ContactChannelSerializer(serializers.ModelSerializer):
+class ContactChannelSerializer(StrictKeysMixin, serializers.ModelSerializer):
     """A way to reach a contact (seed 001 v2): kind `phone` or `email`, and its value."""
 
     class Meta:
@@ -150,7 +151,7 @@ class ContactChannelSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class ContactFieldsSerializer(serializers.ModelSerializer):
+class ContactFieldsSerializer(StrictKeysMixin, serializers.ModelSerializer):
     """The contact's own fields, shared by v1 and v2 representations."""
 
     phone_number = PhoneNumberField()

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from contacts.api.strict import StrictKeysMixin
 from sendinglists.subscriptions.api.serializers import MembershipSerializer
 
 
-class RecordSendSerializer(serializers.Serializer):
+class RecordSendSerializer(StrictKeysMixin, serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, max_length=1600)
     provider_message_id = serializers.CharField(
         required=False,
@@ -14,7 +15,7 @@ class RecordSendSerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(required=False, help_text="Default: now.")
 
 
-class RecordClickSerializer(serializers.Serializer):
+class RecordClickSerializer(StrictKeysMixin, serializers.Serializer):
     url = serializers.CharField(max_length=2000, help_text="The http(s) URL clicked.")
     clicked_at = serializers.DateTimeField(required=False, help_text="Default: now.")
     provider_message_id = serializers.CharField(
@@ -22,7 +23,7 @@ class RecordClickSerializer(serializers.Serializer):
     )
 
 
-class RecordConversionSerializer(serializers.Serializer):
+class RecordConversionSerializer(StrictKeysMixin, serializers.Serializer):
     order_id = serializers.CharField(
         max_length=100, help_text="Unique per sending list: a retried conversion counts once."
     )
@@ -35,7 +36,7 @@ class RecordConversionSerializer(serializers.Serializer):
     )
 
 
-class WorkflowSerializer(serializers.Serializer):
+class WorkflowSerializer(StrictKeysMixin, serializers.Serializer):
     in_workflow = serializers.BooleanField(help_text="True: the member entered a journey; false: it left.")
 
 

@@ -62,6 +62,16 @@ def add_error_responses(result, generator, request, public):
     return result
 
 
+def close_request_bodies(result, generator, request, public):
+    """drf-spectacular postprocessing hook: request bodies take only their declared properties
+    (`additionalProperties: false`): an unknown or read-only key is a 400 (contacts/api/strict.py).
+    Request components are the `…Request` ones (COMPONENT_SPLIT_REQUEST)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and "properties" in component:
+            component["additionalProperties"] = False
+    return result
+
+
 class ApiAutoSchema(AutoSchema):
     """Operation ids carry the API version (`v1_contacts_list`, `v2_contacts_list`), so v1 and v2
     operations do not collide in generated clients."""

@@ -18,6 +18,7 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.api.strict import StrictKeysMixin
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     WITHHELD_RULE_FIELDS,
@@ -67,7 +68,7 @@ RULES_HELP = (
 )
 
 
-class AudienceSerializer(serializers.ModelSerializer):
+class AudienceSerializer(StrictKeysMixin, serializers.ModelSerializer):
     """A saved segment of a sending list, as rules and as the equivalent text query."""
 
     rules = serializers.JSONField(required=False, help_text=RULES_HELP)

@@ -1,6 +1,9 @@
 """Typed custom field values: one converter per type, shared by the API, pages, imports, audiences."""
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -77,30 +80,77 @@ def convert_value(field_type: str, raw, choices: list | None = None):
     raise ValueError(f"unknown field type {field_type!r}")
 
 
+@dataclass(slots=True)
+class ResolvedValues:
+    """Custom values resolved against field definitions (custom_values_resolve)."""
+
+    by_list: dict[int, dict] = dataclass_field(default_factory=dict)
+    """{sending_list_id: {key: typed value}}; with `keep_blanks`, None stands for "clear it"."""
+    unknown: list[str] = dataclass_field(default_factory=list)
+    """The names given that match no field among those offered (the caller words why)."""
+    errors: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    """`custom_fields.<name as given>` -> messages: a value of the wrong type, a field given twice."""
+
+
+def custom_values_resolve(*, fields: Iterable, values: dict, keep_blanks: bool = False) -> ResolvedValues:
+    """The one rule for custom values keyed by field key or by field id (seed 001), against
+    `fields`: the CustomFields of one sending list or of several.
+
+    A name is a key when some field has that key (keys first: a key may be all digits), else a
+    field id. A key names the field of that key on every list among `fields` that defines it (each
+    value typed by its own list's field); an id names one field. Blank values are dropped (a merge
+    never blanks a known value) unless `keep_blanks`, which keeps them as None (an explicit edit
+    clears them). A field named twice (by key and by id) is an error, not a silent overwrite.
+    """
+    by_key: dict[str, list] = {}
+    by_id = {}
+    for field in fields:
+        by_key.setdefault(field.key, []).append(field)
+        by_id[str(field.pk)] = field
+    resolved = ResolvedValues()
+    named: dict[int, str] = {}  # field id -> the name that set it
+    for name, raw in values.items():
+        name = str(name)
+        matches = by_key.get(name) or ([by_id[name]] if name in by_id else [])
+        if not matches:
+            resolved.unknown.append(name)
+            continue
+        for field in matches:
+            if field.pk in named:
+                resolved.errors.setdefault(f"custom_fields.{name}", []).append(
+                    f"{field.label}: given twice (as {named[field.pk]!r} and as {name!r})."
+                )
+                continue
+            named[field.pk] = name
+            if is_blank(raw):
+                if keep_blanks:
+                    resolved.by_list.setdefault(field.sending_list_id, {})[field.key] = None
+                continue
+            try:
+                value = convert_value(field.field_type, raw, field.choices)
+            except ValueError as exc:
+                resolved.errors.setdefault(f"custom_fields.{name}", []).append(f"{field.label}: {exc}.")
+                continue
+            resolved.by_list.setdefault(field.sending_list_id, {})[field.key] = value
+    return resolved
+
+
 def custom_fields_clean(*, fields: list, values: dict) -> dict:
-    """Validate `values` keyed by field key or by field id against the list's `fields`.
+    """Validate `values` keyed by field key or by field id against one list's `fields`
+    (custom_values_resolve's rule).
 
     Blank values are dropped (a merge never blanks a known value). Every problem is reported at
-    once as a ValidationError keyed `custom_fields.<key>`.
+    once as a ValidationError keyed `custom_fields.<name>`.
     """
     if not isinstance(values, dict):
         raise ValidationError({"custom_fields": "Expected an object keyed by field key or field id."})
-    by_key = {field.key: field for field in fields}
-    by_id = {str(field.pk): field for field in fields}
-    cleaned, errors = {}, {}
-    for name, raw in values.items():
-        field = by_key.get(str(name)) or by_id.get(str(name))
-        if field is None:
-            errors[f"custom_fields.{name}"] = (
-                f"No custom field {name!r} on this list; define it first (keys: {', '.join(sorted(by_key)) or 'none'})."
-            )
-            continue
-        if is_blank(raw):
-            continue
-        try:
-            cleaned[field.key] = convert_value(field.field_type, raw, field.choices)
-        except ValueError as exc:
-            errors[f"custom_fields.{field.key}"] = f"{field.label}: {exc}."
+    resolved = custom_values_resolve(fields=fields, values=values)
+    errors = dict(resolved.errors)
+    keys = ", ".join(sorted({field.key for field in fields})) or "none"
+    for name in resolved.unknown:
+        errors[f"custom_fields.{name}"] = [
+            f"No custom field {name!r} on this list; define it first (keys: {keys})."
+        ]
     if errors:
         raise ValidationError(errors)
-    return cleaned
+    return {key: value for values in resolved.by_list.values() for key, value in values.items()}

@@ -110,9 +110,10 @@ def test_a_deleted_contacts_opt_out_stands_against_an_api_create_an_import_and_a
     list_contact_opt_out(membership=subscribe(offers, contact).membership, reason="complaint", actor=SYSTEM)
     contact_delete(contact=contact)
 
-    created = client.post(
-        "/api/v1/contacts/", {"phone_number": FIRST, "sending_list": offers.pk}, format="json"
-    )
+    # POST /contacts/ takes no sending_list (it was silently ignored here; now it would be a 400):
+    # the create, then the list's subscribe.
+    created = client.post("/api/v1/contacts/", {"phone_number": FIRST}, format="json")
+    subscribed = client.post(f"/api/v1/lists/{offers.pk}/contacts/", {"phone_number": FIRST}, format="json")
     bulk = client.post(
         "/api/v1/contacts/bulk/",
         {"contacts": [{"phone_number": FIRST, "sending_list": offers.pk}]},
@@ -120,6 +121,7 @@ def test_a_deleted_contacts_opt_out_stands_against_an_api_create_an_import_and_a
     )
 
     assert created.status_code == 201
+    assert (subscribed.status_code, subscribed.json()["outcome"]) == (200, "skipped_opted_out")
     assert bulk.status_code == 200, bulk.json()
     membership = ListContact.objects.get(sending_list=offers)
     assert (membership.active, membership.unsub_reason) == (False, "complaint")
@@ -153,13 +155,15 @@ def test_a_block_belongs_to_the_number_through_deletion_re_creation_and_renumber
     contact_block(contact=blocked, actor=SYSTEM)
     contact_delete(contact=blocked)
 
-    response = client.post(
-        "/api/v1/contacts/", {"phone_number": FIRST, "sending_list": offers.pk}, format="json"
-    )
+    # POST /contacts/ takes no sending_list (it was silently ignored here; now it would be a 400):
+    # the create, then the list's subscribe.
+    response = client.post("/api/v1/contacts/", {"phone_number": FIRST}, format="json")
+    subscribed = client.post(f"/api/v1/lists/{offers.pk}/contacts/", {"phone_number": FIRST}, format="json")
 
     again = Contact.objects.get(phone_number=FIRST)
     assert response.status_code == 201
     assert (response.json()["blocked"], again.blocked) == (True, True)
+    assert (subscribed.status_code, subscribed.json()["outcome"]) == (200, "skipped_blocked")
     assert not ListContact.objects.filter(contact=again).exists()
     other = ContactFactory(phone_number=SECOND)
     with pytest.raises(ValidationError, match=re.escape(f"{FIRST} is blocked")):

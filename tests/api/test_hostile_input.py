@@ -73,7 +73,7 @@ def test_json_nested_just_past_64_levels_is_a_400_and_64_levels_are_read(client)
     at_limit = post_raw(client, "/api/v1/contacts/", '{"phone_number": "12", "x": ' + deep(63) + "}")
 
     assert (too_deep.status_code, too_deep.json()["message"]) == (400, TOO_DEEP)
-    assert (at_limit.status_code, list(at_limit.json()["field_errors"])) == (400, ["phone_number"])
+    assert (at_limit.status_code, sorted(at_limit.json()["field_errors"])) == (400, ["phone_number", "x"])
     assert Contact.objects.count() == 0
 
 

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.api.strict import unexpected_key_errors
 from sendinglists.api.errors import django_validation_detail, field_errors_of
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
@@ -65,6 +66,9 @@ class ContactBulkMixin:
         payload = request.data
         if not isinstance(payload, dict):
             raise serializers.ValidationError("Expected a JSON object with a `contacts` array.")
+        unexpected = unexpected_key_errors(BulkUpsertRequestSerializer(), payload)
+        if unexpected:
+            raise serializers.ValidationError(unexpected)
         items = payload.get("contacts")
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK_CONTACTS:
             raise serializers.ValidationError(
@@ -144,8 +148,6 @@ class ContactBulkMixin:
         if not serializer.is_valid():
             return error(field_errors_of(serializer.errors))
         values, extras = split_contact_fields(serializer.validated_data)
-        if extras.get("custom_fields") and sending_list is None:
-            return error({"custom_fields": ["Custom fields belong to a list: give sending_list."]})
         try:
             result = api_contact_upsert(
                 phone_number=extras["phone_number"],

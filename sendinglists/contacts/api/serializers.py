@@ -8,7 +8,13 @@ from contacts.api.serializers import (
     contact_fields_data,
     datetime_value,
 )
-from sendinglists.api.fields import WITHHELD_FIELDS_HELP, WithheldFieldsField, withhold_personal_fields
+from contacts.api.strict import StrictKeysMixin
+from sendinglists.api.fields import (
+    WITHHELD_FIELDS_HELP,
+    CustomFieldValuesField,
+    WithheldFieldsField,
+    withhold_personal_fields,
+)
 from sendinglists.choices import status_from
 from sendinglists.subscriptions.api.serializers import MembershipStatusFields
 from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS, ListContact
@@ -42,11 +48,16 @@ def subscription_data(membership, *, blocked: bool) -> dict:
         "signup_method": membership.signup_method,
         "subscribed_at": datetime_value(membership.subscribed_at),
         "opted_out_at": datetime_value(membership.opted_out_at),
+        "custom_fields": membership.custom_fields,
     }
 
 
 class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSerializer):
     """The contact's membership of one sending list, as seen on the contact."""
+
+    custom_fields = serializers.DictField(
+        read_only=True, help_text="This list's custom values, keyed by field key (types as the fields')."
+    )
 
     class Meta:
         model = ListContact
@@ -55,8 +66,19 @@ class ContactSubscriptionSerializer(MembershipStatusFields, serializers.ModelSer
             "status",
             "active",
             *MEMBERSHIP_SUBSCRIPTION_FIELDS,
+            "custom_fields",
         ]
         read_only_fields = fields
+
+
+CONTACT_CUSTOM_FIELDS_HELP = (
+    'Custom values keyed by field id or field key (the ids and keys: /api/v1/contact-fields), e.g. {"12": "pro"}: '
+    "each is stored on the contact's membership of that field's sending list (a key that several of "
+    "its lists define, on each of them) and shown under `subscriptions[].custom_fields`. A field of a "
+    "list the contact is not on, an unknown field or a value of the wrong type is a 400 naming it, and "
+    "nothing is changed. On create, a blank value is ignored (a merge never blanks); on update, a blank "
+    'value (null or "") clears the field.'
+)
 
 
 class ContactSerializer(ContactFieldsSerializer):
@@ -68,6 +90,9 @@ class ContactSerializer(ContactFieldsSerializer):
     )
     subscriptions = ContactSubscriptionSerializer(many=True, read_only=True, source="scoped_memberships")
     withheld_fields = WithheldFieldsField()
+    custom_fields = CustomFieldValuesField(
+        required=False, write_only=True, help_text=CONTACT_CUSTOM_FIELDS_HELP
+    )
 
     class Meta(ContactFieldsSerializer.Meta):
         fields = [
@@ -77,6 +102,7 @@ class ContactSerializer(ContactFieldsSerializer):
             "status",
             "subscriptions",
             "withheld_fields",
+            "custom_fields",
         ]
         read_only_fields = ["id", "uuid", *ContactFieldsSerializer.Meta.read_only_fields]
 
@@ -119,6 +145,7 @@ class ContactV2Serializer(ContactSerializer):
             "status",
             "subscriptions",
             "withheld_fields",
+            "custom_fields",
         ]
         read_only_fields = ["id", *ContactFieldsSerializer.Meta.read_only_fields]
 
@@ -132,7 +159,7 @@ class ContactV2Serializer(ContactSerializer):
         }
 
 
-class TagsSerializer(serializers.Serializer):
+class TagsSerializer(StrictKeysMixin, serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), help_text="Tag names; a contact has at most five."
     )
@@ -144,13 +171,17 @@ class BulkContactSerializer(ContactFieldsSerializer):
     sending_list = serializers.IntegerField(
         required=False, help_text="Subscribe the contact to this list (default: the request's sending_list)."
     )
-    custom_fields = serializers.DictField(required=False, help_text="Values keyed by field key or field id.")
+    custom_fields = serializers.DictField(
+        required=False,
+        help_text="Values keyed by field key or field id: of the item's sending_list; without one, of the "
+        "lists the contact is already on (as on POST /contacts/).",
+    )
 
     class Meta(ContactFieldsSerializer.Meta):
         fields = [*ContactFieldsSerializer.Meta.fields, "sending_list", "custom_fields"]
 
 
-class BulkUpsertRequestSerializer(serializers.Serializer):
+class BulkUpsertRequestSerializer(StrictKeysMixin, serializers.Serializer):
     sending_list = serializers.IntegerField(
         required=False, help_text="Subscribe every contact to this list unless an item names its own."
     )

@@ -20,6 +20,7 @@ from sendinglists.api.permissions import contact_is_held_outside
 from sendinglists.choices import SignupMethod
 from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit
 from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.memberships import contact_custom_fields_set
 from sendinglists.subscriptions.subscribe import SubscribeResult, list_contact_subscribe
 
 
@@ -47,6 +48,11 @@ def api_contact_upsert(
 ) -> UpsertResult:
     """Upsert a contact and, with `sending_list`, subscribe it (signup method `api`).
 
+    `custom_fields` (keyed by field key or id): with `sending_list`, that list's values for the
+    subscription; without, values for the memberships the contact already has (those of
+    `allowed_list_ids` only): a field of a list it is not on is a ValidationError
+    (contact_custom_fields_set), so a new contact takes none without a `sending_list`.
+
     Atomic: a ValidationError anywhere changes nothing. With `allowed_list_ids` (a list-scoped
     token), a contact that ends up on none of those lists (a blocked contact the token has never
     seen) is left untouched and not returned: the token may not change what it cannot see. A
@@ -71,6 +77,8 @@ def api_contact_upsert(
             contact_add_tags(contact=contact, names=tags)
         _add_channels(contact, channels, region)
         subscription = None
+        if sending_list is None and custom_fields is not None:
+            contact_custom_fields_set(contact=contact, values=custom_fields, list_ids=allowed_list_ids)
         if sending_list is not None:
             subscription = list_contact_subscribe(
                 sending_list=sending_list,
@@ -96,13 +104,21 @@ def api_contact_update(
     phone_number: str | None = None,
     tags: list[str] | None = None,
     channels: list[dict] | None = None,
+    custom_fields: dict | None = None,
+    allowed_list_ids: list[int] | None = None,
 ) -> Contact:
     """An explicit edit: sets exactly the given fields (may blank one), replaces the tags when
-    given, adds the given channels. Atomic: a ValidationError anywhere changes nothing."""
+    given, adds the given channels, sets the given custom values on the contact's memberships of
+    their lists (among `allowed_list_ids`; a blank value clears one: contact_custom_fields_set).
+    Atomic: a ValidationError anywhere changes nothing."""
     contact = contact_edit(contact=contact, values=values, phone_number=phone_number, actor=actor)
     if tags is not None:
         contact_set_tags(contact=contact, names=tags)
     _add_channels(contact, channels, DEFAULT_REGION)
+    if custom_fields is not None:
+        contact_custom_fields_set(
+            contact=contact, values=custom_fields, list_ids=allowed_list_ids, clear_blanks=True
+        )
     return contact
 
 

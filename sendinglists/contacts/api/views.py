@@ -11,6 +11,7 @@ from contacts.selectors import contact_tag_names
 from contacts.services import contact_add_tags, contact_channel_remove, contact_set_tags
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
+    allowed_list_ids,
     contact_has_memberships_outside_scope,
     contact_held_outside_scope,
     is_list_scoped,
@@ -124,6 +125,7 @@ class ContactViewSet(
             values=values,
             tags=extras.get("tags"),
             channels=extras.get("channels"),
+            custom_fields=extras.get("custom_fields"),
             actor=self.actor,
         )
         return self._respond(
@@ -132,7 +134,9 @@ class ContactViewSet(
 
     def partial_update(self, request, *args, **kwargs):
         contact = self.get_object()
-        refuse_shared_contact(request, contact)
+        if not isinstance(request.data, dict) or set(request.data) - {"custom_fields"}:
+            # Custom values belong to the token's own memberships; the rest to every list's owner.
+            refuse_shared_contact(request, contact)
         serializer = self.get_serializer(contact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         values, extras = split_contact_fields(serializer.validated_data)
@@ -143,6 +147,8 @@ class ContactViewSet(
             phone_number=extras.get("phone_number"),
             tags=extras.get("tags"),
             channels=extras.get("channels"),
+            custom_fields=extras.get("custom_fields"),
+            allowed_list_ids=allowed_list_ids(request),
         )
         return self._respond(contact.pk)
 

@@ -1,6 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from contacts.api.strict import StrictKeysMixin
 from contacts.jsonsafe import json_loads_bounded
 from sendinglists.choices import ImportMode
 from sendinglists.imports.models import ImportJob
@@ -43,7 +44,7 @@ def consent_attestation_field() -> serializers.CharField:
     )
 
 
-class ImportCreateSerializer(serializers.Serializer):
+class ImportCreateSerializer(StrictKeysMixin, serializers.Serializer):
     file = serializers.FileField(help_text="The CSV file (any common encoding and delimiter).")
     sending_list = serializers.PrimaryKeyRelatedField(
         queryset=SendingList.objects.all(),
@@ -81,7 +82,7 @@ class ImportCreateSerializer(serializers.Serializer):
             self.fields["sending_list"].queryset = queryset
 
 
-class ImportStartSerializer(serializers.Serializer):
+class ImportStartSerializer(StrictKeysMixin, serializers.Serializer):
     mapping = MappingField(required=False)
     has_header = serializers.BooleanField(required=False, allow_null=True, default=None)
     consent_attestation = consent_attestation_field()

@@ -6,6 +6,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.api.strict import NoBodySerializer
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import scope_lists
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
@@ -111,6 +112,7 @@ class ImportViewSet(
     @action(detail=True, methods=["post"], filterset_fields=None, pagination_class=None)
     def cancel(self, request, *args, **kwargs):
         job = self.get_object()
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
         import_cancel(job=job)
         return Response(self._job_data(job.pk))
 

@@ -3,11 +3,12 @@ from rest_framework import serializers
 from contacts.api.serializers import (
     PhoneNumberField,
 )
+from contacts.api.strict import StrictKeysMixin
 from sendinglists.choices import MembershipStatus
 from sendinglists.lists.models import CustomField, SendingList
 
 
-class SendingListSerializer(serializers.ModelSerializer):
+class SendingListSerializer(StrictKeysMixin, serializers.ModelSerializer):
     """A sender number; `counts` are members per status (maintained counts, never a COUNT(*)), the
     members of blocked contacts under `blocked`."""
 
@@ -23,7 +24,7 @@ class SendingListSerializer(serializers.ModelSerializer):
         return self.context.get("counts", {}).get(sending_list.pk, dict.fromkeys(MembershipStatus.values, 0))
 
 
-class CustomFieldSerializer(serializers.ModelSerializer):
+class CustomFieldSerializer(StrictKeysMixin, serializers.ModelSerializer):
     """A custom field of a sending list (seed 001's contact-fields): values are keyed by `key` or `id`."""
 
     sending_list = serializers.PrimaryKeyRelatedField(

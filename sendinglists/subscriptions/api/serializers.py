@@ -7,6 +7,7 @@ from contacts.api.serializers import (
     sorted_tag_names,
     tag_names,
 )
+from contacts.api.strict import StrictKeysMixin
 from contacts.models import Contact
 from sendinglists.api.fields import (
     CustomFieldValuesField,
@@ -172,7 +173,7 @@ def memberships_data(rows: list[dict], tags_by_contact: dict[int, list[str]]) ->
     ]
 
 
-class SubscribeSerializer(serializers.Serializer):
+class SubscribeSerializer(StrictKeysMixin, serializers.Serializer):
     """Subscribe a contact (by phone, upserted; or by existing contact id) with signup method `api`."""
 
     phone_number = PhoneNumberField(required=False)
@@ -197,14 +198,14 @@ class SubscribeResultSerializer(SubscriptionOutcomeSerializer):
     membership = MembershipSerializer(allow_null=True)
 
 
-class MembershipUpdateSerializer(serializers.Serializer):
+class MembershipUpdateSerializer(StrictKeysMixin, serializers.Serializer):
     custom_fields = CustomFieldValuesField()
     replace = serializers.BooleanField(
         default=False, help_text="Replace all values instead of merging (merging never blanks a value)."
     )
 
 
-class UnsubscribeSerializer(serializers.Serializer):
+class UnsubscribeSerializer(StrictKeysMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
