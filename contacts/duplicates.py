@@ -137,3 +137,32 @@ def _page(found: list[tuple[int, int, str, str]], next_cursor: str | None) -> Du
         seen.add(key)
         pairs.append(DuplicatePair(contacts[contact_id], contacts[duplicate_id], reason, value))
     return DuplicatesPage(pairs, next_cursor)
+
+
+def duplicates_of(contact: Contact, *, limit: int = 10) -> list[DuplicatePair]:
+    """Contacts that look like this one (the contact page's suggestions): the same email, a number
+    that is one of its phone channels, or a contact that holds its number as a channel."""
+    pairs: list[DuplicatePair] = []
+    if contact.email:
+        email = contact.email.lower()
+        # Uses index: contact_email_lower
+        same_email = (
+            Contact.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower=email)
+            .exclude(pk=contact.pk)
+            .order_by("id")[:limit]
+        )
+        pairs += [DuplicatePair(contact, other, "email", email) for other in same_email]
+    numbers = ContactChannel.objects.filter(contact=contact, kind=ChannelKind.PHONE).values("value")
+    pairs += [
+        DuplicatePair(contact, other, "channel", other.phone_number)
+        for other in Contact.objects.filter(phone_number__in=numbers).exclude(pk=contact.pk)[:limit]
+    ]
+    holders = (
+        ContactChannel.objects.filter(kind=ChannelKind.PHONE, value=contact.phone_number)
+        .exclude(contact=contact)
+        .select_related("contact")[:limit]
+    )
+    pairs += [DuplicatePair(contact, channel.contact, "channel", contact.phone_number) for channel in holders]
+    unique = {pair.duplicate.pk: pair for pair in reversed(pairs)}
+    return [pair for pair in pairs if unique[pair.duplicate.pk] is pair][:limit]
