@@ -48,6 +48,7 @@ LATEST_TIMES = ("last_sent_at", "last_clicked_at", "last_revenue_at")
 @dataclass(frozen=True, slots=True)
 class FieldPlan:
     name: str
+    label: str
     survivor_value: str
     duplicate_value: str
     result: str
@@ -191,6 +192,7 @@ def _plan(*, survivor: Contact, duplicate: Contact, memberships: list[ListContac
         fields=[
             FieldPlan(
                 name=name,
+                label=str(Contact._meta.get_field(name).verbose_name).capitalize(),
                 survivor_value=getattr(survivor, name),
                 duplicate_value=getattr(duplicate, name),
                 result=getattr(survivor, name) or getattr(duplicate, name),
