@@ -91,6 +91,8 @@ def _email_pairs(*, after_email: str, limit: int, found: list) -> tuple[str, boo
             groups.append((email, [contact_id]))
     if not exhausted and len(groups) > 1:
         groups.pop()  # it may go on past this batch: the next page starts with it
+    # (One email held by more than SCAN_ROWS contacts shows its first pairs; the rest show once
+    # those are merged.)
     position = after_email
     for email, ids in groups:
         position = email
