@@ -238,11 +238,13 @@ def _membership_plan(
             opted_out_at=evidence.opted_out_at,
             why=why,
         )
+    # The opt-outs that stand on this list, a blocked number's included: `standing_of` answers the
+    # block first, and a block lifted later must not leave the membership active where it opted out.
     standing = [
         row
         for rows in ledger.values()
-        if (row := standing_of(rows, sending_list_id=list_id)) is not None
-        and row.kind == SuppressionKind.OPT_OUT
+        if (row := standing_of([r for r in rows if r.kind != SuppressionKind.BLOCK], sending_list_id=list_id))
+        is not None
     ]
     if standing:
         evidence = min(standing, key=lambda row: (row.occurred_at, row.phone_number))

@@ -130,6 +130,22 @@ def test_merge_opts_out_the_survivor_where_the_duplicates_number_sent_stopall(pa
     assert not NumberSuppression.objects.filter(phone_number=survivor.phone_number).exists()
 
 
+def test_merge_opts_out_where_a_blocked_number_also_opted_out(pair, operator):
+    """Found by the property test: the ledger answers a blocked number's block before its opt-outs;
+    the merged membership must still read opted out (an unblock later must not make it active)."""
+    survivor, duplicate = pair
+    deals = SendingListFactory()
+    number_opt_out_everywhere(contact=survivor, actor=SYSTEM)
+    contact_block(contact=survivor, actor=SYSTEM)
+    subscribe(deals, duplicate)
+
+    contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=operator)
+
+    membership = merged_membership(deals, survivor)
+    assert (membership.active, membership.unsub_reason) == (False, "message")
+    assert list_status_counts(sending_list_ids=[deals.pk])[deals.pk]["active"] == 0
+
+
 def test_merge_with_a_blocked_duplicate_blocks_the_survivor_and_both_numbers(pair, operator):
     survivor, duplicate = pair
     deals = SendingListFactory()
