@@ -1,6 +1,10 @@
 """POST /api/v1/contacts/{id}/merge (and v2 with UUIDs) and GET contacts/duplicates, with real tokens."""
 
+import threading
+
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactChannel
 from contacts.services import contact_set_tags
@@ -249,3 +253,43 @@ def test_duplicates_shows_a_list_scoped_token_only_pairs_it_may_merge(make_clien
     results = scoped.get("/api/v1/contacts/duplicates").json()["results"]
 
     assert [(r["contact"], r["duplicate"]) for r in results] == [(survivor.pk, duplicate.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("crossed", [True, False], ids=["a-into-b-and-b-into-a", "the-same-merge-twice"])
+def test_concurrent_merges_of_one_pair_neither_deadlock_nor_merge_twice(make_client, crossed):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serializes whole transactions)")
+    key = make_client().token_key
+    deals = SendingListFactory()
+    first, second = ContactFactory(), ContactFactory()
+    subscribe(deals, first)
+    subscribe(deals, second)
+    requests = [(first, second), (second, first) if crossed else (first, second)]
+    responses = []
+    barrier = threading.Barrier(2)
+
+    def post(survivor, duplicate):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        try:
+            barrier.wait()
+            responses.append(
+                client.post(
+                    f"/api/v1/contacts/{survivor.pk}/merge", {"duplicate": duplicate.pk}, format="json"
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=pair) for pair in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == ([200, 404] if crossed else [200, 200])
+    assert Contact.objects.count() == 1
+    assert ContactMerge.objects.count() == 1
+    assert SubscriptionEvent.objects.filter(kind=EventKind.MERGED).count() == 1
+    assert ListContact.objects.get().active is True
