@@ -52,6 +52,10 @@ class EventKind(models.TextChoices):
     RESUBSCRIBED = "resubscribed", "Resubscribed"
     BLOCKED = "blocked", "Blocked"
     UNBLOCKED = "unblocked", "Unblocked"
+    # Two contacts found to be one person became one (`sendinglists/contacts/merge.py`): recorded on
+    # each list of the survivor, naming the actor and both contacts. Not a consent change: the
+    # ledger ignores it (each number keeps its own suppressions).
+    MERGED = "merged", "Merged"
 
 
 class ActorKind(models.TextChoices):

@@ -5,6 +5,7 @@ imported here; code may import a model from here or from its room.
 """
 
 from sendinglists.audiences.models import Audience, HygieneJob
+from sendinglists.contacts.models import ContactMerge
 from sendinglists.imports.models import (
     ImportChunk,
     ImportChunkPart,
@@ -19,6 +20,7 @@ from sendinglists.tokens.models import ApiToken, IdempotencyKey
 __all__ = [
     "ApiToken",
     "Audience",
+    "ContactMerge",
     "CustomField",
     "HygieneJob",
     "IdempotencyKey",

@@ -14,9 +14,11 @@ What changes the oracle (and nothing else does):
   import) marks (L, P); STOPALL marks P on every list;
 - START from P to L lifts (L, P) only; an explicit audited resubscribe of a membership lifts (L, the
   number its contact has now) when the app says it resubscribed;
-- block adds the contact's current number to the blocked numbers, unblock removes it.
-Deleting a contact or a membership, changing a number, adding a channel and subscribing change no
-consent: a phone change moves the contact's memberships to the new number, the opt-outs stay with
+- block adds the contact's current number to the blocked numbers, unblock removes it; a merge with a
+  blocked side adds both contacts' numbers.
+Deleting a contact or a membership, changing a number, adding a channel, merging two contacts and
+subscribing change no consent (a merge's own check: where either number opted out of a list, the
+survivor is not active on it): a phone change moves the contact's memberships to the new number, the opt-outs stay with
 the old one.
 
 Runs on SQLite and PostgreSQL with real commits (imports run their chunks after commit), emptying
@@ -391,6 +393,44 @@ class ConsentMachine(RuleBasedStateMachine):
         note(f"{interface}: unblock {number}")
         self.blocked.discard(number)
         self.touched.add(number)
+
+    # --- merging two contacts (API and the contact page) ----------------------------------------
+
+    @precondition(lambda self: len(self.held) >= 2)
+    @rule(data=st.data(), interface=st.sampled_from(("api", "page")))
+    def merge_contacts(self, data, interface):
+        """A merge carries both numbers' consent into the survivor: where either number opted out
+        of a list, the survivor is not active there; a block of either blocks it (and both numbers)."""
+        number = self._held_number(data)
+        duplicate_number = data.draw(
+            st.sampled_from([n for n in self.held if n != number]), label="duplicate"
+        )
+        survivor, duplicate = self._contact(number), self._contact(duplicate_number)
+        if interface == "api":
+            response = self.api.post(
+                f"/api/v1/contacts/{survivor.pk}/merge", {"duplicate": duplicate.pk}, format="json"
+            )
+            assert response.status_code in (200, 400), response.json()
+            merged = response.status_code == 200
+        else:
+            response = self._operator_post(
+                reverse("contact_pages:merge", args=[survivor.pk]), {"duplicate": duplicate.pk}
+            )
+            assert response.status_code in (302, 400), response.status_code
+            merged = response.status_code == 302
+        note(f"{interface}: merge {duplicate_number} into {number} -> merged {merged}")
+        self.touched.update((number, duplicate_number))
+        if not merged:
+            return
+        for index in range(len(LIST_NUMBERS)):
+            if {(index, number), (index, duplicate_number)} & self.opted_out:
+                membership = self._membership(index, number)
+                assert membership is None or not membership.active, (
+                    f"merged {duplicate_number} into {number}: active on list {index} where one opted out"
+                )
+        if {number, duplicate_number} & self.blocked:
+            assert Contact.objects.get(pk=survivor.pk).blocked, f"merged into {number}: a block was lost"
+            self.blocked.update((number, duplicate_number))
 
     # --- inbound messages (signed Twilio webhook) ---------------------------------------------
 

@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.html import format_html_join
 
 from contacts.admin import (
@@ -172,7 +174,7 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         ("Person", {"fields": ("first_name", "last_name", "email", "timezone", "carrier", "tags")}),
         ("Record", {"fields": ("uuid", "created_at", "updated_at", "history")}),
     )
-    actions = ["block_contacts", "unblock_contacts"]
+    actions = ["block_contacts", "unblock_contacts", "merge_contacts"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
@@ -266,3 +268,18 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
             "were not blocked. Opted-out memberships stay opted out.",
             messages.SUCCESS,
         )
+
+    @admin.action(
+        description="Merge the two selected contacts… (preview first)", permissions=["change", "delete"]
+    )
+    def merge_contacts(self, request, queryset):
+        """To the contact pages' side-by-side preview (`contacts_merge` behind its confirm): the
+        older contact stays, the newer one is merged into it (the preview can swap them)."""
+        contacts = list(queryset.order_by("pk")[:3])
+        if len(contacts) != 2:
+            self.message_user(
+                request, "Select exactly two contacts to merge. Nothing was changed.", messages.ERROR
+            )
+            return None
+        survivor, duplicate = contacts
+        return redirect(f"{reverse('contact_pages:merge', args=[survivor.pk])}?duplicate={duplicate.pk}")

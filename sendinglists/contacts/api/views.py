@@ -22,6 +22,7 @@ from sendinglists.api.permissions import (
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.contacts.api.bulk import ContactBulkMixin, split_contact_fields
 from sendinglists.contacts.api.filters import ContactFilter
+from sendinglists.contacts.api.merge import MERGE_V2_SCHEMA, ContactMergeMixin
 from sendinglists.contacts.api.serializers import (
     ContactSerializer,
     ContactV2Serializer,
@@ -48,6 +49,7 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 )
 class ContactViewSet(
     ContactBulkMixin,
+    ContactMergeMixin,
     ApiViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -212,6 +214,7 @@ CONTACT_ID_PARAMETER = OpenApiParameter(
     ),
     destroy=extend_schema(summary="Delete a contact by UUID", parameters=[CONTACT_ID_PARAMETER]),
     tags=extend_schema(parameters=[CONTACT_ID_PARAMETER]),
+    merge=extend_schema(parameters=[CONTACT_ID_PARAMETER], **MERGE_V2_SCHEMA),
 )
 class ContactV2ViewSet(ContactViewSet):
     """v2: the contact UUID is the identifier (`contactID`); an integer id on these paths is a 404."""
