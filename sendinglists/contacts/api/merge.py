@@ -8,6 +8,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.api.strict import StrictKeysMixin
 from contacts.duplicates import DEFAULT_PAIRS, InvalidDuplicatesCursor, possible_duplicates_page
 from contacts.models import Contact
 from sendinglists.api.idempotency import idempotent
@@ -27,21 +28,13 @@ OUT_OF_SCOPE = (
 )
 
 
-class _NoUnknownKeys:
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if hasattr(data, "keys") else []
-        if unknown:
-            raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
-
-
-class MergeRequestSerializer(_NoUnknownKeys, serializers.Serializer):
+class MergeRequestSerializer(StrictKeysMixin, serializers.Serializer):
     duplicate = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="The contact merged into this one, then deleted (v1 id)."
     )
 
 
-class MergeRequestV2Serializer(_NoUnknownKeys, serializers.Serializer):
+class MergeRequestV2Serializer(StrictKeysMixin, serializers.Serializer):
     duplicate = serializers.UUIDField(help_text="The contact merged into this one, then deleted (v2 id).")
 
 
