@@ -15,7 +15,7 @@ from engagement.services.delivery import early_delivery_reports_apply, message_f
 from engagement.services.events import list_contact_count_send
 from engagement.services.provider_input import refuse_nul_characters
 from sendinglists.models import ListContact, SendingList
-from sendinglists.subscriptions.consent import suppression_standing, suppression_text
+from sendinglists.subscriptions.consent import contact_suppression_standing, suppression_text
 
 MAX_BODY_CHARS = 1600  # providers split longer text into at most 10 segments and refuse beyond
 
@@ -55,8 +55,8 @@ def send_refusal(*, contact: Contact, membership: ListContact | None, sending_li
         )
     if not contact.is_valid:
         return f"{contact.phone_number} is marked invalid (the carrier could not deliver to it)."
-    suppression = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
-    if suppression is not None:  # the number opted out, or was blocked, under another contact
+    suppression = contact_suppression_standing(sending_list_id=sending_list.pk, contact=contact)
+    if suppression is not None:  # one of its numbers opted out, or was blocked, under another contact
         return suppression_text(suppression, list_name=sending_list.name)
     return ""
 
@@ -90,9 +90,7 @@ def message_send(
     if _is_compliance_reply(reply_to, sending_list=sending_list, contact=contact):
         refusal = f"{contact.phone_number} is blocked: it is never messaged." if contact.blocked else ""
         if not refusal:
-            suppression = suppression_standing(
-                sending_list_id=sending_list.pk, phone_number=contact.phone_number
-            )
+            suppression = contact_suppression_standing(sending_list_id=sending_list.pk, contact=contact)
             if suppression is not None and suppression.kind == SuppressionKind.BLOCK:
                 refusal = suppression_text(suppression, list_name=sending_list.name)
     else:

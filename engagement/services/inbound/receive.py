@@ -14,6 +14,7 @@ from django.utils import timezone
 from config.celery import enqueue_on_commit
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.selectors import contact_by_number
 from contacts.services import contact_upsert, phone_or_error
 from engagement.choices import Direction, MessageStatus
 from engagement.keywords import match_keyword
@@ -159,7 +160,7 @@ def _locked_sender(
     else:
         region = _list_regions[list_number] = sending_list.default_region
     phone = phone_or_error(from_number, region=region)
-    contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
+    contact = contact_by_number(phone.e164, for_update=True)  # a phone channel is its contact's number too
     if contact is None:
         contact, _ = contact_upsert(phone_number=phone.e164, region=region)  # locks the new row too
         return sending_list, contact, None
