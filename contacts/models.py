@@ -98,9 +98,22 @@ class ContactNumber(models.Model):
     """
 
     phone_number = models.CharField(max_length=254, primary_key=True)
-    # DO_NOTHING: the delete triggers remove a contact's rows with the contact and its channels.
-    contact = models.ForeignKey(Contact, on_delete=models.DO_NOTHING, related_name="numbers")
+    # The triggers remove a contact's rows with the contact and its channels (DO_NOTHING here). No
+    # foreign key constraint and no index on every row: each would cost a big import a write (and
+    # PostgreSQL's deferred check a row lock on the contact) per new contact, and the triggers, the
+    # only writers, already keep the rows in step. A contact's primary row is found by its number.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.DO_NOTHING, related_name="numbers", db_constraint=False, db_index=False
+    )
     is_primary = models.BooleanField(help_text="The contact's phone_number; otherwise a phone channel")
+
+    class Meta:
+        indexes = [
+            # A contact's channel numbers: few rows, so the index is small.
+            models.Index(
+                fields=["contact"], condition=models.Q(is_primary=False), name="contactnumber_channels"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone_number} ({'primary' if self.is_primary else 'channel'} of contact {self.contact_id})"

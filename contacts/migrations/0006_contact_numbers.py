@@ -44,9 +44,12 @@ SQLITE_TRIGGERS = [
     BEGIN INSERT INTO {NUMBERS} (phone_number, contact_id, is_primary) VALUES (NEW.phone_number, NEW.id, 1); END""",
     f"""CREATE TRIGGER contacts_number_contact_update AFTER UPDATE OF phone_number ON {CONTACT}
     WHEN OLD.phone_number IS NOT NEW.phone_number
-    BEGIN UPDATE {NUMBERS} SET phone_number = NEW.phone_number WHERE contact_id = NEW.id AND is_primary; END""",
+    BEGIN UPDATE {NUMBERS} SET phone_number = NEW.phone_number WHERE phone_number = OLD.phone_number; END""",
     f"""CREATE TRIGGER contacts_number_contact_delete AFTER DELETE ON {CONTACT}
-    BEGIN DELETE FROM {NUMBERS} WHERE contact_id = OLD.id; END""",
+    BEGIN
+        DELETE FROM {NUMBERS} WHERE phone_number = OLD.phone_number AND contact_id = OLD.id;
+        DELETE FROM {NUMBERS} WHERE contact_id = OLD.id AND NOT is_primary;
+    END""",
     f"""CREATE TRIGGER contacts_number_channel_check BEFORE INSERT ON {CHANNEL}
     WHEN NEW.kind = 'phone' AND EXISTS (SELECT 1 FROM {NUMBERS} n WHERE n.phone_number = NEW.value
         AND (n.is_primary OR n.contact_id <> NEW.contact_id))
@@ -83,13 +86,14 @@ END $$;
 
 CREATE FUNCTION contacts_numbers_contact_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE {NUMBERS} SET phone_number = NEW.phone_number WHERE contact_id = NEW.id AND is_primary;
+    UPDATE {NUMBERS} SET phone_number = NEW.phone_number WHERE phone_number = OLD.phone_number;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION contacts_numbers_contact_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM {NUMBERS} WHERE contact_id IN (SELECT id FROM old_rows);
+    DELETE FROM {NUMBERS} n USING old_rows o WHERE n.phone_number = o.phone_number AND n.contact_id = o.id;
+    DELETE FROM {NUMBERS} n USING old_rows o WHERE n.contact_id = o.id AND NOT n.is_primary;
     RETURN NULL;
 END $$;
 
@@ -223,12 +227,23 @@ class Migration(migrations.Migration):
                 (
                     "contact",
                     models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="numbers",
                         to="contacts.contact",
                     ),
                 ),
             ],
+            options={
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("is_primary", False)),
+                        fields=["contact"],
+                        name="contactnumber_channels",
+                    )
+                ],
+            },
         ),
         migrations.RunPython(backfill_and_create_triggers, drop_triggers, elidable=False),
     ]

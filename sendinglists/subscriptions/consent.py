@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from contacts.choices import SuppressionKind
 from contacts.models import Contact, ContactNumber, NumberSuppression
-from contacts.selectors import contact_numbers
+from contacts.selectors import contact_numbers, contacts_with_channels
 from sendinglists.choices import EventKind
 from sendinglists.subscriptions.models import SubscriptionEvent
 
@@ -75,19 +75,18 @@ def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSu
 def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> NumberSuppression | None:
     """The suppression standing on the list against any number the contact holds now (its phone and
     its phone channels): a block first, then its phone's, then a channel's. One query.
-    # Uses index: contacts_contactnumber_contact_id, then the ledger's as `suppressions_standing`
+    # Uses index: contactnumber_channels, then the ledger's as `suppressions_standing`
     """
     numbers = Q(phone_number=contact.phone_number)
     if contact.pk is not None:
-        numbers |= Q(
-            phone_number__in=ContactNumber.objects.filter(contact_id=contact.pk).values("phone_number")
-        )
+        channels = ContactNumber.objects.filter(contact_id=contact.pk, is_primary=False)
+        numbers |= Q(phone_number__in=channels.values("phone_number"))
     rows_by_phone: dict[str, list[NumberSuppression]] = {}
     for row in NumberSuppression.objects.filter(
         Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True), numbers
     ):
         rows_by_phone.setdefault(row.phone_number, []).append(row)
-    return _strongest(
+    return strongest_suppression(
         standing_of(rows, sending_list_id=sending_list_id)
         for _, rows in sorted(rows_by_phone.items(), key=lambda item: item[0] != contact.phone_number)
     )
@@ -105,13 +104,37 @@ def contacts_suppressions_standing(
     )
     found = {}
     for contact_id, numbers in numbers_by_contact.items():
-        row = _strongest(standing.get(number) for number in numbers)
+        row = strongest_suppression(standing.get(number) for number in numbers)
         if row is not None:
             found[contact_id] = row
     return found
 
 
-def _strongest(rows: Iterable[NumberSuppression | None]) -> NumberSuppression | None:
+def holders_suppressions_standing(
+    *, sending_list_id: int, contact_id_by_phone: dict[str, int]
+) -> dict[str, NumberSuppression]:
+    """For each phone (with the id of the contact holding it), the suppression standing on the list
+    against the phone or any other number its contact holds now; phones with none are absent. The
+    import asks this per chunk: one probe per contact for channels (few have any), then the
+    ledger for the phones and the numbers of the contacts that have channels."""
+    with_channels = contacts_with_channels(set(contact_id_by_phone.values()))
+    numbers = _numbers_held(sorted(with_channels)) if with_channels else {}
+    standing = suppressions_standing(
+        sending_list_id=sending_list_id,
+        phone_numbers=[*contact_id_by_phone, *(number for held in numbers.values() for number in held)],
+    )
+    found = {}
+    for phone, contact_id in contact_id_by_phone.items():
+        row = strongest_suppression(
+            [standing.get(phone), *(standing.get(number) for number in numbers.get(contact_id, ()))]
+        )
+        if row is not None:
+            found[phone] = row
+    return found
+
+
+def strongest_suppression(rows: Iterable[NumberSuppression | None]) -> NumberSuppression | None:
+    """A block first, else the first suppression of `rows`."""
     rows = [row for row in rows if row is not None]
     return next((row for row in rows if row.kind == SuppressionKind.BLOCK), rows[0] if rows else None)
 

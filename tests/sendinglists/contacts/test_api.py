@@ -145,11 +145,13 @@ def test_retrieve_update_and_delete_by_integer_id(client):
 
 
 def test_update_to_another_contacts_phone_is_a_400(client):
-    ContactFactory(phone_number="+14155550001")
+    other = ContactFactory(phone_number="+14155550001")
     contact = ContactFactory(phone_number="+14155550002")
     response = client.patch(f"/api/v1/contacts/{contact.pk}/", {"phone_number": "4155550001"}, format="json")
     assert response.status_code == 400
-    assert response.json()["field_errors"] == {"phone_number": ["Another contact already has +14155550001."]}
+    assert response.json()["field_errors"] == {
+        "phone_number": [f"+14155550001 is already the phone number of contact #{other.pk}."]
+    }
     contact.refresh_from_db()
     assert contact.phone_number == "+14155550002"
 
