@@ -233,9 +233,9 @@ def contact_channel_add(*, contact: Contact, kind: str, value: str, region=DEFAU
     else:
         raise ValidationError({"kind": f"Unknown channel kind {kind!r}; use phone or email."})
     owner = ContactChannel.objects.filter(kind=kind, value=value).select_related("contact").first()
-    if owner is not None:
-        if owner.contact_id == contact.pk:
-            return owner
+    if owner is not None and owner.contact_id == contact.pk:
+        return owner
+    if owner is not None and kind != ChannelKind.PHONE:
         raise ValidationError({"value": f"{value} is already a channel of another contact."})
     if kind != ChannelKind.PHONE:
         return ContactChannel.objects.create(contact=contact, kind=kind, value=value)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from contacts.choices import SuppressionKind
 from contacts.models import Contact
+from contacts.selectors import contact_by_number
 from engagement.backends import OutgoingSms, SmsRejected, get_backend
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
@@ -97,12 +98,18 @@ def message_send(
         refusal = send_refusal(contact=contact, membership=membership, sending_list=sending_list)
     if refusal:
         raise SendRefused(refusal, code="send_refused")
+    to_number = contact.phone_number
+    if reply_to is not None and reply_to.from_number != to_number and reply_to.contact_id == contact.pk:
+        # A reply goes to the number that wrote when it is still one of the contact's phone channels.
+        holder = contact_by_number(reply_to.from_number)
+        if holder is not None and holder.pk == contact.pk:
+            to_number = reply_to.from_number
     sent_at = timezone.now()
     try:
         provider_message_id = get_backend().send(
             OutgoingSms(
                 from_number=sending_list.phone_number,
-                to_number=contact.phone_number,
+                to_number=to_number,
                 body=body,
                 status_callback_url=status_callback_url(),
             )
@@ -116,7 +123,7 @@ def message_send(
         contact=contact,
         list_contact=membership,
         from_number=sending_list.phone_number,
-        to_number=contact.phone_number,
+        to_number=to_number,
         body=body,
         provider_message_id=provider_message_id,
         status=status,
