@@ -225,7 +225,7 @@ class ChunkWriter:
             f"UPDATE contacts_contact AS c SET {assignments}, updated_at = %s "
             "FROM (SELECT t.*, n.contact_id FROM import_stage t JOIN contacts_contactnumber n "
             "ON n.phone_number = t.phone WHERE NOT n.is_primary) AS s "
-            f"WHERE c.id = s.contact_id AND ({changed}){scope_sql} RETURNING c.id",
+            f"WHERE c.id = s.contact_id AND ({changed}){scope_sql} RETURNING id",
             [self.now, *scope_params],
         )
         changed_ids = {row[0] for row in self.cursor.fetchall()}
