@@ -92,24 +92,6 @@ def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> N
     )
 
 
-def contacts_suppressions_standing(
-    *, sending_list_id: int, numbers_by_contact: dict[int, list[str]]
-) -> dict[int, NumberSuppression]:
-    """For each contact (by id, with the numbers it holds: `contacts.selectors.contact_numbers`),
-    the suppression standing on the list against any of its numbers (contacts with none are
-    absent): a block first, then its first number's."""
-    standing = suppressions_standing(
-        sending_list_id=sending_list_id,
-        phone_numbers=[number for numbers in numbers_by_contact.values() for number in numbers],
-    )
-    found = {}
-    for contact_id, numbers in numbers_by_contact.items():
-        row = strongest_suppression(standing.get(number) for number in numbers)
-        if row is not None:
-            found[contact_id] = row
-    return found
-
-
 def holders_suppressions_standing(
     *, sending_list_id: int, contact_id_by_phone: dict[str, int]
 ) -> dict[str, NumberSuppression]:
