@@ -27,7 +27,7 @@ def chunk_decide_subscribe(job: ImportJob, writer: ChunkWriter, records: dict, s
     """What each distinct phone of the chunk becomes, and the writes that make it so."""
     sending_list = job.sending_list
     # The consent ledger, for every number of the chunk and every other number its contact holds.
-    standing = _standing(sending_list.pk, state)
+    standing = _standing(sending_list.pk, state, writer)
     outcomes: dict[str, Outcome] = {}
     to_create, to_merge, one_by_one = [], [], []
     created_for: set[int] = set()
@@ -78,10 +78,11 @@ def chunk_decide_subscribe(job: ImportJob, writer: ChunkWriter, records: dict, s
     return outcomes
 
 
-def _standing(sending_list_id: int, state: dict) -> dict:
+def _standing(sending_list_id: int, state: dict, writer: ChunkWriter) -> dict:
     return holders_suppressions_standing(
         sending_list_id=sending_list_id,
         contact_id_by_phone={phone: contact_id for phone, (contact_id, *_) in state.items()},
+        with_channels=writer.contacts_with_channels,
     )
 
 
@@ -98,7 +99,7 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
     sending_list = job.sending_list
     actor = Actor.for_import(job)
     note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
-    standing = _standing(sending_list.pk, state)
+    standing = _standing(sending_list.pk, state, writer)
     outcomes: dict[str, str] = {}
     active_by_reason: dict[str, list[int]] = {}
     opting_out: set[int] = set()

@@ -65,6 +65,8 @@ class ChunkWriter:
         self._temp_tables: list[str] = []
         # {staged phone: contact id} for the staged phones that are a contact's phone channel.
         self.channel_holders: dict[str, int] = {}
+        # The contacts of the staged phones that hold a phone channel (`contacts_state`).
+        self.contacts_with_channels: set[int] = set()
         self._temp_schema = "pg_temp" if self.is_postgres else "temp"
         if self.is_postgres:
             # A chunk joins ~20k staged rows to tables of millions by unique keys: index probes
@@ -233,9 +235,15 @@ class ChunkWriter:
 
     def contacts_state(self) -> dict[str, tuple]:
         """{phone: (contact id, blocked, membership id or None, membership active or None)}, a
-        channel phone's from the contact holding it (several phones of a chunk may share one)."""
+        channel phone's from the contact holding it (several phones of a chunk may share one).
+        Also notes which of these contacts hold a phone channel (`contacts_with_channels`): their
+        consent is read over all their numbers."""
+        # Uses index: contactnumber_channels (a probe of a small index per contact)
+        has_channels = (
+            "EXISTS (SELECT 1 FROM contacts_contactnumber n WHERE n.contact_id = c.id AND NOT n.is_primary)"
+        )
         self.cursor.execute(
-            "SELECT s.phone, c.id, c.blocked, lc.id, lc.active FROM import_stage s "
+            f"SELECT s.phone, c.id, c.blocked, lc.id, lc.active, {has_channels} FROM import_stage s "
             "JOIN contacts_contact c ON c.phone_number = s.phone "
             "LEFT JOIN sendinglists_listcontact lc ON lc.contact_id = c.id AND lc.sending_list_id = %s",
             [self.sending_list_id],
@@ -245,16 +253,17 @@ class ChunkWriter:
             # The staged phones that are a contact's channel, through the number's holder.
             phones = sorted(self.channel_holders)
             self.cursor.execute(
-                "SELECT n.phone_number, c.id, c.blocked, lc.id, lc.active FROM contacts_contactnumber n "
+                "SELECT n.phone_number, c.id, c.blocked, lc.id, lc.active, true FROM contacts_contactnumber n "
                 "JOIN contacts_contact c ON c.id = n.contact_id "
                 "LEFT JOIN sendinglists_listcontact lc ON lc.contact_id = c.id AND lc.sending_list_id = %s "
                 f"WHERE n.phone_number IN ({', '.join(['%s'] * len(phones))})",
                 [self.sending_list_id, *phones],
             )
             rows += self.cursor.fetchall()
+        self.contacts_with_channels = {row[1] for row in rows if row[5]}
         return {
             phone: (contact_id, bool(blocked), membership_id, None if active is None else bool(active))
-            for phone, contact_id, blocked, membership_id, active in rows
+            for phone, contact_id, blocked, membership_id, active, _ in rows
         }
 
     def memberships_create(

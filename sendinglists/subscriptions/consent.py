@@ -93,13 +93,18 @@ def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> N
 
 
 def holders_suppressions_standing(
-    *, sending_list_id: int, contact_id_by_phone: dict[str, int]
+    *,
+    sending_list_id: int,
+    contact_id_by_phone: dict[str, int],
+    with_channels: set[int] | None = None,
 ) -> dict[str, NumberSuppression]:
     """For each phone (with the id of the contact holding it), the suppression standing on the list
     against the phone or any other number its contact holds now; phones with none are absent. The
-    import asks this per chunk: one probe per contact for channels (few have any), then the
-    ledger for the phones and the numbers of the contacts that have channels."""
-    with_channels = contacts_with_channels(set(contact_id_by_phone.values()))
+    import asks this per chunk, telling `with_channels` (those of the contacts that hold a phone
+    channel: few, read with the chunk's state); the ledger is read for the phones and every number
+    of those contacts."""
+    if with_channels is None:
+        with_channels = contacts_with_channels(set(contact_id_by_phone.values()))
     numbers = _numbers_held(sorted(with_channels)) if with_channels else {}
     standing = suppressions_standing(
         sending_list_id=sending_list_id,

@@ -5,6 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from contacts.models import Contact, ContactChannel, NumberSuppression
+from contacts.services import contact_channel_remove
 from engagement.choices import KeywordKind
 from engagement.models import Message
 from engagement.services import SendRefused, message_complaint_record, message_send
@@ -189,3 +190,23 @@ def test_a_blocked_contacts_channel_is_blocked_too_and_its_start_subscribes_noth
 
     contact_unblock(contact=recreated, actor=SYSTEM)
     assert ledger() == [(PHONE, None, "block"), ("+14155550779", None, "block")]
+
+
+def test_removing_a_channel_after_its_stop_carries_no_opt_out_away(sending_list, contact, member):
+    receive("STOP", phone=SECOND)
+    channel = ContactChannel.objects.get(value=SECOND)
+
+    contact_channel_remove(contact=contact, channel_id=channel.pk)
+
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
+    # The number, now nobody's, comes back opted out; the contact stays opted out under its phone.
+    newcomer = ContactFactory(phone_number=SECOND)
+    result = list_contact_subscribe(
+        sending_list=sending_list, contact=newcomer, signup_method="api", actor=SYSTEM
+    )
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
+    assert state(member) == (False, "message")
+    result = list_contact_subscribe(
+        sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM
+    )
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
