@@ -17,9 +17,9 @@ from django.utils.functional import cached_property
 from import_export.admin import ExportActionMixin
 
 from contacts.choices import ChannelKind
-from contacts.models import Contact, ContactChannel, Tag
+from contacts.models import Contact, ContactChannel, ContactNumber, Tag
 from contacts.resources import EXPORT_FORMATS
-from contacts.selectors import SearchKind, contact_search
+from contacts.selectors import SearchKind, contact_search, number_holder_text
 from contacts.services import (
     contact_channel_add,
     contact_channel_remove,
@@ -143,9 +143,13 @@ class ContactAdminForm(forms.ModelForm):
 
     def clean_phone_number(self) -> str:
         try:
-            return phone_or_error(self.cleaned_data["phone_number"]).e164
+            phone = phone_or_error(self.cleaned_data["phone_number"]).e164
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["phone_number"]) from None
+        # Another contact's phone is the model's unique check; a phone channel (of any contact) is this.
+        if ContactNumber.objects.filter(phone_number=phone, is_primary=False).exists():
+            raise ValidationError(number_holder_text(phone))
+        return phone
 
     def clean_tags(self):
         tags = self.cleaned_data.get("tags")
@@ -180,6 +184,9 @@ class ContactChannelForm(forms.ModelForm):
                 cleaned["value"] = phone_or_error(value, field="value").e164
             except ValidationError as exc:
                 raise ValidationError(exc.message_dict) from None
+            # A number is one contact's phone or one contact's channel, never both.
+            if problem := number_holder_text(cleaned["value"]):
+                self.add_error("value", problem)
         else:
             cleaned["value"] = forms.EmailField().clean(value).lower()
         return cleaned

@@ -84,6 +84,41 @@ class ContactChannel(models.Model):
         return f"{self.kind}: {self.value}"
 
 
+class ContactNumber(models.Model):
+    """Every phone number that identifies a contact: its primary `Contact.phone_number` and each of
+    its phone channels, one row per number. The unique index is the rule "a number is one contact's
+    primary phone or one contact's channel, never both and never two contacts'".
+
+    Written only by the database: triggers on `contacts_contact` (insert, phone change, delete) and
+    on `contacts_contactchannel` (kind phone) keep it in step in the writing statement (migration
+    `0006_contact_numbers`), so no Python path (the ORM, bulk_create, the import's SQL writer) can
+    forget it, and a write that would give a number to a second contact fails with an IntegrityError.
+    Python reads it: "which contact holds this number" is one probe of its unique index
+    (`contacts.selectors.contact_by_number`).
+    """
+
+    phone_number = models.CharField(max_length=254, primary_key=True)
+    # The triggers remove a contact's rows with the contact and its channels (DO_NOTHING here). No
+    # foreign key constraint and no index on every row: each would cost a big import a write (and
+    # PostgreSQL's deferred check a row lock on the contact) per new contact, and the triggers, the
+    # only writers, already keep the rows in step. A contact's primary row is found by its number.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.DO_NOTHING, related_name="numbers", db_constraint=False, db_index=False
+    )
+    is_primary = models.BooleanField(help_text="The contact's phone_number; otherwise a phone channel")
+
+    class Meta:
+        indexes = [
+            # A contact's channel numbers: few rows, so the index is small.
+            models.Index(
+                fields=["contact"], condition=models.Q(is_primary=False), name="contactnumber_channels"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number} ({'primary' if self.is_primary else 'channel'} of contact {self.contact_id})"
+
+
 class NumberSuppression(models.Model):
     """The consent ledger's current state: a phone number that may not be messaged, per sending list
     (an opt-out) or everywhere (`sending_list_id` NULL: a STOPALL, or a block).

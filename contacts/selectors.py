@@ -1,5 +1,6 @@
-"""Reads of contacts shared by the pages: the search box's one rule (phone in any format, email,
-name prefix), each form served by an index on the contact table."""
+"""Reads of contacts shared by the pages, the API and the services: which contact holds a number
+(its primary phone or one of its phone channels, from `ContactNumber`), and the search box's one
+rule (phone in any format, email, name prefix), each form served by an index."""
 
 import enum
 from collections import defaultdict
@@ -11,7 +12,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact, ContactNumber, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 
 
@@ -35,6 +36,91 @@ class ContactSearch:
         if self.kind == SearchKind.EMAIL:
             return f"email {self.term}"
         return f"name starting with “{self.term}”"
+
+
+# --- numbers --------------------------------------------------------------------------------------
+
+
+def holds_number(phone_number: str, *, path: str = "") -> Q:
+    """Contacts (at `path`, e.g. `"contact__"` from a membership) holding the E.164 number as their
+    primary phone or as a phone channel: a join to one row of `ContactNumber`.
+    # Uses index: contacts_contactnumber_pkey
+    """
+    return Q(**{f"{path}numbers__phone_number": phone_number})
+
+
+def contact_by_number(phone_number: str, *, for_update: bool = False) -> Contact | None:
+    """The contact holding the E.164 number (primary phone or phone channel), or None; with
+    `for_update`, its row locked until commit (call it inside a transaction).
+    # Uses index: contacts_contactnumber_pkey
+    """
+    queryset = Contact.objects.filter(holds_number(phone_number))
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.order_by().first()
+
+
+def contact_ids_by_number(phone_numbers: Collection[str]) -> dict[str, int]:
+    """{number: id of the contact holding it} for the numbers some contact holds, in batches."""
+    phone_numbers = list(dict.fromkeys(phone_numbers))
+    held: dict[str, int] = {}
+    for start in range(0, len(phone_numbers), 5000):
+        held.update(
+            ContactNumber.objects.filter(phone_number__in=phone_numbers[start : start + 5000]).values_list(
+                "phone_number", "contact_id"
+            )
+        )
+    return held
+
+
+def contact_numbers(contact_ids: Collection[int]) -> dict[int, list[str]]:
+    """Every number each contact holds (its phone first, then its phone channels), in one query.
+    # Uses index: the contact's primary key, contactnumber_channels
+    """
+    numbers: dict[int, list[str]] = defaultdict(list)
+    if not contact_ids:
+        return numbers
+    contact_ids = list(contact_ids)
+    rows = (
+        Contact.objects.filter(pk__in=contact_ids)
+        .order_by()
+        .values_list("pk", "phone_number", Value(True))
+        .union(
+            ContactNumber.objects.filter(contact_id__in=contact_ids, is_primary=False)
+            .order_by()
+            .values_list("contact_id", "phone_number", Value(False)),
+            all=True,
+        )
+    )
+    for contact_id, phone_number, _ in sorted(rows, key=lambda row: (row[0], not row[2], row[1])):
+        numbers[contact_id].append(phone_number)
+    return numbers
+
+
+def contacts_with_channels(contact_ids: Collection[int]) -> set[int]:
+    """Those of the contacts that hold a phone channel, in batches (most hold none).
+    # Uses index: contactnumber_channels (channels are few: a small index)
+    """
+    contact_ids = list(contact_ids)
+    found: set[int] = set()
+    for start in range(0, len(contact_ids), 5000):
+        found.update(
+            ContactNumber.objects.filter(contact_id__in=contact_ids[start : start + 5000], is_primary=False)
+            .values_list("contact_id", flat=True)
+            .distinct()
+        )
+    return found
+
+
+def number_holder_text(phone_number: str, *, except_contact_id: int | None = None) -> str:
+    """Why `phone_number` cannot become a number of a contact ("" when no other holds it): whose
+    primary phone or channel it already is. A channel of `except_contact_id` itself is named too
+    (a number is a contact's primary phone or its channel, never both)."""
+    row = ContactNumber.objects.filter(phone_number=phone_number).first()
+    if row is None or (row.is_primary and row.contact_id == except_contact_id):
+        return ""
+    what = "the phone number" if row.is_primary else "a channel"
+    return f"{phone_number} is already {what} of contact #{row.contact_id}."
 
 
 def tag_named(names: Collection[str], *, path: str = "") -> Q:
@@ -65,7 +151,7 @@ def contact_search(text: str, *, region: str | None = DEFAULT_REGION, path: str 
     """How the search box's `text` matches contacts; None for blank text.
 
     A number in any format (`(415) 555-0100` with `region`, `+14155550100`, `14155550100`) matches
-    the unique phone index exactly; text with `@` matches the email case-insensitively; anything
+    the contact holding it, as its primary phone or a phone channel (`holds_number`); text with `@` matches the email case-insensitively; anything
     else is a name prefix: one word matches the first or the last name, two or more words match
     "first last" (or "last first"). `path` prefixes the lookups (`"contact__"` from a membership).
     """
@@ -74,7 +160,7 @@ def contact_search(text: str, *, region: str | None = DEFAULT_REGION, path: str 
         return None
     phone = normalize_phone(text, region)
     if phone.is_valid:
-        return ContactSearch(SearchKind.PHONE, phone.e164, Q(**{f"{path}phone_number": phone.e164}))
+        return ContactSearch(SearchKind.PHONE, phone.e164, holds_number(phone.e164, path=path))
     if "@" in text:
         email = text.lower()
         return ContactSearch(SearchKind.EMAIL, email, Q(Exact(Lower(f"{path}email"), email)))

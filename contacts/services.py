@@ -10,7 +10,7 @@ from django.utils import timezone
 from contacts.choices import ChannelKind, SuppressionKind
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, NumberSuppression, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
-from contacts.selectors import tag_named
+from contacts.selectors import contact_by_number, number_holder_text, tag_named
 
 # Fields a caller may set on a contact; phone_number is handled separately (it is the identity).
 CONTACT_TEXT_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
@@ -63,7 +63,8 @@ def _validate_contact(contact: Contact, fields: Iterable[str]) -> None:
 def contact_upsert(
     *, phone_number: str, region: str | None = DEFAULT_REGION, values: dict | None = None
 ) -> tuple[Contact, bool]:
-    """Find the contact by phone (any format) or create it; merge `values` without blanking.
+    """Find the contact holding the number (any format; its primary phone or one of its phone
+    channels) or create it; merge `values` without blanking.
 
     A known value is never overwritten with a blank one: an import row with an empty email
     leaves the stored email alone. A new contact whose number is blocked in the consent ledger (a
@@ -76,7 +77,7 @@ def contact_upsert(
         for key, value in _clean_values(values or {}).items()
         if key in UPSERT_MERGED_FIELDS and value
     }
-    contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
+    contact = contact_by_number(phone.e164, for_update=True)
     if contact is None:
         contact = Contact(
             phone_number=phone.e164,
@@ -91,7 +92,11 @@ def contact_upsert(
                 contact.save()
             return contact, True
         except IntegrityError:
-            contact = Contact.objects.select_for_update().get(phone_number=phone.e164)
+            # A concurrent insert of the number, as a contact's phone or as a channel.
+            contact = contact_by_number(phone.e164, for_update=True)
+            if contact is None:
+                raise
+
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
     if changed:
         for key in changed:
@@ -120,15 +125,29 @@ def contact_update(*, contact: Contact, values: dict) -> Contact:
 
 def contact_phone_set(*, contact: Contact, phone) -> Contact:
     """Give the contact another number (a normalized PhoneResult). Only
-    `sendinglists.subscriptions.consent.contact_change_phone` calls this, inside its transaction, after the
-    consent checks; a number another contact holds is a ValidationError."""
-    if Contact.objects.filter(phone_number=phone.e164).exclude(pk=contact.pk).exists():
-        raise ValidationError({"phone_number": f"Another contact already has {phone.e164}."})
+    `sendinglists.contacts.numbers.contact_change_phone` calls this, inside its transaction, after the
+    consent checks; a number another contact holds (as its phone or a channel), or one of this
+    contact's own channels, is a ValidationError naming the holder."""
+    _refuse_held_number(phone.e164, contact=contact, field="phone_number")
     contact.phone_number = phone.e164
     contact.line_type = phone.line_type
     contact.is_valid = True
-    contact.save(update_fields=["phone_number", "line_type", "is_valid", "updated_at"])
+    try:
+        with transaction.atomic():
+            contact.save(update_fields=["phone_number", "line_type", "is_valid", "updated_at"])
+    except IntegrityError:
+        # A concurrent writer gave the number to someone between the check and the save: the
+        # ContactNumber key refused it (its trigger runs in this UPDATE).
+        _refuse_held_number(phone.e164, contact=contact, field="phone_number")
+        raise
     return contact
+
+
+def _refuse_held_number(phone_number: str, *, contact: Contact, field: str) -> None:
+    """A ValidationError on `field` naming the contact that already holds the number."""
+    problem = number_holder_text(phone_number, except_contact_id=contact.pk)
+    if problem:
+        raise ValidationError({field: problem})
 
 
 def _tag_names(names: Iterable[str]) -> list[str]:
@@ -214,11 +233,21 @@ def contact_channel_add(*, contact: Contact, kind: str, value: str, region=DEFAU
     else:
         raise ValidationError({"kind": f"Unknown channel kind {kind!r}; use phone or email."})
     owner = ContactChannel.objects.filter(kind=kind, value=value).select_related("contact").first()
-    if owner is not None:
-        if owner.contact_id == contact.pk:
-            return owner
+    if owner is not None and owner.contact_id == contact.pk:
+        return owner
+    if owner is not None and kind != ChannelKind.PHONE:
         raise ValidationError({"value": f"{value} is already a channel of another contact."})
-    return ContactChannel.objects.create(contact=contact, kind=kind, value=value)
+    if kind != ChannelKind.PHONE:
+        return ContactChannel.objects.create(contact=contact, kind=kind, value=value)
+    # A number is one contact's primary phone or one contact's channel, never both: the
+    # ContactNumber key (written by the channel's trigger) refuses the rest, this names the holder.
+    _refuse_held_number(value, contact=Contact(pk=None), field="value")
+    try:
+        with transaction.atomic():
+            return ContactChannel.objects.create(contact=contact, kind=kind, value=value)
+    except IntegrityError:
+        _refuse_held_number(value, contact=Contact(pk=None), field="value")
+        raise
 
 
 def contact_channel_remove(*, contact: Contact, channel_id: int) -> bool:

@@ -15,10 +15,13 @@ What changes the oracle (and nothing else does):
 - START from P to L lifts (L, P) only; an explicit audited resubscribe of a membership lifts (L, the
   number its contact has now) when the app says it resubscribed;
 - block adds the contact's current number to the blocked numbers, unblock removes it; a merge with a
-  blocked side adds both contacts' numbers.
-Deleting a contact or a membership, changing a number, adding a channel, merging two contacts and
-subscribing change no consent (a merge's own check: where either number opted out of a list, the
-survivor is not active on it): a phone change moves the contact's memberships to the new number, the opt-outs stay with
+  blocked side blocks every number of both contacts.
+A contact's numbers are its phone and its phone channels: an opt-out, START, resubscribe, block or
+unblock of the contact (from any of its numbers) concerns every number it holds at that moment, and
+no active membership may belong to a contact any of whose numbers stands opted out or blocked.
+Deleting a contact or a membership, changing a number, adding a channel, merging two contacts (the
+duplicate's numbers become the survivor's channels) and subscribing change no consent: a phone
+change moves the contact's memberships to the new number, the opt-outs stay with
 the old one.
 
 Runs on SQLite and PostgreSQL with real commits (imports run their chunks after commit), emptying
@@ -45,7 +48,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from rest_framework.test import APIClient
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactNumber
 from contacts.phones import normalize_phone
 from sendinglists.lists.services import sending_list_create
 from sendinglists.models import ListContact
@@ -138,6 +141,7 @@ class ConsentMachine(RuleBasedStateMachine):
         # What exists now, to address (refreshed after every step by the invariant's read).
         self.held: list[str] = []
         self.members: list[tuple[int, str]] = []
+        self.channels: list[str] = []
 
     def teardown(self):
         _empty_app_tables()
@@ -150,6 +154,15 @@ class ConsentMachine(RuleBasedStateMachine):
     @staticmethod
     def _contact(number: str) -> Contact | None:
         return Contact.objects.filter(phone_number=number).first()
+
+    @staticmethod
+    def _numbers_of(number: str) -> list[str]:
+        """Every number of the contact holding `number` now (its phone and phone channels), or the
+        number alone when no contact holds it: what a consent change from that number concerns."""
+        holder = ContactNumber.objects.filter(phone_number=number).values("contact_id")
+        return list(
+            ContactNumber.objects.filter(contact_id__in=holder).values_list("phone_number", flat=True)
+        ) or [number]
 
     def _held_number(self, data) -> str:
         """A number some contact has now (rules that act on an existing contact draw one)."""
@@ -364,7 +377,8 @@ class ConsentMachine(RuleBasedStateMachine):
         assert response.status_code == 302, response.status_code
         note(f"{interface}: resubscribe {number} on list {index} -> changed {changed}")
         if changed:
-            self.opted_out.discard((index, number))
+            for held in self._numbers_of(number):
+                self.opted_out.discard((index, held))
 
     @precondition(lambda self: self.held)
     @rule(data=st.data(), interface=operator_interfaces)
@@ -377,8 +391,8 @@ class ConsentMachine(RuleBasedStateMachine):
             response = self._operator_post(reverse("contact_pages:block", args=[contact.pk]))
         assert response.status_code == 302, response.status_code
         note(f"{interface}: block {number}")
-        self.blocked.add(number)
-        self.touched.add(number)
+        self.blocked.update(self._numbers_of(number))
+        self.touched.update(self._numbers_of(number))
 
     @precondition(lambda self: self.held)
     @rule(data=st.data(), interface=operator_interfaces)
@@ -391,21 +405,22 @@ class ConsentMachine(RuleBasedStateMachine):
             response = self._operator_post(reverse("contact_pages:unblock", args=[contact.pk]))
         assert response.status_code == 302, response.status_code
         note(f"{interface}: unblock {number}")
-        self.blocked.discard(number)
-        self.touched.add(number)
+        self.blocked.difference_update(self._numbers_of(number))
+        self.touched.update(self._numbers_of(number))
 
     # --- merging two contacts (API and the contact page) ----------------------------------------
 
     @precondition(lambda self: len(self.held) >= 2)
     @rule(data=st.data(), interface=st.sampled_from(("api", "page")))
     def merge_contacts(self, data, interface):
-        """A merge carries both numbers' consent into the survivor: where either number opted out
-        of a list, the survivor is not active there; a block of either blocks it (and both numbers)."""
+        """A merge carries both contacts' consent into the survivor: where any of their numbers opted
+        out of a list, the survivor is not active there; a block of either blocks it (every number)."""
         number = self._held_number(data)
         duplicate_number = data.draw(
             st.sampled_from([n for n in self.held if n != number]), label="duplicate"
         )
         survivor, duplicate = self._contact(number), self._contact(duplicate_number)
+        numbers_before = set(self._numbers_of(number)) | set(self._numbers_of(duplicate_number))
         if interface == "api":
             response = self.api.post(
                 f"/api/v1/contacts/{survivor.pk}/merge", {"duplicate": duplicate.pk}, format="json"
@@ -419,18 +434,18 @@ class ConsentMachine(RuleBasedStateMachine):
             assert response.status_code in (302, 400), response.status_code
             merged = response.status_code == 302
         note(f"{interface}: merge {duplicate_number} into {number} -> merged {merged}")
-        self.touched.update((number, duplicate_number))
+        self.touched.update(numbers_before)
         if not merged:
             return
         for index in range(len(LIST_NUMBERS)):
-            if {(index, number), (index, duplicate_number)} & self.opted_out:
+            if {(index, held) for held in numbers_before} & self.opted_out:
                 membership = self._membership(index, number)
                 assert membership is None or not membership.active, (
                     f"merged {duplicate_number} into {number}: active on list {index} where one opted out"
                 )
-        if {number, duplicate_number} & self.blocked:
+        if numbers_before & self.blocked:
             assert Contact.objects.get(pk=survivor.pk).blocked, f"merged into {number}: a block was lost"
-            self.blocked.update((number, duplicate_number))
+            self.blocked.update(numbers_before)
 
     # --- inbound messages (signed Twilio webhook) ---------------------------------------------
 
@@ -438,21 +453,34 @@ class ConsentMachine(RuleBasedStateMachine):
     def inbound_stop(self, index, number, word):
         self._inbound(number, index, word)
         note(f"webhook: {number} sends {word} to list {index}")
-        self._opt_out(index, number)
+        for held in self._numbers_of(number):
+            self._opt_out(index, held)
+
+    @precondition(lambda self: self.channels)
+    @rule(index=lists, data=st.data())
+    def inbound_stop_from_a_channel(self, index, data):
+        """A STOP from a contact's second phone stops that contact (and creates no other)."""
+        number = data.draw(st.sampled_from(self.channels), label="channel")
+        self._inbound(number, index, "STOP")
+        note(f"webhook: the channel {number} sends STOP to list {index}")
+        for held in self._numbers_of(number):
+            self._opt_out(index, held)
 
     @rule(index=lists, number=numbers)
     def inbound_stopall(self, index, number):
         self._inbound(number, index, "STOPALL")
         note(f"webhook: {number} sends STOPALL to list {index}")
         for other in range(len(LIST_NUMBERS)):
-            self._opt_out(other, number)
+            for held in self._numbers_of(number):
+                self._opt_out(other, held)
 
     @rule(index=lists, number=numbers)
     def inbound_start(self, index, number):
         self._inbound(number, index, "START")
         note(f"webhook: {number} sends START to list {index}")
-        self.opted_out.discard((index, number))
-        self.touched.add(number)
+        for held in self._numbers_of(number):
+            self.opted_out.discard((index, held))
+            self.touched.add(held)
 
     # --- CSV imports ----------------------------------------------------------------------------
 
@@ -491,6 +519,9 @@ class ConsentMachine(RuleBasedStateMachine):
             if is_active:
                 active.append((list_id, number, contact_blocked))
         self.held = sorted(Contact.objects.values_list("phone_number", flat=True))
+        self.channels = sorted(
+            ContactNumber.objects.filter(is_primary=False).values_list("phone_number", flat=True)
+        )
         for list_id, number, contact_blocked in active:
             index = self.list_index[list_id]
             assert (index, number) not in self.opted_out, (
@@ -499,6 +530,13 @@ class ConsentMachine(RuleBasedStateMachine):
             assert number not in self.blocked or contact_blocked, (
                 f"{number} is blocked and its contact is active, unblocked, on list {index}"
             )
+            for channel in set(self._numbers_of(number)) - {number}:
+                assert (index, channel) not in self.opted_out, (
+                    f"{channel} opted out of list {index} and its contact ({number}) is active on it"
+                )
+                assert channel not in self.blocked or contact_blocked, (
+                    f"{channel} is blocked and its contact ({number}) is active, unblocked, on list {index}"
+                )
 
 
 # Triage: CONSENT_PROPERTY_WITHOUT=inbound_stopall,api_change_phone leaves rules out, so that the

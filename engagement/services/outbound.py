@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from contacts.choices import SuppressionKind
 from contacts.models import Contact
+from contacts.selectors import contact_by_number
 from engagement.backends import OutgoingSms, SmsRejected, get_backend
 from engagement.choices import Direction, KeywordKind, MessageStatus
 from engagement.models import Message
@@ -15,7 +16,7 @@ from engagement.services.delivery import early_delivery_reports_apply, message_f
 from engagement.services.events import list_contact_count_send
 from engagement.services.provider_input import refuse_nul_characters
 from sendinglists.models import ListContact, SendingList
-from sendinglists.subscriptions.consent import suppression_standing, suppression_text
+from sendinglists.subscriptions.consent import contact_suppression_standing, suppression_text
 
 MAX_BODY_CHARS = 1600  # providers split longer text into at most 10 segments and refuse beyond
 
@@ -55,8 +56,8 @@ def send_refusal(*, contact: Contact, membership: ListContact | None, sending_li
         )
     if not contact.is_valid:
         return f"{contact.phone_number} is marked invalid (the carrier could not deliver to it)."
-    suppression = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
-    if suppression is not None:  # the number opted out, or was blocked, under another contact
+    suppression = contact_suppression_standing(sending_list_id=sending_list.pk, contact=contact)
+    if suppression is not None:  # one of its numbers opted out, or was blocked, under another contact
         return suppression_text(suppression, list_name=sending_list.name)
     return ""
 
@@ -90,21 +91,25 @@ def message_send(
     if _is_compliance_reply(reply_to, sending_list=sending_list, contact=contact):
         refusal = f"{contact.phone_number} is blocked: it is never messaged." if contact.blocked else ""
         if not refusal:
-            suppression = suppression_standing(
-                sending_list_id=sending_list.pk, phone_number=contact.phone_number
-            )
+            suppression = contact_suppression_standing(sending_list_id=sending_list.pk, contact=contact)
             if suppression is not None and suppression.kind == SuppressionKind.BLOCK:
                 refusal = suppression_text(suppression, list_name=sending_list.name)
     else:
         refusal = send_refusal(contact=contact, membership=membership, sending_list=sending_list)
     if refusal:
         raise SendRefused(refusal, code="send_refused")
+    to_number = contact.phone_number
+    if reply_to is not None and reply_to.from_number != to_number and reply_to.contact_id == contact.pk:
+        # A reply goes to the number that wrote when it is still one of the contact's phone channels.
+        holder = contact_by_number(reply_to.from_number)
+        if holder is not None and holder.pk == contact.pk:
+            to_number = reply_to.from_number
     sent_at = timezone.now()
     try:
         provider_message_id = get_backend().send(
             OutgoingSms(
                 from_number=sending_list.phone_number,
-                to_number=contact.phone_number,
+                to_number=to_number,
                 body=body,
                 status_callback_url=status_callback_url(),
             )
@@ -118,7 +123,7 @@ def message_send(
         contact=contact,
         list_contact=membership,
         from_number=sending_list.phone_number,
-        to_number=contact.phone_number,
+        to_number=to_number,
         body=body,
         provider_message_id=provider_message_id,
         status=status,

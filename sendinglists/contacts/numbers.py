@@ -8,11 +8,18 @@ services directly.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from contacts.choices import ChannelKind, SuppressionKind
 from contacts.models import Contact, ContactChannel, NumberSuppression
 from contacts.phones import DEFAULT_REGION
-from contacts.services import contact_channel_add, contact_phone_set, contact_update, phone_or_error
+from contacts.services import (
+    contact_channel_add,
+    contact_phone_set,
+    contact_update,
+    number_is_blocked,
+    phone_or_error,
+)
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind
 from sendinglists.lists.models import SendingList
@@ -101,16 +108,32 @@ def contact_edit(
 
 @transaction.atomic
 def contact_channel_add_checked(
-    *, contact: Contact, kind: str, value: str, region: str | None = DEFAULT_REGION
+    *,
+    contact: Contact,
+    kind: str,
+    value: str,
+    region: str | None = DEFAULT_REGION,
+    actor: Actor | None = None,
 ) -> ContactChannel:
     """`contact_channel_add`, refusing a phone channel whose number the consent ledger holds as
-    blocked or opted out of a list where the contact is active (a ValidationError on `value`)."""
-    if kind == ChannelKind.PHONE:
-        phone = phone_or_error(value, region=region, field="value")
-        problems = number_consent_conflicts(
-            contact=Contact.objects.select_for_update().get(pk=contact.pk), phone_number=phone.e164
+    blocked or opted out of a list where the contact is active (a ValidationError on `value`). A
+    blocked contact's block goes to its new phone channel too (audited), as to a new phone."""
+    if kind != ChannelKind.PHONE:
+        return contact_channel_add(contact=contact, kind=kind, value=value, region=region)
+    phone = phone_or_error(value, region=region, field="value")
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    problems = number_consent_conflicts(contact=locked, phone_number=phone.e164)
+    if problems:
+        raise ValidationError({"value": problems})
+    channel = contact_channel_add(contact=locked, kind=kind, value=phone.e164, region=region)
+    if locked.blocked and not number_is_blocked(phone.e164):
+        event_record(
+            membership=None,
+            contact=locked,  # the ledger row goes to every number it holds, the new channel too
+            sending_list_id=None,
+            kind=EventKind.BLOCKED,
+            actor=actor or Actor.system("phone channel added"),
+            occurred_at=timezone.now(),
+            note=f"The contact's block, carried to its new phone channel {phone.e164}.",
         )
-        if problems:
-            raise ValidationError({"value": problems})
-        value = phone.e164
-    return contact_channel_add(contact=contact, kind=kind, value=value, region=region)
+    return channel

@@ -15,7 +15,7 @@ from sendinglists.imports.models import ImportJob
 from sendinglists.imports.writers import ChunkWriter
 from sendinglists.lists.services import list_status_counts_add
 from sendinglists.subscriptions.changes import event_record
-from sendinglists.subscriptions.consent import suppressions_standing
+from sendinglists.subscriptions.consent import holders_suppressions_standing
 from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.opt_out import contact_opt_out_of_list, list_contacts_opt_out_bulk
 from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe, subscription_outcome
@@ -26,10 +26,11 @@ OPTED_OUT_NOW = "opted_out"  # an opt-out file's outcome for a number it opted o
 def chunk_decide_subscribe(job: ImportJob, writer: ChunkWriter, records: dict, state: dict) -> dict:
     """What each distinct phone of the chunk becomes, and the writes that make it so."""
     sending_list = job.sending_list
-    # The consent ledger, for every number of the chunk whatever contact holds it now.
-    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
+    # The consent ledger, for every number of the chunk and every other number its contact holds.
+    standing = _standing(sending_list.pk, state, writer)
     outcomes: dict[str, Outcome] = {}
     to_create, to_merge, one_by_one = [], [], []
+    created_for: set[int] = set()
     for phone, record in records.items():
         contact_id, blocked, membership_id, active = state[phone]
         suppression = standing.get(phone)
@@ -40,7 +41,12 @@ def chunk_decide_subscribe(job: ImportJob, writer: ChunkWriter, records: dict, s
             suppressed=suppression is not None,
         )
         outcomes[phone] = outcome
-        if outcome == Outcome.CREATED:
+        if outcome == Outcome.CREATED and contact_id in created_for:
+            # Another phone of the chunk is this contact's too (its phone, or another channel): the
+            # service merges this one's fields into the membership that one creates.
+            one_by_one.append(phone)
+        elif outcome == Outcome.CREATED:
+            created_for.add(contact_id)
             to_create.append((contact_id, phone, record.custom))
         elif outcome == Outcome.UPDATED:
             if record.custom:
@@ -72,6 +78,14 @@ def chunk_decide_subscribe(job: ImportJob, writer: ChunkWriter, records: dict, s
     return outcomes
 
 
+def _standing(sending_list_id: int, state: dict, writer: ChunkWriter) -> dict:
+    return holders_suppressions_standing(
+        sending_list_id=sending_list_id,
+        contact_id_by_phone={phone: contact_id for phone, (contact_id, *_) in state.items()},
+        with_channels=writer.contacts_with_channels,
+    )
+
+
 def consent_note(job: ImportJob) -> str:
     """How a SUBSCRIBED event of the import names the consent the operator attested."""
     return f"Consent attested by {job.attested_by_label} on {job.attested_at:%Y-%m-%d %H:%M} UTC (import #{job.pk})."
@@ -85,13 +99,17 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
     sending_list = job.sending_list
     actor = Actor.for_import(job)
     note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
-    standing = suppressions_standing(sending_list_id=sending_list.pk, phone_numbers=list(state))
+    standing = _standing(sending_list.pk, state, writer)
     outcomes: dict[str, str] = {}
     active_by_reason: dict[str, list[int]] = {}
+    opting_out: set[int] = set()
     for phone, record in records.items():
         contact_id, _, membership_id, active = state[phone]
         reason = record.reason or UnsubReason.MESSAGE
-        if active:
+        if active and membership_id in opting_out:
+            outcomes[phone] = OPTED_OUT_NOW  # another phone of the chunk is this contact's too
+        elif active:
+            opting_out.add(membership_id)
             active_by_reason.setdefault(reason, []).append(membership_id)
             outcomes[phone] = OPTED_OUT_NOW
         elif membership_id is None:

@@ -254,9 +254,10 @@ def _existing_tags(valid: list) -> dict:
     through = Contact.tags.through
     existing: dict[str, dict] = {}
     for start in range(0, len(phones), 5000):
-        pairs = through.objects.filter(contact__phone_number__in=phones[start : start + 5000]).values_list(
-            "contact__phone_number", "tag__name"
-        )
+        # Through the number's holder: a phone channel's row adds to its contact's tags.
+        pairs = through.objects.filter(
+            contact__numbers__phone_number__in=phones[start : start + 5000]
+        ).values_list("contact__numbers__phone_number", "tag__name")
         for phone, name in pairs:
             existing.setdefault(phone, {})[name.lower()] = name
     return existing

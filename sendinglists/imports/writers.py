@@ -63,6 +63,10 @@ class ChunkWriter:
         self.now = connection.ops.adapt_datetimefield_value(now)
         self.cursor = connection.cursor()
         self._temp_tables: list[str] = []
+        # {staged phone: contact id} for the staged phones that are a contact's phone channel.
+        self.channel_holders: dict[str, int] = {}
+        # The contacts of the staged phones that hold a phone channel (`contacts_state`).
+        self.contacts_with_channels: set[int] = set()
         self._temp_schema = "pg_temp" if self.is_postgres else "temp"
         if self.is_postgres:
             # A chunk joins ~20k staged rows to tables of millions by unique keys: index probes
@@ -147,10 +151,23 @@ class ChunkWriter:
 
     def contacts_upsert(self, *, scope_list_ids: list[int] | None = None) -> tuple[set[str], set[str]]:
         """Insert new contacts, merge non-blank values into existing ones (never blanking a known
-        value). Returns (phones created, phones whose contact changed).
+        value). Returns (phones created, phones whose contact changed). A phone that is a contact's
+        phone channel identifies that contact: its values merge into it, no contact is inserted.
 
         `scope_list_ids`: the import runs for a token limited to these lists, so a contact that any
         other list holds keeps its values (they belong to that list's owner too)."""
+        # Uses index: contacts_contactnumber_pkey (one probe per staged phone)
+        self.cursor.execute(
+            "SELECT s.phone, n.contact_id FROM import_stage s "
+            "JOIN contacts_contactnumber n ON n.phone_number = s.phone WHERE NOT n.is_primary"
+        )
+        self.channel_holders = dict(self.cursor.fetchall())
+        # The trigger that records a new contact's number refuses one that is a channel.
+        not_a_channel = (
+            "NOT EXISTS (SELECT 1 FROM contacts_contactnumber n WHERE n.phone_number = s.phone AND NOT n.is_primary)"
+            if self.channel_holders
+            else "true"
+        )
         existing: set[str] = set()
         if not self.is_postgres:
             self.cursor.execute(
@@ -164,13 +181,15 @@ class ChunkWriter:
         )
         changed = " OR ".join(f"(excluded.{f} <> '' AND excluded.{f} <> c.{f})" for f in _MERGED_FIELDS)
         scope_params: list = []
+        scope_sql = ""
         if scope_list_ids is not None:
             # Uses index: the membership's contact foreign key
             placeholders = ", ".join(["%s"] * len(scope_list_ids)) or "-1"  # no list: every one is outside
-            changed = (
-                f"({changed}) AND NOT EXISTS (SELECT 1 FROM sendinglists_listcontact o "
+            scope_sql = (
+                " AND NOT EXISTS (SELECT 1 FROM sendinglists_listcontact o "
                 f"WHERE o.contact_id = c.id AND o.sending_list_id NOT IN ({placeholders}))"
             )
+            changed = f"({changed}){scope_sql}"
             scope_params = list(scope_list_ids)
         merged = ", ".join(_MERGED_FIELDS)
         staged = ", ".join(f"s.{f}" for f in _MERGED_FIELDS)
@@ -181,7 +200,7 @@ class ChunkWriter:
             # A new contact whose number the consent ledger holds as blocked is blocked from the start.
             "s.line_type, true, EXISTS (SELECT 1 FROM contacts_numbersuppression b "
             "WHERE b.phone_number = s.phone AND b.sending_list_id IS NULL AND b.kind = %s), "
-            "%s, %s FROM import_stage s WHERE true ORDER BY s.phone "
+            f"%s, %s FROM import_stage s WHERE {not_a_channel} ORDER BY s.phone "
             f"ON CONFLICT (phone_number) DO UPDATE SET {assignments}, updated_at = excluded.updated_at "
             f"WHERE {changed} "
             f"RETURNING phone_number, {inserted_sql}",
@@ -193,19 +212,58 @@ class ChunkWriter:
                 (created if inserted else updated).add(phone)
             else:
                 (updated if phone in existing else created).add(phone)
+        if self.channel_holders:
+            updated |= self._channel_contacts_update(scope_sql=scope_sql, scope_params=scope_params)
         return created, updated
 
-    def contacts_state(self) -> dict[str, tuple]:
-        """{phone: (contact id, blocked, membership id or None, membership active or None)}."""
+    def _channel_contacts_update(self, *, scope_sql: str, scope_params: list) -> set[str]:
+        """Merge the staged values of channel phones into the contacts holding them, as the upsert
+        merges a contact's own phone; returns the phones whose contact changed."""
+        assignments = ", ".join(
+            f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE c.{f} END" for f in _MERGED_FIELDS
+        )
+        changed = " OR ".join(f"(s.{f} <> '' AND s.{f} <> c.{f})" for f in _MERGED_FIELDS)
         self.cursor.execute(
-            "SELECT s.phone, c.id, c.blocked, lc.id, lc.active FROM import_stage s "
+            f"UPDATE contacts_contact AS c SET {assignments}, updated_at = %s "
+            "FROM (SELECT t.*, n.contact_id FROM import_stage t JOIN contacts_contactnumber n "
+            "ON n.phone_number = t.phone WHERE NOT n.is_primary) AS s "
+            f"WHERE c.id = s.contact_id AND ({changed}){scope_sql} RETURNING id",
+            [self.now, *scope_params],
+        )
+        changed_ids = {row[0] for row in self.cursor.fetchall()}
+        return {phone for phone, contact_id in self.channel_holders.items() if contact_id in changed_ids}
+
+    def contacts_state(self) -> dict[str, tuple]:
+        """{phone: (contact id, blocked, membership id or None, membership active or None)}, a
+        channel phone's from the contact holding it (several phones of a chunk may share one).
+        Also notes which of these contacts hold a phone channel (`contacts_with_channels`): their
+        consent is read over all their numbers."""
+        # Uses index: contactnumber_channels (a probe of a small index per contact)
+        has_channels = (
+            "EXISTS (SELECT 1 FROM contacts_contactnumber n WHERE n.contact_id = c.id AND NOT n.is_primary)"
+        )
+        self.cursor.execute(
+            f"SELECT s.phone, c.id, c.blocked, lc.id, lc.active, {has_channels} FROM import_stage s "
             "JOIN contacts_contact c ON c.phone_number = s.phone "
             "LEFT JOIN sendinglists_listcontact lc ON lc.contact_id = c.id AND lc.sending_list_id = %s",
             [self.sending_list_id],
         )
+        rows = self.cursor.fetchall()
+        if self.channel_holders:
+            # The staged phones that are a contact's channel, through the number's holder.
+            phones = sorted(self.channel_holders)
+            self.cursor.execute(
+                "SELECT n.phone_number, c.id, c.blocked, lc.id, lc.active, true FROM contacts_contactnumber n "
+                "JOIN contacts_contact c ON c.id = n.contact_id "
+                "LEFT JOIN sendinglists_listcontact lc ON lc.contact_id = c.id AND lc.sending_list_id = %s "
+                f"WHERE n.phone_number IN ({', '.join(['%s'] * len(phones))})",
+                [self.sending_list_id, *phones],
+            )
+            rows += self.cursor.fetchall()
+        self.contacts_with_channels = {row[1] for row in rows if row[5]}
         return {
             phone: (contact_id, bool(blocked), membership_id, None if active is None else bool(active))
-            for phone, contact_id, blocked, membership_id, active in self.cursor.fetchall()
+            for phone, contact_id, blocked, membership_id, active, _ in rows
         }
 
     def memberships_create(

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from contacts.admin import FormulaSafeExportMixin, LargeTableAdmin, ReadOnlyAdminMixin, contact_search_results
 from contacts.models import Contact, NumberSuppression
 from contacts.phones import phone_search_candidates
+from contacts.selectors import holds_number
 from sendinglists.admin_common import actor_for, admin_link, plural, selected_or_refuse
 from sendinglists.choices import MembershipStatus, UnsubReason
 from sendinglists.lists.models import SendingList
@@ -285,8 +286,8 @@ class SubscriptionEventAdmin(ReadOnlyAdminMixin, LargeTableAdmin):
         if request.GET.get("sending_list__id__exact"):
             # Uses index: subevent_list_phone (the event keeps the number after its contact is deleted)
             return queryset.filter(phone_number=e164), False
-        # Uses index: subevent_contact_time, through the contact's unique phone number
-        return queryset.filter(contact__in=Contact.objects.filter(phone_number=e164).values("pk")), False
+        # Uses index: subevent_contact_time, through the number's holder (primary phone or channel)
+        return queryset.filter(contact__in=Contact.objects.filter(holds_number(e164)).values("pk")), False
 
 
 @admin.register(NumberSuppression)

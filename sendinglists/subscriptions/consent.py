@@ -19,6 +19,12 @@ START to that list or the operator's audited resubscribe (`RESUBSCRIBED`); a STO
 with no list) stands on every list, present and future, and a START or resubscribe on one list
 lifts it there only (a RESUMED row for that list; a later STOPALL clears them); a block stands
 everywhere until an unblock.
+
+A contact's numbers: a consent change of a contact (its STOP, STOPALL, block, START, resubscribe,
+unblock, from whichever of its numbers) applies to every number it holds at that moment, its phone
+and its phone channels (`ledger_apply` writes or lifts the rows of each), and a contact's consent is
+read over all of them (`contact_suppression_standing`): a STOP from its second phone stops the
+contact, and the opt-out stays with both numbers whatever happens to the contact or its channels.
 """
 
 from collections.abc import Iterable, Sequence
@@ -27,7 +33,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.choices import SuppressionKind
-from contacts.models import NumberSuppression
+from contacts.models import Contact, ContactNumber, NumberSuppression
+from contacts.selectors import contact_numbers, contacts_with_channels
 from sendinglists.choices import EventKind
 from sendinglists.subscriptions.models import SubscriptionEvent
 
@@ -65,6 +72,60 @@ def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSu
     )
 
 
+def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> NumberSuppression | None:
+    """The suppression standing on the list against any number the contact holds now (its phone and
+    its phone channels): a block first, then its phone's, then a channel's. One query.
+    # Uses index: contactnumber_channels, then the ledger's as `suppressions_standing`
+    """
+    numbers = Q(phone_number=contact.phone_number)
+    if contact.pk is not None:
+        channels = ContactNumber.objects.filter(contact_id=contact.pk, is_primary=False)
+        numbers |= Q(phone_number__in=channels.values("phone_number"))
+    rows_by_phone: dict[str, list[NumberSuppression]] = {}
+    for row in NumberSuppression.objects.filter(
+        Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True), numbers
+    ):
+        rows_by_phone.setdefault(row.phone_number, []).append(row)
+    return strongest_suppression(
+        standing_of(rows, sending_list_id=sending_list_id)
+        for _, rows in sorted(rows_by_phone.items(), key=lambda item: item[0] != contact.phone_number)
+    )
+
+
+def holders_suppressions_standing(
+    *,
+    sending_list_id: int,
+    contact_id_by_phone: dict[str, int],
+    with_channels: set[int] | None = None,
+) -> dict[str, NumberSuppression]:
+    """For each phone (with the id of the contact holding it), the suppression standing on the list
+    against the phone or any other number its contact holds now; phones with none are absent. The
+    import asks this per chunk, telling `with_channels` (those of the contacts that hold a phone
+    channel: few, read with the chunk's state); the ledger is read for the phones and every number
+    of those contacts."""
+    if with_channels is None:
+        with_channels = contacts_with_channels(set(contact_id_by_phone.values()))
+    numbers = _numbers_held(sorted(with_channels)) if with_channels else {}
+    standing = suppressions_standing(
+        sending_list_id=sending_list_id,
+        phone_numbers=[*contact_id_by_phone, *(number for held in numbers.values() for number in held)],
+    )
+    found = {}
+    for phone, contact_id in contact_id_by_phone.items():
+        row = strongest_suppression(
+            [standing.get(phone), *(standing.get(number) for number in numbers.get(contact_id, ()))]
+        )
+        if row is not None:
+            found[phone] = row
+    return found
+
+
+def strongest_suppression(rows: Iterable[NumberSuppression | None]) -> NumberSuppression | None:
+    """A block first, else the first suppression of `rows`."""
+    rows = [row for row in rows if row is not None]
+    return next((row for row in rows if row.kind == SuppressionKind.BLOCK), rows[0] if rows else None)
+
+
 def standing_of(rows: Iterable[NumberSuppression], *, sending_list_id: int) -> NumberSuppression | None:
     """Of one number's ledger rows, the one that stands on the list: its block, else its opt-out of
     the list, else its STOPALL unless the number resumed on this list since."""
@@ -98,19 +159,27 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
     """Bring the ledger in line with saved consent events, in their order; called in the same
     transaction as the events are written (`_record_event`, the bulk opt-out, the demo).
 
+    An event of a contact applies to every number the contact holds now (its phone and its phone
+    channels, read in one query per batch of contacts), an event without one to its own number.
     Adding is idempotent (an opt-out that already stands keeps its first date and evidence).
     """
     adds: list[NumberSuppression] = []
+    held = _numbers_held([event.contact_id for event in events if event.contact_id is not None])
+
+    def numbers_of(event: SubscriptionEvent) -> list[str]:
+        return list(dict.fromkeys([event.phone_number, *held.get(event.contact_id, ())]))
 
     def flush() -> None:
         if adds:
             # A STOPALL stands on every list again: the lists it had resumed on lose that. (A list
             # opt-out needs no such delete: it wins over the list's RESUMED row while it stands.)
-            everywhere = [
-                row.phone_number
-                for row in adds
-                if row.kind == SuppressionKind.OPT_OUT and row.sending_list_id is None
-            ]
+            everywhere = list(
+                {
+                    row.phone_number
+                    for row in adds
+                    if row.kind == SuppressionKind.OPT_OUT and row.sending_list_id is None
+                }
+            )
             if everywhere:
                 NumberSuppression.objects.filter(
                     kind=SuppressionKind.RESUMED, phone_number__in=everywhere
@@ -120,64 +189,78 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
 
     for event in events:
         if event.kind == EventKind.OPTED_OUT:
-            adds.append(
+            adds.extend(
                 NumberSuppression(
-                    phone_number=event.phone_number,
+                    phone_number=phone_number,
                     sending_list_id=event.sending_list_id,
                     kind=SuppressionKind.OPT_OUT,
                     reason=event.reason,
                     occurred_at=event.occurred_at,
                     event_id=event.pk,
                 )
+                for phone_number in numbers_of(event)
             )
         elif event.kind == EventKind.BLOCKED:
-            adds.append(
+            adds.extend(
                 NumberSuppression(
-                    phone_number=event.phone_number,
+                    phone_number=phone_number,
                     sending_list_id=None,
                     kind=SuppressionKind.BLOCK,
                     occurred_at=event.occurred_at,
                     event_id=event.pk,
                 )
+                for phone_number in numbers_of(event)
             )
         elif event.kind == EventKind.RESUBSCRIBED:
             flush()
             _lift_list_opt_out(
-                phone_number=event.phone_number, sending_list_id=event.sending_list_id, event_id=event.pk
+                phone_numbers=numbers_of(event), sending_list_id=event.sending_list_id, event_id=event.pk
             )
         elif event.kind == EventKind.UNBLOCKED:
             flush()
             NumberSuppression.objects.filter(
-                phone_number=event.phone_number, sending_list_id__isnull=True, kind=SuppressionKind.BLOCK
+                phone_number__in=numbers_of(event), sending_list_id__isnull=True, kind=SuppressionKind.BLOCK
             ).delete()
     flush()
 
 
-def ledger_lift_list(*, phone_number: str, sending_list_id: int) -> None:
-    """Lift the number's opt-out of one list (its own, or a STOPALL's share of it). Only for a
-    START or resubscribe whose event is already written: a STOPALL that the person sent before it
-    but that arrived after it (inbound processing orders keywords by their own timestamps)."""
-    _lift_list_opt_out(phone_number=phone_number, sending_list_id=sending_list_id)
+def _numbers_held(contact_ids: list[int]) -> dict[int, list[str]]:
+    held: dict[int, list[str]] = {}
+    contact_ids = list(dict.fromkeys(contact_ids))
+    for start in range(0, len(contact_ids), LOOKUP_BATCH):
+        held.update(contact_numbers(contact_ids[start : start + LOOKUP_BATCH]))
+    return held
 
 
-def _lift_list_opt_out(*, phone_number: str, sending_list_id: int, event_id: int | None = None) -> None:
+def ledger_lift_list(*, contact: Contact, sending_list_id: int) -> None:
+    """Lift the opt-out of one list (its own, or a STOPALL's share of it) from every number the
+    contact holds. Only for a START or resubscribe whose event is already written: a STOPALL that
+    the person sent before it but that arrived after it (inbound processing orders keywords by
+    their own timestamps)."""
+    numbers = [contact.phone_number, *_numbers_held([contact.pk]).get(contact.pk, ())]
+    _lift_list_opt_out(phone_numbers=list(dict.fromkeys(numbers)), sending_list_id=sending_list_id)
+
+
+def _lift_list_opt_out(
+    *, phone_numbers: list[str], sending_list_id: int, event_id: int | None = None
+) -> None:
     NumberSuppression.objects.filter(
-        phone_number=phone_number, sending_list_id=sending_list_id, kind=SuppressionKind.OPT_OUT
+        phone_number__in=phone_numbers, sending_list_id=sending_list_id, kind=SuppressionKind.OPT_OUT
     ).delete()
     everywhere = NumberSuppression.objects.filter(
-        phone_number=phone_number, sending_list_id__isnull=True, kind=SuppressionKind.OPT_OUT
-    ).first()
-    if everywhere is not None:
-        # The STOPALL keeps standing on every other list, present and future.
-        NumberSuppression.objects.bulk_create(
-            [
-                NumberSuppression(
-                    phone_number=phone_number,
-                    sending_list_id=sending_list_id,
-                    kind=SuppressionKind.RESUMED,
-                    occurred_at=timezone.now(),
-                    event_id=event_id,
-                )
-            ],
-            ignore_conflicts=True,
-        )
+        phone_number__in=phone_numbers, sending_list_id__isnull=True, kind=SuppressionKind.OPT_OUT
+    ).values_list("phone_number", flat=True)
+    # The STOPALL keeps standing on every other list, present and future.
+    NumberSuppression.objects.bulk_create(
+        [
+            NumberSuppression(
+                phone_number=phone_number,
+                sending_list_id=sending_list_id,
+                kind=SuppressionKind.RESUMED,
+                occurred_at=timezone.now(),
+                event_id=event_id,
+            )
+            for phone_number in everywhere
+        ],
+        ignore_conflicts=True,
+    )

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from contacts.selectors import contact_by_number
 from sendinglists.actors import Actor
 from sendinglists.choices import (
     EventKind,
@@ -164,13 +165,14 @@ def number_opt_out_of_list(
     occurred_at: dt.datetime | None = None,
     note: str = "",
 ) -> bool:
-    """Opt a number out of a list whoever holds it now: the contact that has it (a membership
+    """Opt a number out of a list whoever holds it now: the contact that has it as its phone or a
+    phone channel (a membership
     opted out or created opted out), or, when no contact has it (a complaint or carrier opt-out
     about a deleted contact's message), an event and the consent ledger's suppression alone.
     Returns whether anything changed."""
     if reason not in UnsubReason.values:
         raise ValidationError({"reason": f"Unknown opt-out reason {reason!r}."})
-    contact = Contact.objects.select_for_update().filter(phone_number=phone_number).first()
+    contact = contact_by_number(phone_number, for_update=True)  # primary phone or phone channel
     if contact is not None:
         return contact_opt_out_of_list(
             sending_list=sending_list,

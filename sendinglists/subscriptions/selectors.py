@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db import connection, connections
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact, ContactNumber, Tag
 from contacts.pagination import DEFAULT_PAGE_SIZE, KeysetPage, KeysetPaginator
 from contacts.selectors import ContactSearch
 from sendinglists.choices import MembershipStatus
@@ -236,8 +236,8 @@ _MEMBER, _CONTACT, _LIST = _Columns(ListContact, "m"), _Columns(Contact, "c"), _
 def member_for_update(
     *, list_number: str, region: str, phone_number: str
 ) -> tuple[SendingList, Contact, ListContact] | None:
-    """The list at `list_number` (if its default region is `region`), the contact at `phone_number`
-    and its membership of that list, or None when any of the three is missing; call it inside a
+    """The list at `list_number` (if its default region is `region`), the contact holding
+    `phone_number` (its primary phone or a phone channel) and its membership of that list, or None when any of the three is missing; call it inside a
     transaction.
 
     Locks: the contact row and the membership row (SELECT ... FOR UPDATE OF c, m; the list row is
@@ -254,13 +254,15 @@ def member_for_update(
     connection = connections[ListContact.objects.db]
     quote = connection.ops.quote_name
     locking = " FOR UPDATE OF c, m" if connection.features.has_select_for_update_of else ""
-    # Uses index: listcontact_list_contact_unique (and the unique phone numbers of both sides)
+    # Uses index: listcontact_list_contact_unique, the list's unique phone number and the number's
+    # row in ContactNumber (the contact's primary phone or one of its phone channels)
     sql = (
         f"SELECT {_MEMBER.select(connection)}, {_CONTACT.select(connection)}, {_LIST.select(connection)}"
-        f" FROM {quote(ListContact._meta.db_table)} m"
-        f" JOIN {quote(Contact._meta.db_table)} c ON c.id = m.contact_id"
+        f" FROM {quote(ContactNumber._meta.db_table)} n"
+        f" JOIN {quote(Contact._meta.db_table)} c ON c.id = n.contact_id"
+        f" JOIN {quote(ListContact._meta.db_table)} m ON m.contact_id = c.id"
         f" JOIN {quote(SendingList._meta.db_table)} l ON l.id = m.sending_list_id"
-        f" WHERE l.phone_number = %s AND l.default_region = %s AND c.phone_number = %s{locking}"
+        f" WHERE l.phone_number = %s AND l.default_region = %s AND n.phone_number = %s{locking}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [list_number, region, phone_number])

@@ -26,7 +26,7 @@ from sendinglists.subscriptions.changes import (
     status_change_record,
     status_change_time,
 )
-from sendinglists.subscriptions.consent import suppression_standing, suppression_text
+from sendinglists.subscriptions.consent import contact_suppression_standing, suppression_text
 from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.rows import new_membership_values
 
@@ -104,7 +104,7 @@ def list_contact_subscribe(
     membership = (
         ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
     )
-    standing = suppression_standing(sending_list_id=sending_list.pk, phone_number=contact.phone_number)
+    standing = contact_suppression_standing(sending_list_id=sending_list.pk, contact=contact)
     was_member_opted_out = membership is not None and not membership.active
     outcome = subscription_outcome(
         membership_active=None if membership is None else membership.active,

@@ -656,6 +656,24 @@ def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_chang
     assert Contact.objects.get(phone_number="+14155559999").first_name == "New"
 
 
+def test_scoped_upsert_by_another_lists_contacts_phone_channel_leaves_its_fields_alone(scoped, world):
+    outsider = world["outsider"]
+    ContactChannel.objects.create(contact=outsider, kind="phone", value="+14155558888")
+    before = contact_state(outsider)
+
+    response = scoped.post(
+        f"/api/v1/lists/{world['mine'].pk}/contacts/",
+        {"phone_number": "(415) 555-8888", "first_name": "Overwritten"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    contact = response.json()["membership"]["contact"]
+    assert (contact["id"], contact["withheld_fields"]) == (outsider.pk, MEMBERSHIP_WITHHELD)
+    assert contact_state(outsider) == before
+    assert Contact.objects.filter(phone_number="+14155558888").count() == 0
+
+
 def test_full_access_token_still_changes_a_shared_contact(client, world):
     both = world["both"]
 

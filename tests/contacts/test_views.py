@@ -2,7 +2,7 @@
 
 import pytest
 
-from contacts.models import Tag
+from contacts.models import ContactChannel, Tag
 from sendinglists.actors import Actor
 from tests.factories import (
     ContactFactory,
@@ -47,6 +47,16 @@ def test_search_finds_contacts_by_phone_in_any_format_email_or_name_prefix(clien
 
     assert response.status_code == 200
     assert [c.phone_number for c in response.context["page"].rows] == expected
+
+
+def test_search_finds_a_contact_by_its_phone_channel(client, viewer):
+    ana = ContactFactory(phone_number="+16285550101")
+    ContactChannel.objects.create(contact=ana, kind="phone", value="+16285550199")
+    ContactFactory(phone_number="+16285550102")
+
+    response = client.get("/contacts/", {"q": "(628) 555-0199"})
+
+    assert [c.pk for c in response.context["page"].rows] == [ana.pk]
 
 
 def test_search_without_matches_shows_empty_state(client, viewer):

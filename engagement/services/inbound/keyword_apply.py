@@ -82,7 +82,7 @@ def inbound_keyword_apply(*, message: Message, membership: ListContact | None) -
         )
         for list_id in memberships:
             if _later_keyword(message, list_id, [KeywordKind.OPT_IN]) is not None:
-                ledger_lift_list(phone_number=message.contact.phone_number, sending_list_id=list_id)
+                ledger_lift_list(contact=message.contact, sending_list_id=list_id)
         return changes
     if message.sending_list is None:
         return []

@@ -14,6 +14,7 @@ from django.utils import timezone
 from config.celery import enqueue_on_commit
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.selectors import contact_by_number
 from contacts.services import contact_upsert, phone_or_error
 from engagement.choices import Direction, MessageStatus
 from engagement.keywords import match_keyword
@@ -99,7 +100,7 @@ def _receive(
         existing = Message.objects.filter(provider_message_id=provider_message_id).first()
         if existing is not None:
             return _replayed(existing)
-    sending_list, contact, membership = _locked_sender(from_number, to_number)
+    sending_list, contact, membership, sender_number = _locked_sender(from_number, to_number)
     match = match_keyword(
         body,
         list_opt_out=sending_list.opt_out_keywords if sending_list else (),
@@ -110,7 +111,7 @@ def _receive(
         sending_list=sending_list,
         contact=contact,
         list_contact=membership,
-        from_number=contact.phone_number,
+        from_number=sender_number,  # the contact's phone or one of its phone channels
         to_number=sending_list.phone_number if sending_list else to_number[:32],
         body=body,
         provider_message_id=provider_message_id,
@@ -133,9 +134,10 @@ def _receive(
 
 def _locked_sender(
     from_number: str, to_number: str
-) -> tuple[SendingList | None, Contact, ListContact | None]:
-    """The sending list at `to_number` (if any), the sender's contact (created for a new number)
-    and its membership of that list, the contact and membership rows locked until commit: one
+) -> tuple[SendingList | None, Contact, ListContact | None, str]:
+    """The sending list at `to_number` (if any), the sender's contact (the contact holding the
+    number as its phone or a phone channel; created for a new number), its membership of that list
+    and the sender's E.164 number, the contact and membership rows locked until commit: one
     person's messages are processed one at a time, so their order checks see each other's results.
 
     A member writing to its list (most messages) costs one query, which reads the list and locks
@@ -152,25 +154,25 @@ def _locked_sender(
             list_number=list_number, region=guessed_region, phone_number=guessed_phone.e164
         )
         if found is not None:
-            return found
+            return (*found, guessed_phone.e164)
     sending_list = SendingList.objects.filter(phone_number=list_number).first()
     if sending_list is None:
         region = DEFAULT_REGION
     else:
         region = _list_regions[list_number] = sending_list.default_region
     phone = phone_or_error(from_number, region=region)
-    contact = Contact.objects.select_for_update().filter(phone_number=phone.e164).first()
+    contact = contact_by_number(phone.e164, for_update=True)  # a phone channel is its contact's number too
     if contact is None:
         contact, _ = contact_upsert(phone_number=phone.e164, region=region)  # locks the new row too
-        return sending_list, contact, None
+        return sending_list, contact, None, phone.e164
     if sending_list is None or (guessed_phone.is_valid and region == guessed_region):
         # The first query looked for this membership and found none. One an import or the API
         # creates meanwhile is found by the keyword's service, which looks before it inserts.
-        return sending_list, contact, None
+        return sending_list, contact, None, phone.e164
     membership = (
         ListContact.objects.select_for_update().filter(sending_list=sending_list, contact=contact).first()
     )
-    return sending_list, contact, membership
+    return sending_list, contact, membership, phone.e164
 
 
 def _replayed(message: Message) -> InboundResult:

@@ -6,7 +6,7 @@ from django.db.models.lookups import Exact
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
-from contacts.selectors import SearchKind, contact_search, tag_named
+from contacts.selectors import SearchKind, contact_search, holds_number, tag_named
 from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, IdFilter, SinceFilter, custom_fields_value
 from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, without_withheld_contacts
@@ -55,7 +55,8 @@ class ContactFilter(ApiFilterSet):
         return queryset  # applied together in filter_queryset: they all describe one membership
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(phone_number=phone_or_error(value, region=DEFAULT_REGION, field="phone").e164)
+        # The contact holding the number as its primary phone or as a phone channel.
+        return queryset.filter(holds_number(phone_or_error(value, region=DEFAULT_REGION, field="phone").e164))
 
     def filter_email(self, queryset, name, value):
         # Uses index: contact_email_lower

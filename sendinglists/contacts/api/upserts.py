@@ -14,6 +14,7 @@ from django.db import transaction
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
+from contacts.selectors import contact_by_number
 from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
 from sendinglists.api.permissions import contact_is_held_outside
@@ -64,9 +65,8 @@ def api_contact_upsert(
     with transaction.atomic():
         fields_withheld = False
         if allowed_list_ids is not None:
-            existing = Contact.objects.filter(
-                phone_number=phone_or_error(phone_number, region=region).e164
-            ).first()
+            # The contact the upsert will reach: the number's holder, by its phone or a phone channel.
+            existing = contact_by_number(phone_or_error(phone_number, region=region).e164)
             fields_withheld = existing is not None and contact_is_held_outside(
                 contact_id=existing.pk, list_ids=allowed_list_ids
             )

@@ -4,7 +4,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.db.models.query import EmptyQuerySet
 
-from contacts.selectors import SearchKind, contact_search
+from contacts.selectors import SearchKind, contact_search, holds_number
 from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, SinceFilter, custom_fields_value, tag_filters
 from sendinglists.api.permissions import without_withheld_contacts
@@ -49,11 +49,9 @@ class MembershipFilter(ApiFilterSet):
         return queryset  # the Contacts tab's filters, applied together by list_contacts
 
     def filter_phone(self, queryset, name, value):
-        return queryset.filter(
-            contact__phone_number=phone_or_error(
-                value, region=self.sending_list.default_region, field="phone"
-            ).e164
-        )
+        # The member holding the number as its primary phone or as a phone channel.
+        phone = phone_or_error(value, region=self.sending_list.default_region, field="phone")
+        return queryset.filter(holds_number(phone.e164, path="contact__"))
 
     def filter_email(self, queryset, name, value):
         queryset = queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))

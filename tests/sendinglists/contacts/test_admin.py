@@ -7,7 +7,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactChannel
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind, UnsubReason
 from sendinglists.contacts.services import contact_block
@@ -101,6 +101,38 @@ def test_tag_limit_error_shows_in_the_contact_form_and_changes_nothing(admin_cli
     contact.refresh_from_db()
     assert contact.first_name == "Ann"
     assert sorted(t.name for t in contact.tags.all()) == ["t0", "t1"]
+
+
+def test_the_contact_form_names_the_contact_already_holding_a_number_and_changes_nothing(admin_client):
+    other = ContactFactory(phone_number="+14155550188")
+    ContactChannel.objects.create(contact=other, kind="phone", value="+14155550189")
+    contact = ContactFactory(phone_number="+14155550187")
+    data = admin_form_data(admin_client.get(_change(contact)))
+    prefix = next(key for key in data if key.endswith("-TOTAL_FORMS") and "channel" in key).removesuffix(
+        "-TOTAL_FORMS"
+    )
+
+    response = admin_client.post(
+        _change(contact),
+        {
+            **data,
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-0-kind": "phone",
+            f"{prefix}-0-value": "4155550188",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][-1].formset.errors[0]["value"] == [
+        f"+14155550188 is already the phone number of contact #{other.pk}."
+    ]
+
+    response = admin_client.post(_change(contact), {**data, "phone_number": "(415) 555-0189"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["phone_number"] == [
+        f"+14155550189 is already a channel of contact #{other.pk}."
+    ]
+    contact.refresh_from_db()
+    assert (contact.phone_number, contact.channels.count()) == ("+14155550187", 0)
 
 
 def test_contact_form_saves_through_the_services_with_a_phone_in_any_format(admin_client):

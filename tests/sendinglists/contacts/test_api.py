@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from contacts.models import Contact, Tag
+from contacts.models import Contact, ContactChannel, Tag
 from sendinglists.actors import Actor
 from sendinglists.contacts.api.filters import ContactFilter
 from sendinglists.models import ListContact, SubscriptionEvent
@@ -145,11 +145,13 @@ def test_retrieve_update_and_delete_by_integer_id(client):
 
 
 def test_update_to_another_contacts_phone_is_a_400(client):
-    ContactFactory(phone_number="+14155550001")
+    other = ContactFactory(phone_number="+14155550001")
     contact = ContactFactory(phone_number="+14155550002")
     response = client.patch(f"/api/v1/contacts/{contact.pk}/", {"phone_number": "4155550001"}, format="json")
     assert response.status_code == 400
-    assert response.json()["field_errors"] == {"phone_number": ["Another contact already has +14155550001."]}
+    assert response.json()["field_errors"] == {
+        "phone_number": [f"+14155550001 is already the phone number of contact #{other.pk}."]
+    }
     contact.refresh_from_db()
     assert contact.phone_number == "+14155550002"
 
@@ -288,6 +290,16 @@ def test_filter_by_phone_in_any_format_and_by_email(client):
     assert response.json()["field_errors"] == {
         "phone": ["12 is not a valid phone number: wrong number of digits."]
     }
+
+
+def test_the_phone_filter_and_the_search_find_a_contact_by_its_phone_channel(client):
+    ana = ContactFactory(phone_number="+14155551234")
+    ContactChannel.objects.create(contact=ana, kind="phone", value="+14155559876")
+    ContactFactory(phone_number="+14155550000")
+
+    assert ids(client.get("/api/v1/contacts/", {"phone": "(415) 555-9876"})) == [ana.pk]
+    assert ids(client.get("/api/v1/contacts/", {"search": "14155559876"})) == [ana.pk]
+    assert ids(client.get("/api/v1/contacts/", {"phone": "+14155559877"})) == []
 
 
 def test_filter_by_list_status_reason_and_signup_method(client):

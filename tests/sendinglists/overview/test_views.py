@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from contacts.models import Tag
+from contacts.models import ContactChannel, Tag
 from sendinglists.actors import Actor
 from sendinglists.contacts.services import contact_block
 from sendinglists.models import CustomField, ImportJob, ListContact, ListStatusCount
@@ -253,6 +253,15 @@ def test_contacts_tab_filters(admin_client, members, query, expected):
 
     assert response.status_code == 200
     assert row_phones(response) == [f"+1628555000{n}" for n in expected]
+
+
+def test_contacts_tab_search_finds_a_member_by_its_phone_channel(admin_client, members):
+    sending_list, rows = members
+    ContactChannel.objects.create(contact=rows["BenJones"].contact, kind="phone", value="+16285550099")
+
+    response = admin_client.get(f"/lists/{sending_list.pk}/", {"q": "(628) 555-0099"})
+
+    assert row_phones(response) == ["+16285550002"]
 
 
 def test_contacts_tab_search_says_how_it_matched(admin_client, members):

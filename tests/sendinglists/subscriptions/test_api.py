@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact
+from contacts.models import Contact, ContactChannel
 from sendinglists.actors import Actor
 from sendinglists.lists.services import list_status_counts
 from sendinglists.models import ListContact, SubscriptionEvent
@@ -242,6 +242,17 @@ def test_unknown_list_is_a_404_on_every_method(client):
 def contact_ids(response) -> list[int]:
     assert response.status_code == 200, response.json()
     return [row["contact"]["id"] for row in response.json()["results"]]
+
+
+def test_the_membership_phone_filter_and_search_find_a_member_by_its_phone_channel(client, sending_list):
+    member = ListContactFactory(
+        sending_list=sending_list, contact=ContactFactory(phone_number="+14155551234")
+    )
+    ContactChannel.objects.create(contact=member.contact, kind="phone", value="+14155559876")
+    ListContactFactory(sending_list=sending_list)
+
+    assert contact_ids(client.get(url(sending_list), {"phone": "(415) 555-9876"})) == [member.contact_id]
+    assert contact_ids(client.get(url(sending_list), {"search": "+1 415 555 9876"})) == [member.contact_id]
 
 
 def test_membership_filters(client, sending_list):

@@ -1,0 +1,212 @@
+"""A phone channel identifies its contact wherever a number does: inbound STOP / START / HELP,
+delivery reports, sends; and a consent change of the contact holds for every number it has."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from contacts.models import Contact, ContactChannel, NumberSuppression
+from contacts.services import contact_channel_remove
+from engagement.choices import KeywordKind
+from engagement.models import Message
+from engagement.services import SendRefused, message_complaint_record, message_send
+from sendinglists.actors import Actor
+from sendinglists.contacts.numbers import contact_channel_add_checked
+from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
+from sendinglists.models import ListContact, SubscriptionEvent
+from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe
+from sendinglists.tokens.services import api_token_create
+from tests.engagement.support import LIST_NUMBER, PHONE, receive
+from tests.factories import ContactFactory, MessageFactory
+
+SYSTEM = Actor.system("test")
+SECOND = "+14155550777"  # the contact's second phone: a phone channel
+
+
+@pytest.fixture
+def contact(db):
+    contact = ContactFactory(phone_number=PHONE)
+    contact_channel_add_checked(contact=contact, kind="phone", value=SECOND)
+    return contact
+
+
+@pytest.fixture
+def member(sending_list, contact):
+    return list_contact_subscribe(
+        sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM
+    ).membership
+
+
+def state(membership) -> tuple[bool, str]:
+    membership.refresh_from_db()
+    return membership.active, membership.unsub_reason
+
+
+def ledger() -> list[tuple]:
+    rows = NumberSuppression.objects.values_list("phone_number", "sending_list_id", "kind")
+    return sorted(rows, key=lambda row: (row[0], row[1] or 0, row[2]))
+
+
+def test_stop_from_a_channel_number_opts_its_contact_out_and_creates_no_contact(sending_list, member):
+    message = receive("STOP", phone="(415) 555-0777").message
+
+    assert state(member) == (False, "message")
+    assert Contact.objects.count() == 1
+    assert (message.contact_id, message.list_contact_id, message.from_number) == (
+        member.contact_id,
+        member.pk,
+        SECOND,
+    )
+    # The contact's consent is every number's it holds: its phone and its channel.
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
+    event = SubscriptionEvent.objects.get(kind="opted_out")
+    assert (event.contact_id, event.actor_id) == (member.contact_id, str(message.pk))
+
+
+def test_start_from_a_channel_number_resubscribes_its_contact_and_lifts_both_numbers(sending_list, member):
+    receive("STOP", phone=PHONE)
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
+
+    receive("START", phone=SECOND)
+
+    assert state(member) == (True, "")
+    assert ledger() == []
+    assert Contact.objects.count() == 1
+
+
+def test_stopall_from_a_channel_number_stops_the_contact_everywhere(
+    sending_list, other_list, contact, member
+):
+    other = list_contact_subscribe(
+        sending_list=other_list, contact=contact, signup_method="api", actor=SYSTEM
+    ).membership
+
+    receive("STOPALL", phone=SECOND)
+
+    assert (state(member), state(other)) == ((False, "message"), (False, "message"))
+    assert ledger() == [
+        (PHONE, None, "opt_out"),
+        (PHONE, sending_list.pk, "opt_out"),
+        (PHONE, other_list.pk, "opt_out"),
+        (SECOND, None, "opt_out"),
+        (SECOND, sending_list.pk, "opt_out"),
+        (SECOND, other_list.pk, "opt_out"),
+    ]
+
+
+def test_help_from_a_channel_number_is_answered_at_that_number(
+    sending_list, member, sms_outbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = receive("HELP", phone=SECOND).message
+
+    assert (message.keyword, message.contact_id) == (KeywordKind.HELP, member.contact_id)
+    assert state(member) == (True, "")
+    assert [(sms.from_number, sms.to_number, sms.body) for sms in sms_outbox] == [
+        (LIST_NUMBER, SECOND, "Acme Deals: 4 msgs/month. Reply STOP to opt out.")
+    ]
+    assert Message.objects.get(direction="outbound").to_number == SECOND
+    assert Contact.objects.count() == 1
+
+
+def test_a_complaint_about_a_message_to_a_number_that_is_now_a_channel_opts_out_its_contact(
+    sending_list, member
+):
+    # Sent to SECOND when another contact had it; that contact is gone and SECOND is member's channel.
+    message = MessageFactory(
+        sending_list=sending_list,
+        contact=None,
+        list_contact=None,
+        direction="outbound",
+        to_number=SECOND,
+        provider_message_id="SM-channel-1",
+        status="sent",
+    )
+
+    update = message_complaint_record(provider_message_id=message.provider_message_id)
+
+    assert (update.applied, update.membership_reason) == (True, "complaint")
+    assert state(member) == (False, "complaint")
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
+    assert Contact.objects.count() == 1
+
+
+@pytest.mark.parametrize("recreated_as", [PHONE, SECOND])
+def test_a_stop_from_a_channel_outlives_the_contact_recreated_by_the_api_under_either_number(
+    sending_list, member, recreated_as
+):
+    _, key = api_token_create(name="integrator", read_only=False, sending_lists=())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    receive("STOP", phone=SECOND)
+    contact_delete(contact=member.contact)
+    assert ContactChannel.objects.count() == 0
+
+    created = client.post("/api/v1/contacts/", {"phone_number": recreated_as}, format="json")
+    assert created.status_code == 201
+    contact = Contact.objects.get(phone_number=recreated_as)
+    subscribed = client.post(
+        f"/api/v1/lists/{sending_list.pk}/contacts/", {"phone_number": recreated_as}, format="json"
+    )
+
+    assert subscribed.status_code == 200, subscribed.json()
+    assert subscribed.json()["outcome"] == Outcome.SKIPPED_OPTED_OUT
+    assert not ListContact.objects.filter(contact=contact, active=True).exists()
+    with pytest.raises(SendRefused):
+        message_send(sending_list=sending_list, contact=contact, body="Deal")
+
+
+def test_a_channel_opted_out_before_it_was_added_keeps_its_contact_from_subscribing(sending_list, db):
+    receive("STOP", phone="+14155550888")  # a number of nobody's yet: opts out of the list
+    Contact.objects.filter(phone_number="+14155550888").delete()
+    contact = ContactFactory(phone_number="+14155550889")
+    contact_channel_add_checked(contact=contact, kind="phone", value="+14155550888")  # not a member: allowed
+
+    result = list_contact_subscribe(
+        sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM
+    )
+
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
+    assert not ListContact.objects.filter(contact=contact, active=True).exists()
+
+
+def test_a_blocked_contacts_channel_is_blocked_too_and_its_start_subscribes_nothing(
+    sending_list, contact, member, sms_outbox
+):
+    contact_block(contact=contact, actor=SYSTEM)
+    assert ledger() == [(PHONE, None, "block"), (SECOND, None, "block")]
+    contact_channel_add_checked(contact=contact, kind="phone", value="+14155550779")
+    assert ledger() == [(PHONE, None, "block"), (SECOND, None, "block"), ("+14155550779", None, "block")]
+
+    receive("START", phone=SECOND)
+    with pytest.raises(SendRefused):
+        message_send(sending_list=sending_list, contact=contact, body="Deal")
+
+    assert Contact.objects.count() == 1
+    assert sms_outbox == []
+    # Deleted and re-created under its channel number: blocked from the start.
+    contact_delete(contact=contact)
+    recreated = receive("hello", phone=SECOND).message.contact
+    assert recreated.blocked is True
+
+    contact_unblock(contact=recreated, actor=SYSTEM)
+    assert ledger() == [(PHONE, None, "block"), ("+14155550779", None, "block")]
+
+
+def test_removing_a_channel_after_its_stop_carries_no_opt_out_away(sending_list, contact, member):
+    receive("STOP", phone=SECOND)
+    channel = ContactChannel.objects.get(value=SECOND)
+
+    contact_channel_remove(contact=contact, channel_id=channel.pk)
+
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
+    # The number, now nobody's, comes back opted out; the contact stays opted out under its phone.
+    newcomer = ContactFactory(phone_number=SECOND)
+    result = list_contact_subscribe(
+        sending_list=sending_list, contact=newcomer, signup_method="api", actor=SYSTEM
+    )
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
+    assert state(member) == (False, "message")
+    result = list_contact_subscribe(
+        sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM
+    )
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
