@@ -133,12 +133,6 @@ class CustomFieldViewSet(
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
-class ListCustomFieldCreateSerializer(CustomFieldSerializer):
-    """A new field of the path's list."""
-
-    sending_list = serializers.PrimaryKeyRelatedField(read_only=True)
-
-
 @extend_schema_view(
     list=extend_schema(summary="List a sending list's custom fields", parameters=[LIST_ID]),
 )
@@ -172,12 +166,11 @@ class ListCustomFieldViewSet(ApiViewSetMixin, mixins.ListModelMixin, viewsets.Ge
         summary="Create a custom field",
         description="Returns the field with its id and key; values are then given keyed by either.",
         parameters=[LIST_ID, IDEMPOTENCY_PARAMETER],
-        request=ListCustomFieldCreateSerializer,
         responses={201: CustomFieldSerializer},
     )
     @idempotent
     def create(self, request, *args, **kwargs):
-        serializer = ListCustomFieldCreateSerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         field = custom_field_create(
