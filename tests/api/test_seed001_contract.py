@@ -83,6 +83,14 @@ def number_rule_says_no_plus() -> bool:
     return bool(re.search(r"Phone numbers must use E\.164 digits without the leading plus sign", SEED))
 
 
+def custom_values_are_keyed_by_field_id() -> bool:
+    return bool(
+        re.search(
+            r"When creating or updating a contact, pass custom values as an object keyed by field ID", SEED
+        )
+    )
+
+
 def manage_operations() -> list[str]:
     """`Manage contacts` / `Create, update, delete, search, and list contacts.`"""
     (sentence,) = re.findall(r"Manage contacts\s*\n([^\n]+)", SEED)
@@ -158,6 +166,7 @@ def test_the_seed_still_says_what_this_contract_reads():
     assert len(statuses()) >= 2
     assert number_example()[0].isdigit()
     assert number_rule_says_no_plus()
+    assert custom_values_are_keyed_by_field_id()
     assert set(manage_operations()) <= set(OPERATIONS), manage_operations()
 
 
@@ -186,6 +195,21 @@ def test_contact_fields_post_retrieves_the_field_ids_and_keys(client, contact):
     assert [(field["id"], field["key"]) for field in response.json()["results"]] == [
         (created.json()["id"], "plan")
     ]
+
+
+def test_custom_values_keyed_by_the_retrieved_field_id_on_create_and_update(client, contact):
+    assert custom_values_are_keyed_by_field_id()
+    (fields_path,) = [p for p in seed_paths() if p.path.endswith("/contact-fields")]
+    sending_list = ListContact.objects.get(contact=contact).sending_list
+    client.post(f"/api/v1/lists/{sending_list.pk}/contact-fields", {"key": "plan"}, format="json")
+    (field,) = client.generic(fields_path.method, concrete(fields_path.path, contact)).json()["results"]
+
+    response = client.patch(
+        concrete("/v1/contact/{id}", contact), {"custom_fields": {str(field["id"]): "pro"}}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert [s["custom_fields"] for s in response.json()["subscriptions"]] == [{"plan": "pro"}]
+    assert ListContact.objects.get(contact=contact).custom_fields == {"plan": "pro"}
 
 
 @pytest.mark.parametrize("rule", identifier_rules(), ids=lambda rule: rule.surface)
