@@ -302,7 +302,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
         "MembershipStatusEnum": "sendinglists.choices.MembershipStatus",
-        "ContactStatusEnum": "sendinglists.contacts.api.serializers.CONTACT_STATUSES",
+        "ContactStatusEnum": "sendinglists.choices.ContactStatus",
         "BulkItemStatusEnum": "sendinglists.contacts.api.serializers.BULK_ITEM_STATUSES",
         "WithheldFieldEnum": "sendinglists.api.permissions.WITHHELD_FIELDS",
     },

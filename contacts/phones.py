@@ -7,6 +7,7 @@ reason a person can act on.
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 import phonenumbers
@@ -204,3 +205,16 @@ def phone_search_candidates(text: str, region: str | None = DEFAULT_REGION) -> s
     """The E.164 form of a search box's text when it reads as a phone number, else empty."""
     result = normalize_phone(text, region)
     return result.e164 if result.is_valid else ""
+
+
+class NumberForm(StrEnum):
+    """How an API answer writes a number: E.164 with the plus (the platform's form, and storage's),
+    or seed 001's E.164 digits without the plus (`14155553434`), answered on seed 001's paths."""
+
+    E164 = "e164"
+    DIGITS = "digits"
+
+
+def number_in_form(e164: str, form: NumberForm) -> str:
+    """A stored E.164 number as `form` writes it."""
+    return e164.removeprefix("+") if form == NumberForm.DIGITS else e164

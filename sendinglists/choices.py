@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.db import models
 
 
@@ -28,6 +30,27 @@ MembershipStatus = models.TextChoices(
     ],
     module=__name__,
 )
+
+
+class ContactStatus(models.TextChoices):
+    """Seed 001's status of a contact, "whether a contact can be messaged", read over the sending
+    lists a reader can see (an API token's lists): `contact_status_from`."""
+
+    ACTIVE = "active", "Active (on no list)"
+    BLOCKED = "blocked", "Blocked"
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+def contact_status_from(*, blocked: bool, memberships_active: Iterable[bool]) -> ContactStatus:
+    """blocked (never messaged on any list) over everything; subscribed to at least one of the
+    memberships; unsubscribed from all of them; active when there are none."""
+    if blocked:
+        return ContactStatus.BLOCKED
+    actives = list(memberships_active)
+    if any(actives):
+        return ContactStatus.SUBSCRIBED
+    return ContactStatus.UNSUBSCRIBED if actives else ContactStatus.ACTIVE
 
 
 class SignupMethod(models.TextChoices):

@@ -11,7 +11,13 @@ from rest_framework import serializers
 from contacts.api.strict import StrictKeysMixin
 from contacts.choices import ChannelKind
 from contacts.models import Contact, ContactChannel
-from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.phones import DEFAULT_REGION, NumberForm, normalize_phone, number_in_form
+
+NUMBER_FORMS_HELP = (
+    "Any common format in: +14155551234, 14155551234 (seed 001: E.164 digits without the plus), "
+    "(415) 555-1234. Answered as E.164 digits without the plus (14155551234) on seed 001's paths "
+    "(/api/v1/contact…, /api/v2/contact…), in E.164 with the plus (+14155551234) everywhere else."
+)
 
 
 class PhoneNumberField(serializers.CharField):
@@ -20,11 +26,7 @@ class PhoneNumberField(serializers.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
-        kwargs.setdefault(
-            "help_text",
-            "Any common format: +14155551234, 14155551234 (digits without +), (415) 555-1234. "
-            "Returned in E.164.",
-        )
+        kwargs.setdefault("help_text", NUMBER_FORMS_HELP)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -95,6 +97,25 @@ def contact_fields_data(contact) -> dict:
     }
 
 
+def contact_numbers_in_form(data: dict, form: NumberForm) -> dict:
+    """A contact's representation with every number in it (its phone number, its phone channels)
+    written in `form`: seed 001's paths answer digits without the plus. Changes `data` in place."""
+    if form == NumberForm.E164:
+        return data
+    if data.get("phone_number"):
+        data["phone_number"] = number_in_form(data["phone_number"], form)
+    for channel in data.get("channels") or ():
+        channel_numbers_in_form(channel, form)
+    return data
+
+
+def channel_numbers_in_form(data: dict, form: NumberForm) -> dict:
+    """A channel's representation with its value in `form` when it is a phone number."""
+    if data.get("kind") == ChannelKind.PHONE and data.get("value"):
+        data["value"] = number_in_form(data["value"], form)
+    return data
+
+
 def channel_data(channel) -> dict:
     return {
         "id": channel.pk,
@@ -137,6 +158,12 @@ class ContactChannelSerializer(StrictKeysMixin, serializers.ModelSerializer):
         fields = ["id", "kind", "value", "created_at"]
         read_only_fields = ["id", "created_at"]
         validators: list = []  # uniqueness is decided (and worded) by contact_channel_add
+        extra_kwargs = {
+            "value": {
+                "help_text": "An email address, or a phone number in any format; a phone number is "
+                "answered like `phone_number` (digits without the plus on seed 001's paths)."
+            }
+        }
 
     def validate(self, attrs):
         # Normalization (E.164, lower-cased email) happens in contact_channel_add; here only the

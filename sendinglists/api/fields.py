@@ -31,6 +31,12 @@ class CustomFieldValuesField(serializers.DictField):
         super().__init__(**kwargs)
 
 
+CONTACT_STATUS_HELP = (
+    "Seed 001's contact status (whether the contact can be messaged), over the sending lists this "
+    "token can see: blocked (never messaged, on any list); subscribed (subscribed to at least one of "
+    "them); unsubscribed (on some of them, subscribed to none); active (on none of them, not blocked)."
+)
+
 WITHHELD_FIELDS_HELP = (
     "The personal fields withheld from this token, blank in this answer: a token limited to some "
     "sending lists neither sees nor changes the email, names, time zone, carrier, tags and channels "

@@ -69,6 +69,14 @@ def contact_held_outside_scope(request, contact: str = "pk"):
     return Exists(ListContact.objects.filter(contact_id=OuterRef(contact)).exclude(sending_list_id__in=ids))
 
 
+def contact_subscribed_in_scope(request, contact: str = "pk"):
+    """A boolean expression for querysets: whether the contact at `OuterRef(contact)` is subscribed
+    to one of the token's lists (seed 001's status as the token sees it). One indexed probe per row."""
+    # Uses index: the contact foreign key's
+    memberships = ListContact.objects.filter(contact_id=OuterRef(contact), active=True)
+    return Exists(scope_lists(memberships, request, "sending_list_id"))
+
+
 # Audience rule fields that read what a list-scoped token may not see on a shared contact.
 WITHHELD_RULE_FIELDS = frozenset({"tag", "timezone", "carrier"})
 
@@ -109,13 +117,17 @@ def refuse_shared_contact(request, contact) -> None:
 class HasApiToken(permissions.BasePermission):
     """A valid token; writes only with a token that is not read-only.
 
-    Views that create things outside any list (a new sending list) set `unscoped_writes_only`.
+    Views that create things outside any list (a new sending list) set `unscoped_writes_only`;
+    views whose POST only reads (seed 001's POST /contact-fields) name that action in
+    `read_only_actions`.
     """
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.auth, ApiToken):
             return False
         if request.method in permissions.SAFE_METHODS:
+            return True
+        if getattr(view, "action", None) in getattr(view, "read_only_actions", ()):
             return True
         if request.auth.read_only:
             raise exceptions.PermissionDenied(

@@ -5,6 +5,8 @@ import re
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
+from contacts.phones import NumberForm
+
 ERROR_RESPONSES = {
     "400": "Invalid input: `field_errors` names each field and why.",
     "401": "No token, an unknown token or a revoked token.",
@@ -72,9 +74,32 @@ def close_request_bodies(result, generator, request, public):
     return result
 
 
+# Appended to the description of each operation of a view that says how it writes numbers
+# (`number_form`: the contact views, routed on both seed 001's paths and the plural aliases).
+NUMBER_FORM_NOTES = {
+    NumberForm.DIGITS: (
+        "Seed 001's path. Numbers are accepted in any form and answered as E.164 digits without "
+        "the plus (14155553434), every number in the answer. The same operation answers at the plural "
+        "alias (…/contacts/…) with E.164 numbers with the plus."
+    ),
+    NumberForm.E164: (
+        "Alias of seed 001's path (…/contact/…: the same operation). Here numbers are answered in "
+        "E.164 with the plus (+14155553434); seed 001's path answers them as digits without the plus."
+    ),
+}
+
+
 class ApiAutoSchema(AutoSchema):
     """Operation ids carry the API version (`v1_contacts_list`, `v2_contacts_list`), so v1 and v2
     operations do not collide in generated clients."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        note = NUMBER_FORM_NOTES.get(getattr(self.view, "number_form", None))
+        if operation is not None and note:
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{note}" if description else note
+        return operation
 
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Va
 from contacts.models import Contact, ContactNumber, Tag
 from contacts.pagination import DEFAULT_PAGE_SIZE, KeysetPage, KeysetPaginator
 from contacts.selectors import ContactSearch
-from sendinglists.choices import MembershipStatus
+from sendinglists.choices import ContactStatus, MembershipStatus, contact_status_from
 from sendinglists.lists.models import CustomField, ListStatusCount, SendingList
 from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
 
@@ -277,6 +277,22 @@ def member_for_update(
     ListContact.contact.field.set_cached_value(membership, contact)
     ListContact.sending_list.field.set_cached_value(membership, sending_list)
     return sending_list, contact, membership
+
+
+def contact_statuses(*, contact_ids: list[int], list_ids: list[int] | None) -> dict[int, ContactStatus]:
+    """Seed 001's status of each contact over the lists `list_ids` (None: every list), in two
+    queries for any number of contacts (a bulk upsert's answer)."""
+    memberships: dict[int, list[bool]] = defaultdict(list)
+    rows = ListContact.objects.filter(contact_id__in=contact_ids)
+    if list_ids is not None:
+        rows = rows.filter(sending_list_id__in=list_ids)
+    # Uses index: the contact foreign key's
+    for contact_id, active in rows.values_list("contact_id", "active"):
+        memberships[contact_id].append(active)
+    return {
+        contact_id: contact_status_from(blocked=blocked, memberships_active=memberships[contact_id])
+        for contact_id, blocked in Contact.objects.filter(pk__in=contact_ids).values_list("pk", "blocked")
+    }
 
 
 def blocked_contact_ids() -> QuerySet:

@@ -193,17 +193,17 @@ def test_scoped_token_does_not_change_a_blocked_contact_it_cannot_see(scoped, wo
 
 def test_scoped_token_sees_and_creates_only_its_lists_fields(scoped, world):
     assert result_ids(scoped.get("/api/v1/contact-fields")) == [world["my_field"].pk]
+    assert result_ids(scoped.post("/api/v1/contact-fields", {}, format="json")) == [world["my_field"].pk]
     assert scoped.get(f"/api/v1/contact-fields/{world['their_field'].pk}/").status_code == 404
     response = scoped.post(
-        "/api/v1/contact-fields", {"sending_list": world["theirs"].pk, "key": "sneaky"}, format="json"
+        f"/api/v1/lists/{world['theirs'].pk}/contact-fields", {"key": "sneaky"}, format="json"
     )
-    assert response.status_code == 400
-    assert response.json()["field_errors"] == {"sending_list": [f"No sending list {world['theirs'].pk}."]}
+    assert response.status_code == 404
+    assert response.json()["message"] == f"No sending list {world['theirs'].pk}."
     assert not CustomField.objects.filter(key="sneaky").exists()
-    response = scoped.post(
-        "/api/v1/contact-fields", {"sending_list": world["mine"].pk, "key": "tier"}, format="json"
-    )
+    response = scoped.post(f"/api/v1/lists/{world['mine'].pk}/contact-fields", {"key": "tier"}, format="json")
     assert response.status_code == 201
+    assert CustomField.objects.get(key="tier").sending_list == world["mine"]
 
 
 # --- read-only tokens -----------------------------------------------------------------------------
@@ -224,7 +224,12 @@ def write_requests(world):
         ("patch", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/", {"custom_fields": {"plan": "x"}}),
         ("post", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/unsubscribe/", {}),
         ("delete", f"/api/v1/lists/{mine.pk}/contacts/{member.pk}/", None),
-        ("post", "/api/v1/contact-fields", {"sending_list": mine.pk, "key": "tier"}),
+        ("post", f"/api/v1/lists/{mine.pk}/contact-fields", {"key": "tier"}),
+        ("post", "/api/v1/contact", {"phone_number": "14155559999"}),
+        ("patch", f"/api/v1/contact/{member.pk}", {"first_name": "X"}),
+        ("delete", f"/api/v1/contact/{member.pk}", None),
+        ("patch", f"/api/v2/contact/{member.uuid}", {"first_name": "X"}),
+        ("delete", f"/api/v2/contact/{member.uuid}", None),
         ("post", "/api/v2/contacts/", {"phone_number": "+14155559999"}),
         ("patch", f"/api/v2/contacts/{member.uuid}/", {"first_name": "X"}),
         ("delete", f"/api/v2/contacts/{member.uuid}/", None),
@@ -309,7 +314,8 @@ HUGE_ID = 10**30
             {"sending_list": HUGE_ID, "contacts": [{"phone_number": "+14155551234"}]},
             400,
         ),
-        ("post", "/api/v1/contact-fields", {"sending_list": HUGE_ID, "key": "x"}, 400),
+        ("post", "/api/v1/contact-fields", {"sending_list": HUGE_ID}, 400),
+        ("post", f"/api/v1/lists/{HUGE_ID}/contact-fields", {"key": "x"}, 404),
     ],
 )
 def test_ids_beyond_any_database_integer_are_clean_4xx(client, world, method, path, body, expected):
@@ -481,7 +487,15 @@ def test_scoped_token_sees_a_shared_contacts_personal_fields_withheld_in_members
     updated = scoped.patch(f"{base}{both.pk}/", {"custom_fields": {"plan": "pro"}}, format="json").json()
     unsubscribed = scoped.post(f"{base}{both.pk}/unsubscribe/", {}, format="json").json()["membership"]
 
-    for contact in (page[both.pk], retrieved, updated["contact"], unsubscribed["contact"]):
+    # Still subscribed to the other list, but that one is outside the token's scope: after the
+    # unsubscribe the token sees the contact unsubscribed.
+    answers = [
+        (page[both.pk], "subscribed"),
+        (retrieved, "subscribed"),
+        (updated["contact"], "subscribed"),
+        (unsubscribed["contact"], "unsubscribed"),
+    ]
+    for contact, status in answers:
         assert contact == {
             "id": both.pk,
             "uuid": str(both.uuid),
@@ -491,6 +505,7 @@ def test_scoped_token_sees_a_shared_contacts_personal_fields_withheld_in_members
             "last_name": "",
             "blocked": False,
             "tags": [],
+            "status": status,
             "withheld_fields": MEMBERSHIP_WITHHELD,
         }
     assert page[world["member"].pk]["withheld_fields"] == []
@@ -562,6 +577,7 @@ def test_scoped_token_subscribing_another_lists_contact_keeps_its_fields_and_see
         "last_name": "",
         "blocked": False,
         "tags": [],
+        "status": "subscribed",
         "withheld_fields": MEMBERSHIP_WITHHELD,
     }
     assert "secret" not in str(body)
@@ -648,6 +664,7 @@ def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_chang
         "uuid": str(outsider.uuid),
         "phone_number": outsider.phone_number,
         "created": False,
+        "status": "subscribed",
         "withheld_fields": V1_WITHHELD,
     }
     assert (new["contact"]["created"], new["contact"]["withheld_fields"]) == (True, [])

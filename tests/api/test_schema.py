@@ -57,3 +57,28 @@ def token_header(db) -> dict:
 )
 def test_api_conforms_to_its_schema(case, token_header):
     case.call_and_validate(headers=token_header, checks=CHECKS)
+
+
+# Seed 001's paths (and where a field is now created) once more, with a token limited to one list:
+# its answers must conform too (404s for everything outside its scope, withheld fields, …).
+SEED_PATHS = r"^/api/v[12]/contact(/|-fields/)|^/api/v1/lists/\{list_id\}/contact-fields/"
+
+
+@pytest.fixture
+def scoped_token_header(token_header) -> dict:
+    mine = SendingListFactory()
+    CustomFieldFactory(sending_list=mine, key="tier")
+    ListContactFactory(sending_list=mine)
+    _, key = api_token_create(name="schemathesis scoped", sending_lists=[mine])
+    return {"Authorization": f"Token {key}"}
+
+
+@schema.include(path_regex=SEED_PATHS).parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_seed_paths_conform_to_the_schema_for_a_list_scoped_token(case, scoped_token_header):
+    case.call_and_validate(headers=scoped_token_header, checks=CHECKS)

@@ -82,6 +82,7 @@ def concrete(path: str, world: dict) -> str:
     }
     ids = {
         "contacts": world["contact"].pk,
+        "contact": world["contact"].pk,  # seed 001's paths
         "imports": world["import"].pk,
         "audiences": world["audience"].pk,
         "lists": world["list"].pk,

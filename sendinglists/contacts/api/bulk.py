@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from contacts.api.serializers import contact_numbers_in_form
 from contacts.api.strict import unexpected_key_errors
 from sendinglists.api.errors import django_validation_detail, field_errors_of
 from sendinglists.api.idempotency import idempotent
@@ -24,6 +25,7 @@ from sendinglists.contacts.api.serializers import (
 )
 from sendinglists.contacts.api.upserts import api_contact_upsert
 from sendinglists.lists.models import SendingList
+from sendinglists.subscriptions.selectors import contact_statuses
 from sendinglists.subscriptions.subscribe import Outcome
 
 MAX_BULK_CONTACTS = 1000
@@ -40,7 +42,7 @@ def split_contact_fields(validated: dict) -> tuple[dict, dict]:
     data = dict(validated)
     extras = {
         key: data.pop(key)
-        for key in ("phone_number", "tags", "channels", "sending_list", "custom_fields")
+        for key in ("phone_number", "tags", "channels", "sending_list", "custom_fields", "signup_method")
         if key in data
     }
     return data, extras
@@ -51,7 +53,7 @@ class ContactBulkMixin:
         summary="Upsert up to 1,000 contacts",
         description=(
             "Each item is upserted like POST /contacts/ and, with a sending_list, subscribed "
-            "(signup method api). Every item gets a result; a bad item does not stop the others. An "
+            "with its signup_method (default api). Every item gets a result; a bad item does not stop the others. An "
             "opted-out membership is never reactivated: its item says skipped_opted_out, with the reason. "
             "A token limited to some lists does not change the personal fields of a contact that other "
             "lists also hold: they are not applied, and the item's contact lists them in withheld_fields."
@@ -95,6 +97,13 @@ class ContactBulkMixin:
                 self._bulk_item(index, item, default_list_id, lists, scope)
                 for index, item in enumerate(items)
             ]
+        statuses = contact_statuses(
+            contact_ids=[result["contact"]["id"] for result in results if result["contact"]], list_ids=scope
+        )
+        for result in results:
+            if result["contact"]:
+                result["contact"]["status"] = statuses[result["contact"]["id"]].value
+                contact_numbers_in_form(result["contact"], self.number_form)
         counts = dict.fromkeys(
             [
                 "ok",
@@ -155,6 +164,7 @@ class ContactBulkMixin:
                 tags=extras.get("tags"),
                 sending_list=sending_list,
                 custom_fields=extras.get("custom_fields"),
+                signup_method=extras["signup_method"],
                 actor=self.actor,
                 allowed_list_ids=scope,
             )

@@ -126,3 +126,16 @@ class ContactFilter(ApiFilterSet):
         elif status == "active":
             queryset = queryset.filter(~Exists(memberships), blocked=False)
         return queryset
+
+
+class ContactSearchFilter(ContactFilter):
+    """GET …/contact/search?q=: the contacts filters, with `q` for `search` (seed 001's "search")."""
+
+    q = django_filters.CharFilter(
+        method="filter_search",
+        required=True,
+        help_text="A phone number (any format), an email or a name prefix.",
+    )
+
+    class Meta(ContactFilter.Meta):
+        pass

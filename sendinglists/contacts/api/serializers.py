@@ -2,37 +2,38 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.api.serializers import (
+    NUMBER_FORMS_HELP,
     ContactChannelSerializer,
     ContactFieldsSerializer,
     channel_data,
     contact_fields_data,
+    contact_numbers_in_form,
     datetime_value,
 )
 from contacts.api.strict import StrictKeysMixin
+from contacts.phones import NumberForm
 from sendinglists.api.fields import (
+    CONTACT_STATUS_HELP,
     WITHHELD_FIELDS_HELP,
     CustomFieldValuesField,
     WithheldFieldsField,
     withhold_personal_fields,
 )
-from sendinglists.choices import status_from
-from sendinglists.subscriptions.api.serializers import MembershipStatusFields
+from sendinglists.choices import ContactStatus, contact_status_from, status_from
+from sendinglists.subscriptions.api.serializers import MembershipStatusFields, signup_method_field
 from sendinglists.subscriptions.models import MEMBERSHIP_SUBSCRIPTION_FIELDS, ListContact
 
-CONTACT_STATUSES = ["blocked", "subscribed", "unsubscribed", "active"]
 BULK_ITEM_STATUSES = ["ok", "error"]
 # The personal fields a bulk item can carry (it has no channels).
 BULK_WITHHELD_FIELDS = ["email", "first_name", "last_name", "timezone", "carrier", "tags"]
 
 
 def contact_status(contact) -> str:
-    """Seed 001's contact status, over the memberships the token can see."""
-    if contact.blocked:
-        return "blocked"
+    """Seed 001's contact status, over the memberships the token can see (`scoped_memberships`)."""
     memberships = getattr(contact, "scoped_memberships", [])
-    if any(membership.active for membership in memberships):
-        return "subscribed"
-    return "unsubscribed" if memberships else "active"
+    return contact_status_from(
+        blocked=contact.blocked, memberships_active=(membership.active for membership in memberships)
+    ).value
 
 
 def subscription_data(membership, *, blocked: bool) -> dict:
@@ -85,9 +86,7 @@ class ContactSerializer(ContactFieldsSerializer):
     """A contact (v1: integer `id`). `subscriptions` lists the memberships the token may see;
     `withheld_fields` the personal fields it may not (the view annotates `fields_withheld`)."""
 
-    status = serializers.SerializerMethodField(
-        help_text="blocked; subscribed (to a list); unsubscribed (on lists, subscribed to none); active (on no list)."
-    )
+    status = serializers.SerializerMethodField(help_text=CONTACT_STATUS_HELP)
     subscriptions = ContactSubscriptionSerializer(many=True, read_only=True, source="scoped_memberships")
     withheld_fields = WithheldFieldsField()
     custom_fields = CustomFieldValuesField(
@@ -106,7 +105,7 @@ class ContactSerializer(ContactFieldsSerializer):
         ]
         read_only_fields = ["id", "uuid", *ContactFieldsSerializer.Meta.read_only_fields]
 
-    @extend_schema_field(serializers.ChoiceField(choices=CONTACT_STATUSES))
+    @extend_schema_field(serializers.ChoiceField(choices=ContactStatus.choices))
     def get_status(self, contact) -> str:
         return contact_status(contact)
 
@@ -114,7 +113,8 @@ class ContactSerializer(ContactFieldsSerializer):
         # Built directly for speed; equal to the declared fields' output (see test_representations).
         # Without the view's annotation nothing is withheld: only views serve list-scoped tokens.
         data = self.visible_data(contact)
-        return withhold_personal_fields(data, withheld=getattr(contact, "fields_withheld", False))
+        data = withhold_personal_fields(data, withheld=getattr(contact, "fields_withheld", False))
+        return contact_numbers_in_form(data, self.context.get("number_form", NumberForm.E164))
 
     def visible_data(self, contact) -> dict:
         return {
@@ -176,9 +176,10 @@ class BulkContactSerializer(ContactFieldsSerializer):
         help_text="Values keyed by field key or field id: of the item's sending_list; without one, of the "
         "lists the contact is already on (as on POST /contacts/).",
     )
+    signup_method = signup_method_field()
 
     class Meta(ContactFieldsSerializer.Meta):
-        fields = [*ContactFieldsSerializer.Meta.fields, "sending_list", "custom_fields"]
+        fields = [*ContactFieldsSerializer.Meta.fields, "sending_list", "custom_fields", "signup_method"]
 
 
 class BulkUpsertRequestSerializer(StrictKeysMixin, serializers.Serializer):
@@ -191,8 +192,9 @@ class BulkUpsertRequestSerializer(StrictKeysMixin, serializers.Serializer):
 class BulkItemContactSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     uuid = serializers.UUIDField()
-    phone_number = serializers.CharField()
+    phone_number = serializers.CharField(help_text=NUMBER_FORMS_HELP)
     created = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=ContactStatus.choices, help_text=CONTACT_STATUS_HELP)
     withheld_fields = serializers.ListField(
         child=serializers.ChoiceField(choices=BULK_WITHHELD_FIELDS), help_text=WITHHELD_FIELDS_HELP
     )

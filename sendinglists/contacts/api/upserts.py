@@ -46,8 +46,10 @@ def api_contact_upsert(
     sending_list: SendingList | None = None,
     custom_fields: dict | None = None,
     allowed_list_ids: list[int] | None = None,
+    signup_method: str = SignupMethod.API,
 ) -> UpsertResult:
-    """Upsert a contact and, with `sending_list`, subscribe it (signup method `api`).
+    """Upsert a contact and, with `sending_list`, subscribe it with `signup_method` (one of
+    SignupMethod; list_contact_subscribe refuses any other).
 
     `custom_fields` (keyed by field key or id): with `sending_list`, that list's values for the
     subscription; without, values for the memberships the contact already has (those of
@@ -83,7 +85,7 @@ def api_contact_upsert(
             subscription = list_contact_subscribe(
                 sending_list=sending_list,
                 contact=contact,
-                signup_method=SignupMethod.API,
+                signup_method=signup_method,
                 actor=actor,
                 custom_fields=custom_fields,
             )

@@ -1,14 +1,18 @@
 from collections import defaultdict
 
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from contacts.api.serializers import ContactChannelSerializer, tag_names
+from contacts.api.serializers import ContactChannelSerializer, channel_numbers_in_form, tag_names
 from contacts.models import Contact
+from contacts.phones import NumberForm
 from contacts.selectors import contact_tag_names
 from contacts.services import contact_add_tags, contact_channel_remove, contact_set_tags
+from sendinglists.api.errors import error_body
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
@@ -21,7 +25,7 @@ from sendinglists.api.permissions import (
 )
 from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
 from sendinglists.contacts.api.bulk import ContactBulkMixin, split_contact_fields
-from sendinglists.contacts.api.filters import ContactFilter
+from sendinglists.contacts.api.filters import ContactFilter, ContactSearchFilter
 from sendinglists.contacts.api.merge import MERGE_V2_SCHEMA, ContactMergeMixin
 from sendinglists.contacts.api.serializers import (
     ContactSerializer,
@@ -38,7 +42,9 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 @extend_schema_view(
     list=extend_schema(summary="List contacts", description="Cursor-paginated; filters combine with AND."),
-    retrieve=extend_schema(summary="Get a contact"),
+    retrieve=extend_schema(
+        summary="Get a contact", description="The contact, its status and the memberships the token may see."
+    ),
     partial_update=extend_schema(
         summary="Update a contact", description="Sets exactly the given fields; `tags` replaces the tags."
     ),
@@ -60,6 +66,9 @@ class ContactViewSet(
     lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id", "created_at", "updated_at"]
     keyset_default_ordering = "-id"
+    # How answers write numbers: E.164 with the plus on /contacts/ (the platform's form); seed 001's
+    # paths (/contact/, sendinglists.api_urls) route to this same view with NumberForm.DIGITS.
+    number_form = NumberForm.E164
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -67,6 +76,9 @@ class ContactViewSet(
         return scope_contacts(Contact.objects.all(), self.request).annotate(
             fields_withheld=contact_held_outside_scope(self.request)
         )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "number_form": self.number_form}
 
     def _load_tags_and_memberships(self, contacts: list[Contact]) -> list[Contact]:
         """Attach what the serializer shows besides the contact's row: its tag names and the
@@ -96,6 +108,20 @@ class ContactViewSet(
         contact = self.get_object()
         self._load_tags_and_memberships([contact])
         return Response(self.get_serializer(contact).data)
+
+    @extend_schema(
+        summary="Search contacts",
+        description=(
+            "Contacts whose phone number (any format), email or name (a prefix) matches `q`; the list "
+            "filters combine with it (AND). Same answer and cursor pages as listing contacts."
+        ),
+        responses=ContactSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], filterset_class=ContactSearchFilter)
+    def search(self, request, *args, **kwargs):
+        if not request.query_params.get("q", "").strip():
+            raise exceptions.ValidationError({"q": ["Required: a phone number, an email or a name prefix."]})
+        return self.list(request, *args, **kwargs)
 
     def _respond(self, contact_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         contact = self.get_queryset().get(pk=contact_id)
@@ -206,6 +232,7 @@ CONTACT_ID_PARAMETER = OpenApiParameter(
 
 @extend_schema_view(
     list=extend_schema(summary="List contacts (v2)"),
+    search=extend_schema(summary="Search contacts (v2)", responses=ContactV2Serializer(many=True)),
     retrieve=extend_schema(summary="Get a contact by UUID", parameters=[CONTACT_ID_PARAMETER]),
     partial_update=extend_schema(
         summary="Update a contact by UUID",
@@ -247,14 +274,16 @@ class ContactV2ViewSet(ContactViewSet):
         contact = self.get_object()
         if request.method == "GET":
             channels = [] if contact.fields_withheld else contact.channels.all()
-            return Response(ContactChannelSerializer(channels, many=True).data)
+            data = ContactChannelSerializer(channels, many=True).data
+            return Response([channel_numbers_in_form(channel, self.number_form) for channel in data])
         refuse_shared_contact(request, contact)
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = contact_channel_add_checked(
             contact=contact, kind=serializer.validated_data["kind"], value=serializer.validated_data["value"]
         )
-        return Response(ContactChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+        data = channel_numbers_in_form(ContactChannelSerializer(channel).data, self.number_form)
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Remove a channel",
@@ -275,3 +304,13 @@ class ContactV2ViewSet(ContactViewSet):
         if not contact_channel_remove(contact=contact, channel_id=int(channel_id)):
             raise exceptions.NotFound(f"The contact has no channel {channel_id}.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@csrf_exempt
+def v2_integer_id_not_found(request, contact_id):
+    """A v1 integer id on a v2 contact path: a 404 that says which identifier the path takes."""
+    message = (
+        f"No contact {contact_id} on v2: v2 contact paths take the contact's UUID (contactID). "
+        f"The integer id is v1's: /api/v1/contact/{contact_id}."
+    )
+    return JsonResponse(error_body("not_found", message), status=404)

@@ -25,15 +25,10 @@ class SendingListSerializer(StrictKeysMixin, serializers.ModelSerializer):
 
 
 class CustomFieldSerializer(StrictKeysMixin, serializers.ModelSerializer):
-    """A custom field of a sending list (seed 001's contact-fields): values are keyed by `key` or `id`."""
+    """A custom field of a sending list (seed 001's contact-fields): values are keyed by `key` or `id`.
+    It is created under its list (POST /lists/{list_id}/contact-fields), which names `sending_list`."""
 
-    sending_list = serializers.PrimaryKeyRelatedField(
-        queryset=SendingList.objects.all(),
-        error_messages={
-            "does_not_exist": "No sending list {pk_value}.",
-            "incorrect_type": "Expected a list id.",
-        },
-    )
+    sending_list = serializers.PrimaryKeyRelatedField(read_only=True)
     key = serializers.SlugField(max_length=64, help_text="Letters, digits, _ and -; unique per list.")
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100),
@@ -47,9 +42,3 @@ class CustomFieldSerializer(StrictKeysMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {"label": {"required": False}}
         validators: list = []  # uniqueness is the service's to decide and word
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        queryset = self.context.get("sending_lists")
-        if queryset is not None:
-            self.fields["sending_list"].queryset = queryset

@@ -1,17 +1,23 @@
+import re
+from functools import cached_property
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from contacts.api.strict import StrictKeysMixin
 from contacts.services import region_or_error
 from sendinglists.api.idempotency import idempotent
-from sendinglists.api.permissions import scope_lists
-from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, ApiViewSetMixin
+from sendinglists.api.permissions import list_is_allowed, scope_lists
+from sendinglists.api.viewsets import ID_PATTERN, IDEMPOTENCY_PARAMETER, MAX_ID, ApiViewSetMixin
 from sendinglists.lists.api.filters import CustomFieldFilter
 from sendinglists.lists.api.serializers import CustomFieldSerializer, SendingListSerializer
 from sendinglists.lists.models import CustomField, SendingList
 from sendinglists.lists.services import custom_field_create, sending_list_create
 from sendinglists.subscriptions.selectors import list_member_counts
+
+LIST_ID = OpenApiParameter("list_id", int, OpenApiParameter.PATH, description="The sending list's id.")
 
 
 class SendingListCreateSerializer(SendingListSerializer):
@@ -73,35 +79,94 @@ class SendingListViewSet(
         return Response(self.get_serializer(sending_list).data, status=status.HTTP_201_CREATED)
 
 
+CONTACT_FIELDS_DESCRIPTION = (
+    "Seed 001's contact-fields: the id and key of every custom field on the sending lists this token "
+    "can see (a list-scoped token: only its lists' fields). Custom values are given keyed by field id "
+    "or key. Fields are created under their list: POST /api/v1/lists/{list_id}/contact-fields."
+)
+
+
+class ContactFieldsQuerySerializer(StrictKeysMixin, serializers.Serializer):
+    """POST /contact-fields' optional body: the same filter as GET's query."""
+
+    sending_list = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only the fields of this sending list."
+    )
+
+
 @extend_schema_view(
-    list=extend_schema(summary="List custom fields", description="Seed 001's contact-fields: ids and keys."),
+    list=extend_schema(summary="List custom fields", description=CONTACT_FIELDS_DESCRIPTION),
     retrieve=extend_schema(summary="Get a custom field"),
 )
 class CustomFieldViewSet(
     ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Custom fields per sending list. Values are accepted keyed by `key` or by `id`."""
+    """Custom fields of the token's sending lists. Values are accepted keyed by `key` or by `id`.
+
+    POST retrieves them (seed 001: "To retrieve the custom field IDs defined for your team, call
+    POST /v1/contact-fields"); it changes nothing, so a read-only token may call it too."""
 
     serializer_class = CustomFieldSerializer
     filterset_class = CustomFieldFilter
     lookup_value_regex = ID_PATTERN
     keyset_orderings = ["id"]
     keyset_default_ordering = "id"
+    read_only_actions = ("create",)
 
     def get_queryset(self):
         return scope_lists(CustomField.objects.all(), self.request, "sending_list_id")
 
-    def get_serializer_context(self):
-        return {
-            **super().get_serializer_context(),
-            "sending_lists": scope_lists(SendingList.objects.all(), self.request),
-        }
+    @extend_schema(
+        summary="Retrieve the custom field ids and keys (seed 001)",
+        description=CONTACT_FIELDS_DESCRIPTION
+        + " Answers like GET (cursor pages: `cursor` in the query); the body may name a sending_list.",
+        request=ContactFieldsQuerySerializer,
+        responses={200: CustomFieldSerializer(many=True)},
+    )
+    def create(self, request, *args, **kwargs):
+        query = ContactFieldsQuerySerializer(data=request.data or {})
+        query.is_valid(raise_exception=True)
+        queryset = self.filter_queryset(self.get_queryset())
+        if "sending_list" in query.validated_data:
+            queryset = queryset.filter(sending_list_id=query.validated_data["sending_list"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a sending list's custom fields", parameters=[LIST_ID]),
+)
+class ListCustomFieldViewSet(ApiViewSetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A sending list's custom fields: where a field is created."""
+
+    serializer_class = CustomFieldSerializer
+    keyset_orderings = ["id"]
+    keyset_default_ordering = "id"
+
+    @cached_property
+    def sending_list(self) -> SendingList:
+        list_id = self.kwargs["list_id"]
+        sending_list = None
+        if re.fullmatch(ID_PATTERN, list_id) and list_is_allowed(self.request, list_id):
+            sending_list = SendingList.objects.filter(pk=int(list_id)).first()
+        if sending_list is None:
+            raise exceptions.NotFound(f"No sending list {list_id}.")
+        return sending_list
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.sending_list  # noqa: B018 - an unknown or out-of-scope list is a 404 for every method
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return CustomField.objects.none()
+        return CustomField.objects.filter(sending_list=self.sending_list)
 
     @extend_schema(
         summary="Create a custom field",
-        description="Returns the field with its id and key (seed 001: POST /v1/contact-fields).",
+        description="Returns the field with its id and key; values are then given keyed by either.",
+        parameters=[LIST_ID, IDEMPOTENCY_PARAMETER],
         responses={201: CustomFieldSerializer},
-        parameters=[IDEMPOTENCY_PARAMETER],
     )
     @idempotent
     def create(self, request, *args, **kwargs):
@@ -109,7 +174,7 @@ class CustomFieldViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         field = custom_field_create(
-            sending_list=data["sending_list"],
+            sending_list=self.sending_list,
             key=data["key"],
             label=data.get("label", ""),
             field_type=data.get("field_type", "text"),

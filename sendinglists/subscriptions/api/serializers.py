@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from contacts.api.serializers import (
@@ -10,12 +11,20 @@ from contacts.api.serializers import (
 from contacts.api.strict import StrictKeysMixin
 from contacts.models import Contact
 from sendinglists.api.fields import (
+    CONTACT_STATUS_HELP,
     CustomFieldValuesField,
     SubscriptionOutcomeSerializer,
     WithheldFieldsField,
     withhold_personal_fields,
 )
-from sendinglists.choices import MembershipStatus, UnsubReason, status_from
+from sendinglists.choices import (
+    ContactStatus,
+    MembershipStatus,
+    SignupMethod,
+    UnsubReason,
+    contact_status_from,
+    status_from,
+)
 from sendinglists.subscriptions.models import (
     MEMBERSHIP_ENGAGEMENT_FIELDS,
     MEMBERSHIP_SUBSCRIPTION_FIELDS,
@@ -25,6 +34,7 @@ from sendinglists.subscriptions.models import (
 
 class MembershipContactSerializer(serializers.ModelSerializer):
     tags = TagNamesField(read_only=True)
+    status = serializers.SerializerMethodField(help_text=CONTACT_STATUS_HELP)
     withheld_fields = WithheldFieldsField()
 
     class Meta:
@@ -38,9 +48,18 @@ class MembershipContactSerializer(serializers.ModelSerializer):
             "last_name",
             "blocked",
             "tags",
+            "status",
             "withheld_fields",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=ContactStatus.choices))
+    def get_status(self, contact) -> str:
+        # The declared output (the schema; the fast path is membership_data): over every list.
+        return contact_status_from(
+            blocked=contact.blocked,
+            memberships_active=ListContact.objects.filter(contact=contact).values_list("active", flat=True),
+        ).value
 
 
 class MembershipStatusFields(serializers.Serializer):
@@ -105,12 +124,15 @@ MEMBERSHIP_FIELDS = (
     "updated_at",
 )
 MEMBERSHIP_CONTACT_FIELDS = ("uuid", "phone_number", "email", "first_name", "last_name", "blocked")
-# The annotation a view puts on its membership queryset (the fast list path reads it as a column).
+# The annotations a view puts on its membership queryset (the fast list path reads them as columns):
+# subscriptions.api.views.with_contact_fields_withheld.
 CONTACT_FIELDS_WITHHELD = "contact_fields_withheld"
+CONTACT_SUBSCRIBED_IN_SCOPE = "contact_subscribed_in_scope"
 MEMBERSHIP_ROW_FIELDS = (
     *MEMBERSHIP_FIELDS,
     *(f"contact__{name}" for name in MEMBERSHIP_CONTACT_FIELDS),
     CONTACT_FIELDS_WITHHELD,
+    CONTACT_SUBSCRIBED_IN_SCOPE,
 )
 
 
@@ -121,6 +143,10 @@ def membership_row(membership: ListContact) -> dict:
     row = {name: getattr(membership, name) for name in MEMBERSHIP_FIELDS}
     row.update({f"contact__{name}": getattr(contact, name) for name in MEMBERSHIP_CONTACT_FIELDS})
     row[CONTACT_FIELDS_WITHHELD] = getattr(membership, CONTACT_FIELDS_WITHHELD, False)
+    subscribed = getattr(membership, CONTACT_SUBSCRIBED_IN_SCOPE, None)
+    if subscribed is None:  # not annotated: over every list, like the declared output
+        subscribed = ListContact.objects.filter(contact_id=membership.contact_id, active=True).exists()
+    row[CONTACT_SUBSCRIBED_IN_SCOPE] = subscribed
     return row
 
 
@@ -137,6 +163,11 @@ def membership_data(row: dict, tags: list[str], format_datetime) -> dict:
         "last_name": row["contact__last_name"],
         "blocked": row["contact__blocked"],
         "tags": tags,
+        # The membership is on one of the token's lists: the contact is subscribed or unsubscribed
+        # as the token sees it, never "active" (on none of them).
+        "status": contact_status_from(
+            blocked=row["contact__blocked"], memberships_active=[row[CONTACT_SUBSCRIBED_IN_SCOPE]]
+        ).value,
     }
     return {
         "contact": withhold_personal_fields(contact, withheld=row[CONTACT_FIELDS_WITHHELD]),
@@ -173,8 +204,21 @@ def memberships_data(rows: list[dict], tags_by_contact: dict[int, list[str]]) ->
     ]
 
 
+SIGNUP_METHOD_HELP = (
+    "How the contact subscribed (recorded on the membership and its SUBSCRIBED event): "
+    "api (the default), import, journey, inbound or manual. Anything else is a 400. It applies to a "
+    "new membership only: an existing one keeps the method it was created with."
+)
+
+
+def signup_method_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=SignupMethod.choices, default=SignupMethod.API, help_text=SIGNUP_METHOD_HELP
+    )
+
+
 class SubscribeSerializer(StrictKeysMixin, serializers.Serializer):
-    """Subscribe a contact (by phone, upserted; or by existing contact id) with signup method `api`."""
+    """Subscribe a contact (by phone, upserted; or by existing contact id) with its signup method."""
 
     phone_number = PhoneNumberField(required=False)
     contact_id = serializers.IntegerField(
@@ -187,6 +231,7 @@ class SubscribeSerializer(StrictKeysMixin, serializers.Serializer):
     carrier = serializers.CharField(required=False, allow_blank=True, max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
     custom_fields = CustomFieldValuesField(required=False)
+    signup_method = signup_method_field()
 
     def validate(self, attrs):
         if ("phone_number" in attrs) == ("contact_id" in attrs):

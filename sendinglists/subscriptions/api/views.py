@@ -12,6 +12,7 @@ from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
     contact_held_outside_scope,
+    contact_subscribed_in_scope,
     list_is_allowed,
     scope_contacts,
 )
@@ -22,6 +23,7 @@ from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.api.filters import MembershipFilter
 from sendinglists.subscriptions.api.serializers import (
     CONTACT_FIELDS_WITHHELD,
+    CONTACT_SUBSCRIBED_IN_SCOPE,
     MEMBERSHIP_ROW_FIELDS,
     MembershipSerializer,
     MembershipUpdateSerializer,
@@ -38,9 +40,15 @@ from sendinglists.subscriptions.subscribe import Outcome
 
 
 def with_contact_fields_withheld(queryset, request):
-    """Memberships annotated with whether their contact's personal fields are withheld from the
-    request's token (MembershipSerializer and the fast list path read it)."""
-    return queryset.annotate(**{CONTACT_FIELDS_WITHHELD: contact_held_outside_scope(request, "contact_id")})
+    """Memberships annotated with what their contact looks like to the request's token: whether its
+    personal fields are withheld, and whether it is subscribed to one of the token's lists (its
+    seed 001 status). MembershipSerializer and the fast list path read both."""
+    return queryset.annotate(
+        **{
+            CONTACT_FIELDS_WITHHELD: contact_held_outside_scope(request, "contact_id"),
+            CONTACT_SUBSCRIBED_IN_SCOPE: contact_subscribed_in_scope(request, "contact_id"),
+        }
+    )
 
 
 LIST_ID = OpenApiParameter("list_id", int, OpenApiParameter.PATH, description="The sending list's id.")
@@ -127,7 +135,8 @@ class MembershipViewSet(
         summary="Subscribe a contact",
         description=(
             "Upserts the contact (by phone, any format, or an existing contact_id) and subscribes it with "
-            "signup method api: 201 with outcome created; 200 with updated (custom fields merged into an "
+            "the given signup method (api, import, journey, inbound or manual; default api; anything else "
+            "is a 400): 201 with outcome created; 200 with updated (custom fields merged into an "
             "active membership). An opted-out membership is never reactivated and a blocked contact never "
             "subscribed: 200 with outcome skipped_opted_out / skipped_blocked and the reason. A token "
             "limited to some lists does not change the personal fields of a contact that other lists also "
@@ -155,12 +164,14 @@ class MembershipViewSet(
             phone_number = data.pop("phone_number")
         tags = data.pop("tags", None)
         custom_fields = data.pop("custom_fields", None)
+        signup_method = data.pop("signup_method")
         result = api_contact_upsert(
             phone_number=phone_number,
             values=data,
             tags=tags,
             sending_list=self.sending_list,
             custom_fields=custom_fields,
+            signup_method=signup_method,
             actor=self.actor,
             allowed_list_ids=allowed_list_ids(request),
         )

@@ -86,13 +86,13 @@ def test_create_a_list_with_a_taken_sender_or_bad_region_is_a_400(client):
     assert SendingList.objects.count() == 1
 
 
-def test_contact_fields_post_and_get_return_ids_and_keys(client):
+def test_a_field_is_created_under_its_list_and_contact_fields_post_and_get_return_ids_and_keys(client):
     sending_list = SendingListFactory()
     other = SendingListFactory()
-    CustomFieldFactory(sending_list=other, key="elsewhere")
+    elsewhere = CustomFieldFactory(sending_list=other, key="elsewhere")
     response = client.post(
-        "/api/v1/contact-fields",
-        {"sending_list": sending_list.pk, "key": "plan", "field_type": "choice", "choices": ["free", "pro"]},
+        f"/api/v1/lists/{sending_list.pk}/contact-fields",
+        {"key": "plan", "field_type": "choice", "choices": ["free", "pro"]},
         format="json",
     )
     assert response.status_code == 201
@@ -110,25 +110,44 @@ def test_contact_fields_post_and_get_return_ids_and_keys(client):
     assert [(f["id"], f["key"]) for f in listed] == [(field.pk, "plan")]
     assert len(client.get("/api/v1/contact-fields/").json()["results"]) == 2
     assert client.get(f"/api/v1/contact-fields/{field.pk}").json()["key"] == "plan"
+    listed = client.get(f"/api/v1/lists/{sending_list.pk}/contact-fields").json()["results"]
+    assert [(f["id"], f["key"]) for f in listed] == [(field.pk, "plan")]
+
+    # Seed 001: POST /v1/contact-fields retrieves the ids (and changes nothing).
+    response = client.post("/api/v1/contact-fields", format="json")
+    assert response.status_code == 200
+    assert [(f["id"], f["key"]) for f in response.json()["results"]] == [
+        (elsewhere.pk, "elsewhere"),
+        (field.pk, "plan"),
+    ]
+    response = client.post("/api/v1/contact-fields", {"sending_list": other.pk}, format="json")
+    assert [f["id"] for f in response.json()["results"]] == [elsewhere.pk]
+    assert CustomField.objects.count() == 2
+
+
+def test_contact_fields_post_no_longer_creates_a_field(client):
+    sending_list = SendingListFactory()
+    response = client.post(
+        "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": "plan"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["field_errors"] == {"key": ["Unknown field. Allowed: sending_list."]}
+    assert not CustomField.objects.exists()
 
 
 def test_contact_field_errors_are_400s(client):
     sending_list = SendingListFactory()
     CustomFieldFactory(sending_list=sending_list, key="plan")
-    response = client.post(
-        "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": "plan"}, format="json"
-    )
+    fields = f"/api/v1/lists/{sending_list.pk}/contact-fields"
+    response = client.post(fields, {"key": "plan"}, format="json")
     assert response.status_code == 400
     assert response.json()["field_errors"] == {"key": ["This list already has a custom field 'plan'."]}
-    response = client.post(
-        "/api/v1/contact-fields",
-        {"sending_list": sending_list.pk, "key": "tier", "field_type": "choice"},
-        format="json",
-    )
+    response = client.post(fields, {"key": "tier", "field_type": "choice"}, format="json")
     assert response.json()["field_errors"] == {"choices": ["A choice field needs at least one choice."]}
-    response = client.post("/api/v1/contact-fields", {"sending_list": 999999, "key": "x y"}, format="json")
-    assert set(response.json()["field_errors"]) == {"sending_list", "key"}
-    assert response.json()["field_errors"]["sending_list"] == ["No sending list 999999."]
+    response = client.post(fields, {"key": "x y"}, format="json")
+    assert set(response.json()["field_errors"]) == {"key"}
+    response = client.post("/api/v1/lists/999999/contact-fields", {"key": "x"}, format="json")
+    assert (response.status_code, response.json()["message"]) == (404, "No sending list 999999.")
     assert CustomField.objects.count() == 1
 
 
@@ -138,14 +157,12 @@ def test_a_list_at_its_custom_field_limit_refuses_another_field(client, settings
     for key in ("plan", "tier"):
         assert (
             client.post(
-                "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": key}, format="json"
+                f"/api/v1/lists/{sending_list.pk}/contact-fields", {"key": key}, format="json"
             ).status_code
             == 201
         )
 
-    response = client.post(
-        "/api/v1/contact-fields", {"sending_list": sending_list.pk, "key": "zip"}, format="json"
-    )
+    response = client.post(f"/api/v1/lists/{sending_list.pk}/contact-fields", {"key": "zip"}, format="json")
 
     assert response.status_code == 400
     assert response.json()["field_errors"] == {
