@@ -72,9 +72,17 @@ def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSu
     )
 
 
-def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> NumberSuppression | None:
+def contact_suppression_standing(
+    *, sending_list_id: int, contact: Contact, opt_in_from: str | None = None
+) -> NumberSuppression | None:
     """The suppression standing on the list against any number the contact holds now (its phone and
     its phone channels): a block first, then its phone's, then a channel's. One query.
+
+    `opt_in_from`: the number whose START is being applied. The START lifts that number's opt-outs
+    and what the same events wrote on the contact's other numbers (an opt-out of the contact, or a
+    STOP from one of its numbers, is written on every number it held), so those are left out; a
+    block is not. An opt-out of another number from an event of its own (it sent STOP before it was
+    this contact's channel) still stands: a START never lifts an opt-out another number sent.
     # Uses index: contactnumber_channels, then the ledger's as `suppressions_standing`
     """
     numbers = Q(phone_number=contact.phone_number)
@@ -86,6 +94,18 @@ def contact_suppression_standing(*, sending_list_id: int, contact: Contact) -> N
         Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True), numbers
     ):
         rows_by_phone.setdefault(row.phone_number, []).append(row)
+    if opt_in_from is not None:
+        opt_out = SuppressionKind.OPT_OUT
+        lifted = {row.event_id for row in rows_by_phone.get(opt_in_from, ()) if row.kind == opt_out}
+        rows_by_phone = {
+            phone: [
+                row
+                for row in rows
+                if row.kind != opt_out
+                or (phone != opt_in_from and (row.event_id is None or row.event_id not in lifted))
+            ]
+            for phone, rows in rows_by_phone.items()
+        }
     return strongest_suppression(
         standing_of(rows, sending_list_id=sending_list_id)
         for _, rows in sorted(rows_by_phone.items(), key=lambda item: item[0] != contact.phone_number)

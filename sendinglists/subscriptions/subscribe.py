@@ -200,19 +200,32 @@ def list_contact_resubscribe(
     occurred_at: dt.datetime | None = None,
     note: str = "",
     locked: bool = False,
+    start_from: str | None = None,
 ) -> StatusChange:
     """Explicitly turn an opted-out membership back on, recording who did it and why.
 
     The only way back from an opt-out. Refused for a blocked contact; a resubscribe older than
     the latest status change (a STOP sent after this START) does not apply. Atomic; `locked` as
     for `list_contact_opt_out`.
+
+    `start_from`: the E.164 number whose inbound START this is. A START speaks for its own number
+    only: while another number of the contact (a phone channel, or its phone when the START came
+    from a channel) stands opted out of the list, it is refused. An operator's resubscribe (no
+    `start_from`) is the explicit, audited decision for every number of the contact.
     """
     with membership_for_update(membership, locked=locked) as membership:
-        return _resubscribe_locked(membership, actor=actor, occurred_at=occurred_at, note=note)
+        return _resubscribe_locked(
+            membership, actor=actor, occurred_at=occurred_at, note=note, start_from=start_from
+        )
 
 
 def _resubscribe_locked(
-    membership: ListContact, *, actor: Actor, occurred_at: dt.datetime | None, note: str
+    membership: ListContact,
+    *,
+    actor: Actor,
+    occurred_at: dt.datetime | None,
+    note: str,
+    start_from: str | None = None,
 ) -> StatusChange:
     blocked = "The contact is blocked; unblock it first."
     if membership.contact.blocked:
@@ -223,6 +236,12 @@ def _resubscribe_locked(
     # an active member (most of them) costs no query for it.
     if number_is_blocked(membership.contact.phone_number):
         return StatusChange(False, membership, blocked)
+    if start_from is not None:
+        standing = contact_suppression_standing(
+            sending_list_id=membership.sending_list_id, contact=membership.contact, opt_in_from=start_from
+        )
+        if standing is not None:
+            return StatusChange(False, membership, suppression_text(standing))
     now = status_change_time(membership, occurred_at)
     if now is None:
         return StatusChange(False, membership, LATER_CHANGE_STANDS)

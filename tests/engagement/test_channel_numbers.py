@@ -210,3 +210,31 @@ def test_removing_a_channel_after_its_stop_carries_no_opt_out_away(sending_list,
         sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM
     )
     assert result.outcome == Outcome.SKIPPED_OPTED_OUT
+
+
+def test_a_start_never_lifts_an_opt_out_another_number_sent_before_it_was_a_channel(sending_list, db):
+    """Consent belongs to the number: X sent STOP when nobody held it; attached later as a phone
+    channel of a contact that is not on the list, it is lifted by no START but its own. The
+    contact's own phone sends START: nothing subscribes, X's opt-out stands; detached and offered to
+    the list again, X stays off. Found by an outside attack on issue 17."""
+    stopped, own = "+14155550888", "+14155550889"
+    receive("STOP", phone=stopped)
+    Contact.objects.filter(phone_number=stopped).delete()
+    holder = ContactFactory(phone_number=own)
+    channel = contact_channel_add_checked(contact=holder, kind="phone", value=stopped)
+
+    receive("START", phone=own)
+
+    assert not ListContact.objects.filter(sending_list=sending_list, active=True).exists()
+    assert NumberSuppression.objects.filter(phone_number=stopped, sending_list_id=sending_list.pk).exists()
+    contact_channel_remove(contact=holder, channel_id=channel.pk)
+    result = list_contact_subscribe(
+        sending_list=sending_list,
+        contact=ContactFactory(phone_number=stopped),
+        signup_method="api",
+        actor=Actor.system("test"),
+    )
+    assert result.outcome == Outcome.SKIPPED_OPTED_OUT
+
+    receive("START", phone=stopped)  # its own START is its way back
+    assert ListContact.objects.get(sending_list=sending_list, contact__phone_number=stopped).active

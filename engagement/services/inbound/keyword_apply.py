@@ -132,7 +132,11 @@ def _opt_in(message: Message, membership: ListContact | None) -> list[StatusChan
             return []  # the person's later STOP stands
         return [
             list_contact_resubscribe(
-                membership=membership, actor=actor, occurred_at=message.sent_at, locked=True
+                membership=membership,
+                actor=actor,
+                occurred_at=message.sent_at,
+                locked=True,
+                start_from=message.from_number,
             )
         ]
     result = list_contact_subscribe(
@@ -149,7 +153,12 @@ def _opt_in(message: Message, membership: ListContact | None) -> list[StatusChan
     if result.outcome == Outcome.SKIPPED_OPTED_OUT and later_opt_out is None:
         # The number opted out under an earlier (deleted) membership; START is its way back.
         changes.append(
-            list_contact_resubscribe(membership=membership, actor=actor, occurred_at=message.sent_at)
+            list_contact_resubscribe(
+                membership=membership,
+                actor=actor,
+                occurred_at=message.sent_at,
+                start_from=message.from_number,
+            )
         )
     elif later_opt_out is not None and membership.active:
         # This START arrived after the person's later STOPALL, which found no membership here to
