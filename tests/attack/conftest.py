@@ -1,0 +1,1 @@
+from tests.api.fixtures import anonymous, client, make_client  # noqa: F401
