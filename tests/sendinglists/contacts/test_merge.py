@@ -322,24 +322,6 @@ def test_merge_of_a_duplicate_merged_elsewhere_is_not_found(pair, operator):
         contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=operator)
 
 
-def test_merge_refused_changes_nothing(pair, operator):
-    """The duplicate's number is a channel of a third contact: refused, and nothing was written."""
-    survivor, duplicate = pair
-    deals = SendingListFactory()
-    subscribe(deals, survivor)
-    opt_out(subscribe(deals, duplicate))
-    ContactChannelFactory(kind="phone", value="+16285550102")
-    events = SubscriptionEvent.objects.count()
-
-    with pytest.raises(ValidationError, match="channel of another contact"):
-        contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=operator)
-
-    assert Contact.objects.filter(pk=duplicate.pk).exists()
-    assert merged_membership(deals, survivor).active is True
-    assert SubscriptionEvent.objects.count() == events
-    assert not ContactMerge.objects.exists()
-
-
 def test_merge_failing_midway_rolls_back(pair, operator, monkeypatch):
     survivor, duplicate = pair
     deals = SendingListFactory()
@@ -364,17 +346,6 @@ def test_merge_with_itself_is_refused(pair, operator):
     survivor, _ = pair
     with pytest.raises(ValidationError):
         contacts_merge(survivor=survivor, duplicate_id=survivor.pk, actor=operator)
-
-
-def test_merge_of_a_contact_whose_channel_is_the_survivors_number(operator):
-    """The duplicate lists the survivor's number as its channel: that channel goes, nothing clashes."""
-    survivor = ContactFactory(phone_number="+16285550111")
-    duplicate = ContactFactory(phone_number="+16285550112")
-    ContactChannel.objects.create(contact=duplicate, kind="phone", value="+16285550111")
-
-    contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=operator)
-
-    assert list(ContactChannel.objects.values_list("contact_id", "value")) == [(survivor.pk, "+16285550112")]
 
 
 def test_preview_shows_the_result_without_writing(pair):
