@@ -138,6 +138,20 @@ def test_duplicates_page_lists_pairs_with_merge_links(client, merger, pair):
     assert f"{merge_url(survivor)}?duplicate={duplicate.pk}" in page
 
 
+def test_the_pages_show_an_email_channel_pair(client, merger, pair):
+    _, survivor, _ = pair
+    holder = ContactFactory(phone_number="+16285550403", email="")
+    ContactChannel.objects.create(contact=holder, kind="email", value="ana@example.com")
+
+    duplicates = client.get(reverse("contact_pages:duplicates")).content.decode()
+    suggestions = client.get(merge_url(holder)).content.decode()
+
+    assert "ana@example.com: an email channel of the first, the second's email" in duplicates
+    assert f"{merge_url(holder)}?duplicate={survivor.pk}" in duplicates
+    assert f'href="?duplicate={survivor.pk}"' in suggestions
+    assert "ana@example.com is one's email and the other's email channel" in suggestions
+
+
 def test_duplicates_page_shows_no_merge_links_to_a_viewer(client, viewer, pair):
     _, survivor, _ = pair
     page = client.get(reverse("contact_pages:duplicates")).content.decode()
