@@ -252,7 +252,10 @@ class ContactV2ViewSet(ContactViewSet):
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = contact_channel_add_checked(
-            contact=contact, kind=serializer.validated_data["kind"], value=serializer.validated_data["value"]
+            contact=contact,
+            kind=serializer.validated_data["kind"],
+            value=serializer.validated_data["value"],
+            actor=self.actor,
         )
         return Response(ContactChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
