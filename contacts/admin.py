@@ -13,13 +13,21 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from import_export.admin import ExportActionMixin
 
 from contacts.choices import ChannelKind
-from contacts.models import Contact, ContactChannel, ContactNumber, Tag
+from contacts.models import Contact, ContactChannel, Tag
 from contacts.resources import EXPORT_FORMATS
-from contacts.selectors import SearchKind, contact_search, number_holder_text
+from contacts.selectors import (
+    NUMBER_HELD_MESSAGE,
+    SearchKind,
+    contact_search,
+    number_held_params,
+    number_holder,
+)
 from contacts.services import (
     contact_channel_add,
     contact_channel_remove,
@@ -131,6 +139,31 @@ class TagAdmin(admin.ModelAdmin):
 # --- contact form and channels --------------------------------------------------------------------
 
 
+def number_held_error(phone_number: str, *, contact_id: int | None, channel: bool = False) -> str:
+    """Why the form of contact `contact_id` (None on the add page) cannot take `phone_number` as its
+    phone, or with `channel` as a new phone channel ("" when it can): the contact already holding
+    it, named, with links to its page and, from a saved contact, to the merge preview of the two
+    (this contact stays; the preview can swap them). Staff pages only: the API words the refusal
+    for the token (`sendinglists.api.errors`)."""
+    row = number_holder(phone_number, except_contact_id=None if channel else contact_id)
+    if row is None:
+        return ""
+    text = NUMBER_HELD_MESSAGE % number_held_params(row)
+    if row.contact_id == contact_id:
+        return text  # this contact's own number
+    holder_url = reverse("contact_pages:detail", args=[row.contact_id])
+    if contact_id is None:
+        return format_html('{} <a href="{}">Open contact #{}</a>', text, holder_url, row.contact_id)
+    merge_url = f"{reverse('contact_pages:merge', args=[contact_id])}?duplicate={row.contact_id}"
+    return format_html(
+        '{} <a href="{}">Open contact #{}</a> · <a href="{}">Merge them…</a>',
+        text,
+        holder_url,
+        row.contact_id,
+        merge_url,
+    )
+
+
 class ContactAdminForm(forms.ModelForm):
     # Wider than the stored E.164 value: people type "+1 (415) 555-1234".
     phone_number = forms.CharField(
@@ -146,9 +179,9 @@ class ContactAdminForm(forms.ModelForm):
             phone = phone_or_error(self.cleaned_data["phone_number"]).e164
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["phone_number"]) from None
-        # Another contact's phone is the model's unique check; a phone channel (of any contact) is this.
-        if ContactNumber.objects.filter(phone_number=phone, is_primary=False).exists():
-            raise ValidationError(number_holder_text(phone))
+        # Another contact's phone or a phone channel (of any contact, this one's too), named.
+        if problem := number_held_error(phone, contact_id=self.instance.pk):
+            raise ValidationError(problem)
         return phone
 
     def clean_tags(self):
@@ -185,7 +218,9 @@ class ContactChannelForm(forms.ModelForm):
             except ValidationError as exc:
                 raise ValidationError(exc.message_dict) from None
             # A number is one contact's phone or one contact's channel, never both.
-            if problem := number_holder_text(cleaned["value"]):
+            if problem := number_held_error(
+                cleaned["value"], contact_id=self.instance.contact_id, channel=True
+            ):
                 self.add_error("value", problem)
         else:
             cleaned["value"] = forms.EmailField().clean(value).lower()

@@ -1,11 +1,19 @@
 """Possible duplicates: pairs of contacts that look like one person, to be merged
 (`sendinglists/contacts/merge.py`). Two signs: the same email (case-insensitively), or one
-contact's phone channel is the other's number.
+contact's email channel (a ContactChannel of kind email) is the other's email.
+
+Phone numbers are no sign: they cannot overlap. Since `ContactNumber` (migration contacts/0006) the
+database refuses a number held twice, as two contacts' phones, as one's phone and another's
+channel, or as two contacts' channels. Where an operator or an integrator tries to give a contact a
+number another contact holds, the refusal names that contact (`contacts.selectors.number_holder`;
+the admin's contact form links to the merge preview of the two, an API answer names it only to a
+token that may know of it: `sendinglists.api.errors`).
 
 A page never reads the whole table: it walks the email index in order (`contact_email_lower`,
-neighbours with the same email are next to each other), then the phone channels by id with one
-unique-index probe per batch of numbers, reading at most SCAN_ROWS rows of each per request. A page
-may hold fewer pairs than asked while there are more: its cursor says where the next one goes on.
+neighbours with the same email are next to each other), then the email channels in the order of
+their unique index (`channel_kind_value_unique`: kind, value) with one probe of `contact_email_lower`
+per batch of channels, reading at most SCAN_ROWS rows of each per request. A page may hold fewer
+pairs than asked while there are more: its cursor says where the next one goes on.
 """
 
 import base64
@@ -13,6 +21,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from django.db.models import Min
 from django.db.models.functions import Lower
 
 from contacts.choices import ChannelKind
@@ -34,7 +43,7 @@ class DuplicatePair:
     reason: str
     """`email` or `channel`."""
     value: str
-    """The shared email (lower-cased), or the number that is one's channel and the other's phone."""
+    """The shared email (lower-cased): both contacts' email, or one's email channel and the other's email."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +56,19 @@ def _encode(stage: str, position) -> str:
     return base64.urlsafe_b64encode(json.dumps([stage, position]).encode()).decode()
 
 
-def _decode(cursor: str | None) -> tuple[str, object]:
+def _decode(cursor: str | None) -> tuple[str, str]:
     if not cursor:
         return "email", ""
     try:
         stage, position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidDuplicatesCursor("This page link is not valid any more.") from exc
-    valid = (stage == "email" and isinstance(position, str)) or (stage == "channel" and type(position) is int)
-    if not valid:
+    if stage == "channel" and type(position) is int:
+        # A cursor of the phone channel walk (by id) given out before it became the email channel
+        # walk (by value): the channels from the start.
+        position = ""
+    if stage not in ("email", "channel") or not isinstance(position, str) or "\x00" in position:
+        # (PostgreSQL cannot compare a string holding NUL: an edited link, not a server error.)
         raise InvalidDuplicatesCursor("This page link is not valid any more.")
     return stage, position
 
@@ -68,9 +81,9 @@ def possible_duplicates_page(*, after: str | None = None, limit: int = DEFAULT_P
         position, exhausted = _email_pairs(after_email=position, limit=limit, found=found)
         if not exhausted:
             return _page(found, _encode("email", position))
-        position = 0
+        position = ""
     # The email walk stops once it has `limit` pairs: here there is room for at least one more.
-    position, exhausted = _channel_pairs(after_id=position, limit=limit - len(found), found=found)
+    position, exhausted = _channel_pairs(after_value=position, limit=limit - len(found), found=found)
     return _page(found, None if exhausted else _encode("channel", position))
 
 
@@ -102,28 +115,35 @@ def _email_pairs(*, after_email: str, limit: int, found: list) -> tuple[str, boo
     return position, exhausted
 
 
-def _channel_pairs(*, after_id: int, limit: int, found: list) -> tuple[int, bool]:
-    # Uses index: the channel's primary key, then contacts' phone_number unique index.
+def _channel_pairs(*, after_value: str, limit: int, found: list) -> tuple[str, bool]:
+    # Uses index: channel_kind_value_unique (kind, value), then contact_email_lower.
     channels = list(
-        ContactChannel.objects.filter(kind=ChannelKind.PHONE, pk__gt=after_id)
-        .order_by("pk")
-        .values_list("pk", "contact_id", "value")[: SCAN_ROWS + 1]
+        ContactChannel.objects.filter(kind=ChannelKind.EMAIL, value__gt=after_value)
+        .order_by("value")
+        .values_list("value", "contact_id")[: SCAN_ROWS + 1]
     )
     exhausted = len(channels) <= SCAN_ROWS
     channels = channels[:SCAN_ROWS]
-    holders = dict(
-        Contact.objects.filter(phone_number__in=[value for _, _, value in channels]).values_list(
-            "phone_number", "id"
-        )
+    # The oldest contact with each email: one row per channel of the batch, however many contacts
+    # share an email (those are pairs of the email walk already).
+    oldest = dict(
+        Contact.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=[value for value, _ in channels])
+        .order_by()
+        .values("email_lower")
+        .annotate(first_id=Min("id"))
+        .values_list("email_lower", "first_id")
     )
-    position = after_id
-    for channel_id, contact_id, value in channels:
-        position = channel_id
-        holder = holders.get(value)
+    position = after_value
+    for value, contact_id in channels:
+        position = value
+        holder = oldest.get(value)
+        # A channel repeating its own contact's email is no sign (another contact with that email
+        # is an email pair).
         if holder is not None and holder != contact_id:
             found.append((contact_id, holder, "channel", value))
             if len(found) >= limit:
-                return position, channel_id == channels[-1][0] and exhausted
+                return position, value == channels[-1][0] and exhausted
     return position, exhausted
 
 
@@ -142,11 +162,11 @@ def _page(found: list[tuple[int, int, str, str]], next_cursor: str | None) -> Du
 
 
 def duplicates_of(contact: Contact, *, limit: int = 10) -> list[DuplicatePair]:
-    """Contacts that look like this one (the contact page's suggestions): the same email, a number
-    that is one of its phone channels, or a contact that holds its number as a channel."""
+    """Contacts that look like this one (the contact page's suggestions): the same email, an email
+    that is one of its email channels, or a contact that holds its email as a channel."""
     pairs: list[DuplicatePair] = []
-    if contact.email:
-        email = contact.email.lower()
+    email = contact.email.lower()
+    if email:
         # Uses index: contact_email_lower
         same_email = (
             Contact.objects.annotate(email_lower=Lower("email"))
@@ -155,16 +175,25 @@ def duplicates_of(contact: Contact, *, limit: int = 10) -> list[DuplicatePair]:
             .order_by("id")[:limit]
         )
         pairs += [DuplicatePair(contact, other, "email", email) for other in same_email]
-    numbers = ContactChannel.objects.filter(contact=contact, kind=ChannelKind.PHONE).values("value")
-    pairs += [
-        DuplicatePair(contact, other, "channel", other.phone_number)
-        for other in Contact.objects.filter(phone_number__in=numbers).exclude(pk=contact.pk)[:limit]
-    ]
-    holders = (
-        ContactChannel.objects.filter(kind=ChannelKind.PHONE, value=contact.phone_number)
-        .exclude(contact=contact)
-        .select_related("contact")[:limit]
+    channels = list(
+        ContactChannel.objects.filter(contact=contact, kind=ChannelKind.EMAIL).values_list("value", flat=True)
     )
-    pairs += [DuplicatePair(contact, channel.contact, "channel", contact.phone_number) for channel in holders]
+    if channels:
+        # Uses index: contact_email_lower
+        others = (
+            Contact.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=channels)
+            .exclude(pk=contact.pk)
+            .order_by("id")[:limit]
+        )
+        pairs += [DuplicatePair(contact, other, "channel", other.email_lower) for other in others]
+    if email:
+        # Uses index: channel_kind_value_unique (channel values are stored lower-cased)
+        holders = (
+            ContactChannel.objects.filter(kind=ChannelKind.EMAIL, value=email)
+            .exclude(contact=contact)
+            .select_related("contact")[:limit]
+        )
+        pairs += [DuplicatePair(contact, channel.contact, "channel", email) for channel in holders]
     unique = {pair.duplicate.pk: pair for pair in reversed(pairs)}
     return [pair for pair in pairs if unique[pair.duplicate.pk] is pair][:limit]

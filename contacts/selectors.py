@@ -112,15 +112,35 @@ def contacts_with_channels(contact_ids: Collection[int]) -> set[int]:
     return found
 
 
-def number_holder_text(phone_number: str, *, except_contact_id: int | None = None) -> str:
-    """Why `phone_number` cannot become a number of a contact ("" when no other holds it): whose
-    primary phone or channel it already is. A channel of `except_contact_id` itself is named too
-    (a number is a contact's primary phone or its channel, never both)."""
+NUMBER_HELD = "number_held"
+"""The code of the ValidationError refusing a number that another contact holds. Its params name
+the number and the holder (`phone_number`, `contact_id`, `what`): a page or a full-access token
+reads NUMBER_HELD_MESSAGE; an API answer to a token that may not know that contact words it as
+NUMBER_HELD_ANONYMOUSLY (`sendinglists.api.errors`)."""
+NUMBER_HELD_MESSAGE = "%(phone_number)s is already %(what)s of contact #%(contact_id)s."
+NUMBER_HELD_ANONYMOUSLY = "%(phone_number)s is already held by another contact."
+
+
+def number_holder(phone_number: str, *, except_contact_id: int | None = None) -> ContactNumber | None:
+    """The row of the contact that holds `phone_number`, when it may not become a number of
+    contact `except_contact_id` (None for a contact not saved yet): another contact's primary
+    phone or channel, or a channel of that contact itself (a number is a contact's primary phone or
+    its channel, never both). None when it may.
+    # Uses index: contacts_contactnumber_pkey
+    """
     row = ContactNumber.objects.filter(phone_number=phone_number).first()
     if row is None or (row.is_primary and row.contact_id == except_contact_id):
-        return ""
-    what = "the phone number" if row.is_primary else "a channel"
-    return f"{phone_number} is already {what} of contact #{row.contact_id}."
+        return None
+    return row
+
+
+def number_held_params(row: ContactNumber) -> dict:
+    """The params of a NUMBER_HELD refusal of the number `row` holds."""
+    return {
+        "phone_number": row.phone_number,
+        "contact_id": row.contact_id,
+        "what": "the phone number" if row.is_primary else "a channel",
+    }
 
 
 def tag_named(names: Collection[str], *, path: str = "") -> Q:

@@ -10,7 +10,14 @@ from django.utils import timezone
 from contacts.choices import ChannelKind, SuppressionKind
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, NumberSuppression, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
-from contacts.selectors import contact_by_number, number_holder_text, tag_named
+from contacts.selectors import (
+    NUMBER_HELD,
+    NUMBER_HELD_MESSAGE,
+    contact_by_number,
+    number_held_params,
+    number_holder,
+    tag_named,
+)
 
 # Fields a caller may set on a contact; phone_number is handled separately (it is the identity).
 CONTACT_TEXT_FIELDS = ("email", "first_name", "last_name", "timezone", "carrier")
@@ -144,10 +151,13 @@ def contact_phone_set(*, contact: Contact, phone) -> Contact:
 
 
 def _refuse_held_number(phone_number: str, *, contact: Contact, field: str) -> None:
-    """A ValidationError on `field` naming the contact that already holds the number."""
-    problem = number_holder_text(phone_number, except_contact_id=contact.pk)
-    if problem:
-        raise ValidationError({field: problem})
+    """A ValidationError on `field` naming the contact that already holds the number (code
+    NUMBER_HELD, the holder in its params: an API answer leaves it unnamed for a token that may not
+    know that contact)."""
+    row = number_holder(phone_number, except_contact_id=contact.pk)
+    if row is not None:
+        error = ValidationError(NUMBER_HELD_MESSAGE, code=NUMBER_HELD, params=number_held_params(row))
+        raise ValidationError({field: error})
 
 
 def _tag_names(names: Iterable[str]) -> list[str]:

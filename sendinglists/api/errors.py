@@ -13,6 +13,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from contacts.selectors import NUMBER_HELD, NUMBER_HELD_ANONYMOUSLY
+from sendinglists.api.permissions import contact_is_wholly_in_scope
+
 NON_FIELD_KEY = "non_field_errors"
 
 
@@ -39,10 +42,24 @@ def field_errors_of(detail) -> dict[str, list[str]]:
     return errors
 
 
-def django_validation_detail(exc: DjangoValidationError):
+def django_validation_detail(exc: DjangoValidationError, request):
+    """The field errors of a service's ValidationError, as `request`'s token may read them: a
+    refusal of a number another contact holds (code NUMBER_HELD) names that contact only to a token
+    that may know of it (`contact_is_wholly_in_scope`); to a list-scoped token it is "held by
+    another contact". Every API answer carrying a Django ValidationError goes through here."""
     if hasattr(exc, "error_dict"):
-        return {key: [str(m) for m in messages] for key, messages in exc.message_dict.items()}
-    return {NON_FIELD_KEY: [str(m) for m in exc.messages]}
+        return {key: _messages(errors, request) for key, errors in exc.error_dict.items()}
+    return {NON_FIELD_KEY: _messages(exc.error_list, request)}
+
+
+def _messages(errors: list[DjangoValidationError], request) -> list[str]:
+    messages = []
+    for error in errors:
+        if error.code == NUMBER_HELD and not contact_is_wholly_in_scope(request, error.params["contact_id"]):
+            messages.append(NUMBER_HELD_ANONYMOUSLY % error.params)
+        else:
+            messages.extend(str(message) for message in error.messages)
+    return messages
 
 
 def validation_message(field_errors: dict[str, list[str]]) -> str:
@@ -62,7 +79,7 @@ def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every handled error in the one shape, headers (Retry-After,
     WWW-Authenticate) kept. Anything unexpected propagates (a bug, to be fixed, not hidden)."""
     if isinstance(exc, DjangoValidationError):
-        field_errors = field_errors_of(django_validation_detail(exc))
+        field_errors = field_errors_of(django_validation_detail(exc, context["request"]))
         return Response(
             error_body("invalid", validation_message(field_errors), field_errors),
             status=status.HTTP_400_BAD_REQUEST,

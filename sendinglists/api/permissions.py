@@ -103,6 +103,21 @@ def contact_is_held_outside(*, contact_id: int, list_ids: list[int] | None) -> b
     return ListContact.objects.filter(contact_id=contact_id).exclude(sending_list_id__in=list_ids).exists()
 
 
+def contact_is_wholly_in_scope(request, contact_id: int) -> bool:
+    """Whether the request's token may know of the contact: every token with access to all lists;
+    a list-scoped one when the contact is on some of its lists and on no other. (A contact on no
+    list, or shared with lists outside the scope, is one it may not learn anything about.)"""
+    ids = allowed_list_ids(request)
+    if ids is None:
+        return True
+    # Uses index: listcontact_list_contact_unique (sending_list, contact), the contact foreign key's
+    memberships = ListContact.objects.filter(contact_id=contact_id)
+    return (
+        memberships.filter(sending_list_id__in=ids).exists()
+        and not memberships.exclude(sending_list_id__in=ids).exists()
+    )
+
+
 def contact_has_memberships_outside_scope(request, contact) -> bool:
     return contact_is_held_outside(contact_id=contact.pk, list_ids=allowed_list_ids(request))
 

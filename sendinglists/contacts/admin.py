@@ -1,5 +1,7 @@
 """The Contact admin: search by phone in any format, memberships and channels inline, block, export."""
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -227,7 +229,8 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
         if formset.model is ListContact:
             memberships_formset_save(request, formset, form.instance)
         elif formset.model is ContactChannel:
-            channels_formset_save(formset, form.instance, channel_add=contact_channel_add_checked)
+            channel_add = partial(contact_channel_add_checked, actor=actor_for(request))
+            channels_formset_save(formset, form.instance, channel_add=channel_add)
         else:
             super().save_formset(request, form, formset, change)
 

@@ -156,8 +156,8 @@ def _plan(*, survivor: Contact, duplicate: Contact, memberships: list[ListContac
         ledger.setdefault(row.phone_number, []).append(row)
     number_blocked = any(row.kind == SuppressionKind.BLOCK for rows in ledger.values() for row in rows)
 
-    # The duplicate's number becomes a channel of the survivor: no third contact can hold it, as the
-    # database holds a number as one contact's (ContactNumber), primary or channel.
+    # The duplicate's number becomes a channel of the survivor: no other contact can hold it (the
+    # database holds a number as one contact's, ContactNumber), so nothing is to be checked here.
 
     by_list: dict[int, list[ListContact | None]] = {}
     for membership in memberships:
@@ -269,8 +269,8 @@ def contacts_merge(*, survivor: Contact, duplicate_id: int, actor: Actor) -> Mer
     changes nothing. Safe to retry: when the duplicate is already merged into this survivor, the
     first merge's result is answered (`already_merged`) and nothing is written.
 
-    Refused with a ValidationError when the contacts are one, or when the duplicate's number is a
-    channel of a third contact; Contact.DoesNotExist when either contact is gone otherwise.
+    Refused with a ValidationError when the contacts are one; Contact.DoesNotExist when either
+    contact is gone otherwise.
     Both rows are locked in id order, so two merges of the same pair cannot deadlock.
     """
     if survivor.pk == duplicate_id:
@@ -311,8 +311,8 @@ def contacts_merge(*, survivor: Contact, duplicate_id: int, actor: Actor) -> Mer
     contact_set_tags(contact=survivor, names=plan.tags_kept)
     for membership_plan in plan.memberships:
         _membership_apply(membership_plan, survivor=survivor, now=now)
-    # ContactNumber is written by the database's triggers alone: they move the channels' numbers
-    # below and drop the duplicate's own row with it.
+    # ContactNumber is the database's (its triggers follow the channels moved below and the row
+    # deleted): re-pointed here, the duplicate's number would stay held as the survivor's primary.
     _repoint(Contact, old=duplicate.pk, new=survivor.pk, handled=(ListContact, ContactChannel, ContactNumber))
 
     # The duplicate's channels are the survivor's now. Its number becomes one after its row is gone:

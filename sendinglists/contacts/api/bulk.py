@@ -169,7 +169,7 @@ class ContactBulkMixin:
                 allowed_list_ids=scope,
             )
         except DjangoValidationError as exc:
-            return error(field_errors_of(django_validation_detail(exc)))
+            return error(field_errors_of(django_validation_detail(exc, self.request)))
         contact = result.contact
         subscription = result.subscription
         return {

@@ -65,8 +65,15 @@ MergeV2ResponseSerializer = _merge_response("MergeV2ResponseSerializer", Contact
 class DuplicatePairSerializer(serializers.Serializer):
     contact = serializers.CharField(help_text="The suggested survivor's id (a UUID on v2).")
     duplicate = serializers.CharField(help_text="The contact to merge into it (a UUID on v2).")
-    reason = serializers.ChoiceField(choices=["email", "channel"])
-    value = serializers.CharField(help_text="The shared email, or the number one holds as a channel.")
+    reason = serializers.ChoiceField(
+        choices=["email", "channel"],
+        help_text=(
+            "`email`: both contacts have this email (case-insensitively). `channel`: the first contact "
+            "holds the second's email as an email channel. (Phone numbers never overlap: a number "
+            "is one contact's.)"
+        ),
+    )
+    value = serializers.CharField(help_text="The shared email, lower-cased.")
 
 
 class DuplicatesSerializer(serializers.Serializer):
@@ -85,8 +92,9 @@ MERGE_DESCRIPTION = (
     "limited to some lists may merge only two contacts whose memberships are all on its lists (403)."
 )
 DUPLICATES_DESCRIPTION = (
-    "Pairs of contacts that look like one person: the same email (case-insensitively), or one's phone "
-    "channel is the other's number. Each page reads a bounded part of the contacts: a page may hold "
+    "Pairs of contacts that look like one person: the same email (case-insensitively), or one's email "
+    "channel is the other's email. (A phone number cannot be two contacts': adding one another contact "
+    "holds is refused.) Each page reads a bounded part of the contacts: a page may hold "
     "fewer pairs than `limit` while `next` is not null. A token limited to some lists sees only pairs "
     "it may merge."
 )

@@ -77,7 +77,7 @@ def api_contact_upsert(
         contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
         if tags:
             contact_add_tags(contact=contact, names=tags)
-        _add_channels(contact, channels, region)
+        _add_channels(contact, channels, region, actor)
         subscription = None
         if sending_list is None and custom_fields is not None:
             contact_custom_fields_set(contact=contact, values=custom_fields, list_ids=allowed_list_ids)
@@ -116,7 +116,7 @@ def api_contact_update(
     contact = contact_edit(contact=contact, values=values, phone_number=phone_number, actor=actor)
     if tags is not None:
         contact_set_tags(contact=contact, names=tags)
-    _add_channels(contact, channels, DEFAULT_REGION)
+    _add_channels(contact, channels, DEFAULT_REGION, actor)
     if custom_fields is not None:
         contact_custom_fields_set(
             contact=contact, values=custom_fields, list_ids=allowed_list_ids, clear_blanks=True
@@ -124,13 +124,14 @@ def api_contact_update(
     return contact
 
 
-def _add_channels(contact: Contact, channels: list[dict] | None, region: str) -> None:
+def _add_channels(contact: Contact, channels: list[dict] | None, region: str, actor: Actor) -> None:
     for index, channel in enumerate(channels or []):
         try:
             contact_channel_add_checked(
-                contact=contact, kind=channel["kind"], value=channel["value"], region=region
+                contact=contact, kind=channel["kind"], value=channel["value"], region=region, actor=actor
             )
         except ValidationError as exc:
+            # The errors themselves, not their text: a NUMBER_HELD refusal keeps its code and params.
             raise ValidationError(
-                {f"channels.{index}.{key}": messages for key, messages in exc.message_dict.items()}
+                {f"channels.{index}.{key}": errors for key, errors in exc.error_dict.items()}
             ) from None

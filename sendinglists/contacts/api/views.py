@@ -280,7 +280,10 @@ class ContactV2ViewSet(ContactViewSet):
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = contact_channel_add_checked(
-            contact=contact, kind=serializer.validated_data["kind"], value=serializer.validated_data["value"]
+            contact=contact,
+            kind=serializer.validated_data["kind"],
+            value=serializer.validated_data["value"],
+            actor=self.actor,
         )
         data = channel_numbers_in_form(ContactChannelSerializer(channel).data, self.number_form)
         return Response(data, status=status.HTTP_201_CREATED)

@@ -8,7 +8,7 @@ from contacts.models import Contact, ContactChannel
 from contacts.services import contact_set_tags
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind
-from sendinglists.models import ListContact, SubscriptionEvent
+from sendinglists.models import ContactMerge, ListContact, SubscriptionEvent
 from sendinglists.subscriptions.opt_out import list_contact_opt_out
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
 from tests.factories import ContactFactory, SendingListFactory
@@ -120,11 +120,13 @@ def test_confirm_needs_csrf(merger, pair):
 
 def test_refused_merge_shows_why_and_changes_nothing(client, merger, pair):
     _, survivor, duplicate = pair
+
     response = client.post(merge_url(survivor), {"duplicate": survivor.pk})
 
     assert response.status_code == 400
-    assert "cannot be merged with itself" in response.content.decode()
+    assert "A contact cannot be merged with itself." in response.content.decode()
     assert Contact.objects.filter(pk=duplicate.pk).exists()
+    assert not ContactMerge.objects.exists()
 
 
 def test_duplicates_page_lists_pairs_with_merge_links(client, merger, pair):
@@ -134,6 +136,20 @@ def test_duplicates_page_lists_pairs_with_merge_links(client, merger, pair):
     page = response.content.decode()
     assert "Same email ana@example.com" in page
     assert f"{merge_url(survivor)}?duplicate={duplicate.pk}" in page
+
+
+def test_the_pages_show_an_email_channel_pair(client, merger, pair):
+    _, survivor, _ = pair
+    holder = ContactFactory(phone_number="+16285550403", email="")
+    ContactChannel.objects.create(contact=holder, kind="email", value="ana@example.com")
+
+    duplicates = client.get(reverse("contact_pages:duplicates")).content.decode()
+    suggestions = client.get(merge_url(holder)).content.decode()
+
+    assert "ana@example.com: an email channel of the first, the second's email" in duplicates
+    assert f"{merge_url(holder)}?duplicate={survivor.pk}" in duplicates
+    assert f'href="?duplicate={survivor.pk}"' in suggestions
+    assert "ana@example.com is one's email and the other's email channel" in suggestions
 
 
 def test_duplicates_page_shows_no_merge_links_to_a_viewer(client, viewer, pair):

@@ -121,18 +121,50 @@ def test_the_contact_form_names_the_contact_already_holding_a_number_and_changes
             f"{prefix}-0-value": "4155550188",
         },
     )
+    merge = f"{reverse('contact_pages:merge', args=[contact.pk])}?duplicate={other.pk}"
+    offer = (
+        f' <a href="{reverse("contact_pages:detail", args=[other.pk])}">Open contact #{other.pk}</a>'
+        f' · <a href="{merge}">Merge them…</a>'
+    )
     assert response.status_code == 200
     assert response.context["inline_admin_formsets"][-1].formset.errors[0]["value"] == [
-        f"+14155550188 is already the phone number of contact #{other.pk}."
+        f"+14155550188 is already the phone number of contact #{other.pk}.{offer}"
     ]
+    assert f'<a href="{merge}">Merge them…</a>' in response.content.decode()
 
     response = admin_client.post(_change(contact), {**data, "phone_number": "(415) 555-0189"})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["phone_number"] == [
-        f"+14155550189 is already a channel of contact #{other.pk}."
+        f"+14155550189 is already a channel of contact #{other.pk}.{offer}"
+    ]
+    response = admin_client.post(_change(contact), {**data, "phone_number": "(415) 555-0188"})
+    assert response.context["adminform"].form.errors["phone_number"] == [
+        f"+14155550188 is already the phone number of contact #{other.pk}.{offer}"
     ]
     contact.refresh_from_db()
     assert (contact.phone_number, contact.channels.count()) == ("+14155550187", 0)
+
+
+def test_the_channels_inline_refuses_the_contacts_own_phone_and_audits_a_blocked_contacts_channel_as_the_user(
+    admin_client, staff_user
+):
+    contact = ContactFactory(phone_number="+14155550187")
+    contact_block(contact=contact, actor=Actor.system("test"))
+    data = admin_form_data(admin_client.get(_change(contact)))
+    prefix = next(key for key in data if key.endswith("-TOTAL_FORMS") and "channel" in key).removesuffix(
+        "-TOTAL_FORMS"
+    )
+    channel = {f"{prefix}-TOTAL_FORMS": "1", f"{prefix}-0-kind": "phone"}
+
+    response = admin_client.post(_change(contact), {**data, **channel, f"{prefix}-0-value": "4155550187"})
+    assert response.context["inline_admin_formsets"][-1].formset.errors[0]["value"] == [
+        f"+14155550187 is already the phone number of contact #{contact.pk}."
+    ]
+
+    response = admin_client.post(_change(contact), {**data, **channel, f"{prefix}-0-value": "4155550186"})
+    assert response.status_code == 302
+    event = SubscriptionEvent.objects.get(kind=EventKind.BLOCKED, note__contains="+14155550186")
+    assert (event.actor_kind, event.actor_id) == ("user", str(staff_user.pk))
 
 
 def test_contact_form_saves_through_the_services_with_a_phone_in_any_format(admin_client):
@@ -170,8 +202,10 @@ def test_contact_form_refuses_an_invalid_or_taken_phone_with_the_reason(admin_cl
     assert invalid.context["adminform"].form.errors["phone_number"] == [
         "555-CALL is not a valid phone number: contains letters."
     ]
+    holder = Contact.objects.get()
     assert taken.context["adminform"].form.errors["phone_number"] == [
-        "Contact with this Phone number already exists."
+        f"+14155550100 is already the phone number of contact #{holder.pk}."
+        f' <a href="{reverse("contact_pages:detail", args=[holder.pk])}">Open contact #{holder.pk}</a>'
     ]
     assert Contact.objects.count() == 1
 

@@ -197,8 +197,8 @@ def test_list_scoped_token_cannot_merge_into_a_survivor_it_cannot_see(make_clien
 def test_duplicates_lists_pairs_by_email_and_by_channel(client, pair):
     survivor, duplicate = pair
     holder = ContactFactory(phone_number="+16285550301", email="")
-    numbered = ContactFactory(phone_number="+16285550302", email="")
-    ContactChannel.objects.create(contact=holder, kind="phone", value="+16285550302")
+    emailed = ContactFactory(phone_number="+16285550302", email="Bo@Example.org")
+    ContactChannel.objects.create(contact=holder, kind="email", value="bo@example.org")
 
     response = client.get("/api/v1/contacts/duplicates")
 
@@ -211,7 +211,7 @@ def test_duplicates_lists_pairs_by_email_and_by_channel(client, pair):
                 "reason": "email",
                 "value": "ana@example.com",
             },
-            {"contact": holder.pk, "duplicate": numbered.pk, "reason": "channel", "value": "+16285550302"},
+            {"contact": holder.pk, "duplicate": emailed.pk, "reason": "channel", "value": "bo@example.org"},
         ],
         "next": None,
     }

@@ -322,23 +322,6 @@ def test_merge_of_a_duplicate_merged_elsewhere_is_not_found(pair, operator):
         contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=operator)
 
 
-def test_merge_refused_changes_nothing(pair, operator):
-    """A contact merged with itself: refused, and nothing was written."""
-    survivor, duplicate = pair
-    deals = SendingListFactory()
-    subscribe(deals, survivor)
-    opt_out(subscribe(deals, duplicate))
-    events = SubscriptionEvent.objects.count()
-
-    with pytest.raises(ValidationError, match="cannot be merged with itself"):
-        contacts_merge(survivor=survivor, duplicate_id=survivor.pk, actor=operator)
-
-    assert Contact.objects.filter(pk=duplicate.pk).exists()
-    assert merged_membership(deals, survivor).active is True
-    assert SubscriptionEvent.objects.count() == events
-    assert not ContactMerge.objects.exists()
-
-
 def test_merge_failing_midway_rolls_back(pair, operator, monkeypatch):
     survivor, duplicate = pair
     deals = SendingListFactory()
