@@ -309,7 +309,6 @@ def _cursor(stage, position) -> str:
     return base64.urlsafe_b64encode(json.dumps([stage, position]).encode()).decode()
 
 
-@open_problem("a NUL in the duplicates cursor is a 500 on PostgreSQL", condition=ON_POSTGRESQL)
 def test_a_duplicates_cursor_holding_a_nul_is_a_400_not_a_500(client):
     """(PostgreSQL.) The duplicates cursor is base64 JSON of ["email", <last email>]: an edited one whose email
     holds a NUL reaches PostgreSQL (DataError, a 500 in HTML on the API) instead of "This page link
@@ -321,7 +320,6 @@ def test_a_duplicates_cursor_holding_a_nul_is_a_400_not_a_500(client):
     assert response.status_code in (200, 400), response.status_code  # SQLite: 200; PostgreSQL: 500
 
 
-@open_problem("a NUL in the duplicates page link is a 500 on PostgreSQL", condition=ON_POSTGRESQL)
 def test_a_duplicates_page_link_holding_a_nul_is_not_a_500(client):
     from tests.staff import VIEW_PERMISSIONS, staff_with
 
