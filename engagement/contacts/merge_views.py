@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from contacts.duplicates import InvalidDuplicatesCursor, duplicates_of, possible_duplicates_page
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.selectors import contact_by_number
 from sendinglists.actors import Actor
 from sendinglists.contacts.merge import contact_merge_record, contacts_merge, merge_preview
 
@@ -26,14 +27,14 @@ MERGE_PERMISSIONS = ("contacts.change_contact", "contacts.delete_contact", "send
 
 
 def _find_contact(reference: str) -> Contact | None:
-    """A contact by its v1 id or by its number in any format."""
+    """A contact by its v1 id or by one of its numbers (its phone or a phone channel) in any format."""
     reference = reference.strip()
     if reference.isdigit() and len(reference) <= 18:
         contact = Contact.objects.filter(pk=int(reference)).first()
         if contact is not None:
             return contact
     phone = normalize_phone(reference, DEFAULT_REGION)
-    return Contact.objects.filter(phone_number=phone.e164).first() if phone.is_valid else None
+    return contact_by_number(phone.e164) if phone.is_valid else None
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,9 +18,13 @@ def outcome_data(result) -> dict | None:
     return {"outcome": result.outcome.value, "reason": result.reason}
 
 
+MAX_CUSTOM_VALUES = 1000
+
+
 class CustomFieldValuesField(serializers.DictField):
     """Custom field values keyed by field key or by field id (seed 001); validated against the
-    list's fields by the service, which reports each bad value as `custom_fields.<key>`."""
+    list's fields by the service, which reports each bad value as `custom_fields.<key>`. At most
+    MAX_CUSTOM_VALUES names in one object: the service looks every name up in one query."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault(
@@ -29,6 +33,13 @@ class CustomFieldValuesField(serializers.DictField):
             "Unknown fields and values of the wrong type are a 400.",
         )
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and len(data) > MAX_CUSTOM_VALUES:
+            raise serializers.ValidationError(
+                f"At most {MAX_CUSTOM_VALUES:,} custom values in one request ({len(data):,} given)."
+            )
+        return super().to_internal_value(data)
 
 
 CONTACT_STATUS_HELP = (

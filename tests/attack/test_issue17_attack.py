@@ -3,7 +3,6 @@ input. One test per problem found. A problem not fixed yet is a strict xfail nam
 note lists them): its test passes the day the product is fixed, and then fails until the mark goes."""
 
 import pytest
-from django.conf import settings
 
 from contacts.models import Contact, ContactChannel
 from engagement.backends import locmem
@@ -14,7 +13,6 @@ from tests.engagement.support import LIST_NUMBER, receive
 from tests.factories import ContactFactory, SendingListFactory
 
 pytestmark = pytest.mark.django_db
-ON_POSTGRESQL = "postgresql" in settings.DATABASES["default"]["ENGINE"]
 
 
 def open_problem(reason: str, *, condition: bool = True):
@@ -102,7 +100,6 @@ def test_scoped_token_merge_retry_reveals_a_withheld_channel_of_a_shared_contact
     assert "6285550388" not in text, response.json()
 
 
-@open_problem("the merge answer's duplicate number keeps the plus on seed 001's path")
 def test_merge_answer_on_seed_path_writes_the_duplicates_number_with_the_plus(client, world):
     """Seed 001's paths answer numbers as digits without the plus; the merge on
     /api/v1/contact/{id}/merge answers the survivor in digits but the duplicate's number (and so
@@ -171,7 +168,6 @@ def test_scoped_token_duplicates_cursor_carries_an_out_of_scope_contacts_email(w
     assert "secret.person@example.com" not in json.dumps(decoded), decoded
 
 
-@open_problem("the merge page's ?duplicate= by number ignores phone channels")
 def test_merge_page_finds_no_contact_by_its_channel_number(client):
     """Issue 17 point 6: a channel number identifies its contact everywhere a number does, the
     pages' lookups included. The merge page takes "an id or a number" (`?duplicate=`), and a
@@ -280,10 +276,6 @@ def test_a_field_id_sent_as_seed_001_says_is_taken_by_another_lists_all_digit_ke
         assert ListContact.objects.get(sending_list=other, contact=contact).custom_fields == {}
 
 
-@open_problem(
-    "150,000 unknown field ids exceed SQLite's variables (PostgreSQL answers 400)",
-    condition=not ON_POSTGRESQL,
-)
 def test_many_unknown_custom_field_ids_are_a_400_not_a_database_error(client, world):
     """150,000 unknown all-digit names in custom_fields (a 2 MB body): the error path looks them up
     with one `key IN (…) OR id IN (…)` of 300,000 parameters, over SQLite's limit: an unhandled

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from contacts.api.strict import StrictKeysMixin
 from contacts.duplicates import DEFAULT_PAIRS, InvalidDuplicatesCursor, possible_duplicates_page
 from contacts.models import Contact
+from contacts.phones import number_in_form
 from sendinglists.api.idempotency import idempotent
 from sendinglists.api.permissions import (
     allowed_list_ids,
@@ -157,7 +158,7 @@ class ContactMergeMixin:
                 "duplicate": {
                     "id": result.duplicate_id,
                     "uuid": result.duplicate_uuid,
-                    "phone_number": result.duplicate_phone_number,
+                    "phone_number": number_in_form(result.duplicate_phone_number, self.number_form),
                 },
                 "dropped_tags": result.dropped_tags,
             }

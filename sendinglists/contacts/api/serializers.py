@@ -171,7 +171,7 @@ class BulkContactSerializer(ContactFieldsSerializer):
     sending_list = serializers.IntegerField(
         required=False, help_text="Subscribe the contact to this list (default: the request's sending_list)."
     )
-    custom_fields = serializers.DictField(
+    custom_fields = CustomFieldValuesField(
         required=False,
         help_text="Values keyed by field key or field id: of the item's sending_list; without one, of the "
         "lists the contact is already on (as on POST /contacts/).",
