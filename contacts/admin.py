@@ -217,8 +217,12 @@ class ContactChannelForm(forms.ModelForm):
                 cleaned["value"] = phone_or_error(value, field="value").e164
             except ValidationError as exc:
                 raise ValidationError(exc.message_dict) from None
-            # A number is one contact's phone or one contact's channel, never both.
-            if problem := number_held_error(
+            # A number is one contact's phone or one contact's channel, never both. The inline's
+            # `contact` is the contact form's instance, with the phone this save gives it (not saved).
+            contact = cleaned.get("contact")
+            if contact is not None and cleaned["value"] == contact.phone_number:
+                self.add_error("value", "This is the contact's phone number: a channel is another number.")
+            elif problem := number_held_error(
                 cleaned["value"], contact_id=self.instance.contact_id, channel=True
             ):
                 self.add_error("value", problem)

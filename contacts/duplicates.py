@@ -13,16 +13,19 @@ A page never reads the whole table: it walks the email index in order (`contact_
 neighbours with the same email are next to each other), then the email channels in the order of
 their unique index (`channel_kind_value_unique`: kind, value) with one probe of `contact_email_lower`
 per batch of channels, reading at most SCAN_ROWS rows of each per request. A page may hold fewer
-pairs than asked while there are more: its cursor says where the next one goes on.
+pairs than asked while there are more: its cursor says where the next one goes on. The cursor is
+encrypted (Fernet, a key derived from SECRET_KEY): it holds the last email read, which may be a
+contact's the reader may not see, and a cursor made by hand is refused.
 """
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.db.models import Min
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 
 from contacts.choices import ChannelKind
 from contacts.models import Contact, ContactChannel
@@ -52,23 +55,26 @@ class DuplicatesPage:
     next_cursor: str | None
 
 
-def _encode(stage: str, position) -> str:
-    return base64.urlsafe_b64encode(json.dumps([stage, position]).encode()).decode()
+def _fernet() -> Fernet:
+    # A key of its own, derived from SECRET_KEY.
+    key = salted_hmac("contacts.duplicates.cursor", "fernet key", algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _encode(stage: str, position: str) -> str:
+    # Encrypted, not only signed: the position is the last email the walk read, which may be a
+    # contact's the reader may not see (a list-scoped token sees only some pairs).
+    return _fernet().encrypt(json.dumps([stage, position]).encode()).decode()
 
 
 def _decode(cursor: str | None) -> tuple[str, str]:
     if not cursor:
         return "email", ""
     try:
-        stage, position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError, binascii.Error) as exc:
+        stage, position = json.loads(_fernet().decrypt(cursor.encode()))
+    except (InvalidToken, ValueError, TypeError) as exc:  # an edited link, or one of an older walk
         raise InvalidDuplicatesCursor("This page link is not valid any more.") from exc
-    if stage == "channel" and type(position) is int:
-        # A cursor of the phone channel walk (by id) given out before it became the email channel
-        # walk (by value): the channels from the start.
-        position = ""
-    if stage not in ("email", "channel") or not isinstance(position, str) or "\x00" in position:
-        # (PostgreSQL cannot compare a string holding NUL: an edited link, not a server error.)
+    if stage not in ("email", "channel") or not isinstance(position, str):
         raise InvalidDuplicatesCursor("This page link is not valid any more.")
     return stage, position
 

@@ -9,9 +9,10 @@ fields (WITHHELD_FIELDS) withheld, and those fields are never changed by it: the
 other lists' owners too.
 """
 
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 from rest_framework import exceptions, permissions
 
+from contacts.choices import ChannelKind
 from sendinglists.subscriptions.models import ListContact
 from sendinglists.tokens.models import ApiToken
 
@@ -87,6 +88,32 @@ def without_withheld_contacts(queryset: QuerySet, request, contact: str = "pk") 
     if not is_list_scoped(request):
         return queryset
     return queryset.filter(~contact_held_outside_scope(request, contact))
+
+
+def without_withheld_channel_match(
+    queryset: QuerySet, request, phone_number: str, contact: str = "pk"
+) -> QuerySet:
+    """`queryset`, already matched by a number as a primary phone or a phone channel
+    (`contacts.selectors.holds_number`), without the contacts it matched only by a channel withheld
+    from the token: on a shared contact, only the primary phone (never withheld) may match."""
+    if not is_list_scoped(request):
+        return queryset
+    path = "" if contact == "pk" else contact.removesuffix("_id") + "__"
+    return queryset.filter(
+        Q(**{f"{path}phone_number": phone_number}) | Q(~contact_held_outside_scope(request, contact))
+    )
+
+
+PHONE_CHANNEL_MESSAGE = (
+    "A token limited to some sending lists cannot add a phone channel: a channel number identifies "
+    "its contact on every list (another list's subscription or STOP of that number would reach this "
+    "contact). A token with access to every list can add it; this token can add an email channel."
+)
+
+
+def phone_channel_refusal(*, kind: str, list_ids: list[int] | None) -> str | None:
+    """Why a token limited to `list_ids` (None: every list) may not add a channel of `kind`, or None."""
+    return PHONE_CHANNEL_MESSAGE if list_ids is not None and kind == ChannelKind.PHONE else None
 
 
 SHARED_CONTACT_MESSAGE = (

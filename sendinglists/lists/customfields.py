@@ -96,8 +96,8 @@ def custom_values_resolve(*, fields: Iterable, values: dict, keep_blanks: bool =
     """The one rule for custom values keyed by field key or by field id (seed 001), against
     `fields`: the CustomFields of one sending list or of several.
 
-    A name is a key when some field has that key (keys first: a key may be all digits), else a
-    field id. A key names the field of that key on every list among `fields` that defines it (each
+    A name is a key when some field has that key, else a field id. A key may be all digits: a name
+    that is both one field's id and another field's key is an error naming both, never a guess. A key names the field of that key on every list among `fields` that defines it (each
     value typed by its own list's field); an id names one field. Blank values are dropped (a merge
     never blanks a known value) unless `keep_blanks`, which keeps them as None (an explicit edit
     clears them). A field named twice (by key and by id) is an error, not a silent overwrite.
@@ -112,6 +112,15 @@ def custom_values_resolve(*, fields: Iterable, values: dict, keep_blanks: bool =
     for name, raw in values.items():
         name = str(name)
         matches = by_key.get(name) or ([by_id[name]] if name in by_id else [])
+        identified = by_id.get(name)
+        if identified is not None and identified not in matches:
+            others = ", ".join(sorted({repr(field.label) for field in matches}))
+            resolved.errors.setdefault(f"custom_fields.{name}", []).append(
+                f"{name!r} is both the id of the field {identified.label!r} (key {identified.key!r}) and "
+                f"the key of {others}: name {identified.label!r} by its key {identified.key!r}, and "
+                f"the other by its id."
+            )
+            continue
         if not matches:
             resolved.unknown.append(name)
             continue

@@ -72,11 +72,10 @@ def test_scoped_token_channel_add_names_the_out_of_scope_contact_holding_the_num
         format="json",
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 403  # no phone channel from a list-scoped token at all
     assert f"#{outsider.pk}" not in response.content.decode(), response.json()
 
 
-@open_problem("a merge replay answers before the scope check")
 def test_scoped_token_merge_retry_reveals_a_withheld_channel_of_a_shared_contact(world, client):
     """A full-access token merged another list's contact into a shared one. The list-scoped token
     sees the shared contact with its channels withheld, but "retrying" that merge (POST merge with
@@ -96,6 +95,7 @@ def test_scoped_token_merge_retry_reveals_a_withheld_channel_of_a_shared_contact
 
     response = scoped.post(f"/api/v1/contact/{shared.pk}/merge", {"duplicate": duplicate.pk}, format="json")
 
+    assert response.status_code == 403
     text = response.content.decode()
     assert "6285550388" not in text, response.json()
 
@@ -145,13 +145,11 @@ def test_start_from_a_contacts_own_phone_lifts_the_stop_of_a_number_attached_to_
     ).exists(), ("the START of +14155550889 lifted the STOP of +14155550888", response.json())
 
 
-@open_problem("the duplicates cursor holds the last email read, out of scope too")
 def test_scoped_token_duplicates_cursor_carries_an_out_of_scope_contacts_email(world):
     """GET contact/duplicates filters out the pairs a list-scoped token may not merge, but the
     `next` cursor is the base64 of the last email the walk read: another list's contacts' email,
     in clear once decoded (and, page by page with limit=1, every duplicated email of the base)."""
     import base64
-    import json
 
     theirs = world["theirs"]
     for phone in ("+16285550501", "+16285550502"):
@@ -163,9 +161,9 @@ def test_scoped_token_duplicates_cursor_carries_an_out_of_scope_contacts_email(w
     body = world["scoped"].get("/api/v1/contact/duplicates?limit=1").json()
 
     assert body["results"] == []
-    cursor = body["next"]
-    decoded = json.loads(base64.urlsafe_b64decode(cursor.encode())) if cursor else None
-    assert "secret.person@example.com" not in json.dumps(decoded), decoded
+    cursor = body["next"] or ""
+    decoded = base64.urlsafe_b64decode(cursor.encode() + b"==")
+    assert b"secret.person" not in decoded.lower() and "secret.person" not in cursor.lower(), cursor
 
 
 def test_merge_page_finds_no_contact_by_its_channel_number(client):
@@ -186,46 +184,76 @@ def test_merge_page_finds_no_contact_by_its_channel_number(client):
     assert response.context["duplicate"].pk == other.pk
 
 
-@open_problem("a number claimed as a channel by one token draws another list's subscriptions of it")
-def test_scoped_token_captures_another_lists_subscriptions_of_a_number_by_claiming_it_as_a_channel(
-    world, make_client, settings
+@pytest.mark.parametrize("path", ["channels", "patch"])  # (a v1 contact has no channels)
+def test_scoped_token_cannot_claim_a_number_as_a_channel_to_capture_another_lists_subscriptions(
+    world, make_client, settings, path
 ):
-    """Token A (list Mine) adds any unowned number X as a phone channel of its own contact C. Token B
-    (list Theirs) then subscribes X, whose owner consented to Theirs: the subscription lands on C,
-    and Theirs' messages go to C's phone, which never joined Theirs, while X gets nothing. (C also
-    becomes shared, so A can no longer edit it.)"""
+    """Token A (list Mine) adds an unowned number X as a phone channel of its own contact C. Token B
+    (list Theirs) then subscribes X, whose owner consented to Theirs: the subscription would land on
+    C, and Theirs' messages go to C's phone, which never joined Theirs, while X gets nothing. A
+    channel number identifies its contact on every list, so only a token with access to every list
+    may add one: A is refused, and Theirs' subscription of X is X's own."""
     from engagement.services import message_send
 
     settings.SMS_BACKEND = "engagement.backends.locmem.LocMemBackend"
     locmem.outbox.clear()
     scoped, member, theirs = world["scoped"], world["member"], world["theirs"]
     claimed = "+16285550777"
+    channel = {"kind": "phone", "value": claimed}
+    if path == "channels":
+        response = scoped.post(f"/api/v2/contact/{member.uuid}/channels", channel, format="json")
+        assert response.status_code == 403, response.json()
+    else:
+        response = scoped.patch(
+            f"/api/v2/contact/{member.uuid}", {"first_name": "Ann", "channels": [channel]}, format="json"
+        )
+        assert response.status_code == 400, response.json()
+        assert list(response.json()["field_errors"]) == ["channels.0.kind"], response.json()
+    assert "cannot add a phone channel" in response.content.decode()
+    member.refresh_from_db()
+    assert member.first_name != "Ann" and not ContactChannel.objects.filter(value=claimed).exists()
+    # An email channel stays the token's to add.
     assert (
         scoped.post(
-            f"/api/v2/contact/{member.uuid}/channels", {"kind": "phone", "value": claimed}, format="json"
+            f"/api/v2/contact/{member.uuid}/channels",
+            {"kind": "email", "value": "ann@example.com"},
+            format="json",
         ).status_code
         == 201
     )
-    their_token = make_client(sending_lists=[theirs])
 
+    their_token = make_client(sending_lists=[theirs])
     response = their_token.post(
         f"/api/v1/lists/{theirs.pk}/contacts/", {"phone_number": claimed}, format="json"
     )
-    assert response.status_code in (200, 201), response.json()
+    assert response.status_code == 201, response.json()
     membership = ListContact.objects.get(
         sending_list=theirs, active=True, contact__numbers__phone_number=claimed
     )
     message_send(sending_list=theirs, contact=membership.contact, body="Welcome to Theirs")
 
-    recipients = [sms.to_number for sms in locmem.outbox]
-    assert member.phone_number not in recipients, (
-        f"Theirs messaged {member.phone_number}, which never subscribed to it: {recipients}"
+    assert [sms.to_number for sms in locmem.outbox] == [claimed]
+
+
+def test_a_full_access_token_adds_a_phone_channel(world, client):
+    response = client.post(
+        f"/api/v2/contact/{world['member'].uuid}/channels",
+        {"kind": "phone", "value": "+16285550778"},
+        format="json",
     )
 
+    assert response.status_code == 201, response.json()
+    assert ContactChannel.objects.get(value="+16285550778").contact == world["member"]
 
-@open_problem("phone search and filter match a shared contact's withheld channel")
+
 @pytest.mark.parametrize(
-    "query", ["/api/v1/contact/search?q=16285550888", "/api/v1/contact?phone=16285550888"]
+    "query",
+    [
+        "/api/v1/contact/search?q=16285550888",
+        "/api/v1/contact?phone=16285550888",
+        "/api/v1/lists/{mine}/contacts/?phone=16285550888",
+        "/api/v1/lists/{mine}/contacts/?search=16285550888",
+    ],
 )
 def test_scoped_token_finds_a_shared_contact_by_its_withheld_channel_number(world, client, query):
     """A shared contact's channels are withheld from a list-scoped token, and a filter on a withheld
@@ -243,13 +271,12 @@ def test_scoped_token_finds_a_shared_contact_by_its_withheld_channel_number(worl
     )
     assert scoped.get(f"/api/v2/contact/{shared.uuid}").json()["channels"] == []
 
-    response = scoped.get(query)
+    response = scoped.get(query.format(mine=world["mine"].pk))
 
     assert response.status_code == 200
-    assert [c["id"] for c in response.json()["results"]] == []
+    assert response.json()["results"] == []
 
 
-@open_problem("an all-digit key of another list is taken before the field id")
 def test_a_field_id_sent_as_seed_001_says_is_taken_by_another_lists_all_digit_key(client):
     """Seed 001 keys custom values by the field id that POST /contact-fields answers. Another list
     the contact is on defines a field whose key is that id's digits (a slug may be all digits):
@@ -270,10 +297,10 @@ def test_a_field_id_sent_as_seed_001_says_is_taken_by_another_lists_all_digit_ke
         f"/api/v1/contact/{contact.pk}", {"custom_fields": {str(plan.pk): "pro"}}, format="json"
     )
 
-    assert response.status_code in (200, 400)
-    if response.status_code == 200:
-        assert ListContact.objects.get(sending_list=deals, contact=contact).custom_fields == {"plan": "pro"}
-        assert ListContact.objects.get(sending_list=other, contact=contact).custom_fields == {}
+    assert response.status_code == 400, response.json()
+    assert "is both the id of the field 'Plan'" in str(response.json()), response.json()
+    assert ListContact.objects.get(sending_list=deals, contact=contact).custom_fields == {}
+    assert ListContact.objects.get(sending_list=other, contact=contact).custom_fields == {}
 
 
 def test_many_unknown_custom_field_ids_are_a_400_not_a_database_error(client, world):
@@ -323,7 +350,6 @@ def test_a_duplicates_page_link_holding_a_nul_is_not_a_500(client):
     assert response.status_code in (200, 400), response.status_code
 
 
-@open_problem("the admin's phone change plus the same number as an inline channel is a 500")
 def test_admin_change_giving_the_new_phone_as_a_channel_too_is_a_form_error_not_a_500(client, world):
     """In the contact admin, one save that changes the phone to X and adds X in the channels inline:
     each form validates alone (X is nobody's yet), save_model renumbers, then the inline's channel
@@ -350,4 +376,8 @@ def test_admin_change_giving_the_new_phone_as_a_channel_too_is_a_form_error_not_
 
     response = client.post(url, data)
 
-    assert response.status_code in (200, 302), response.status_code
+    assert response.status_code == 200, response.status_code
+    assert "This is the contact&#x27;s phone number" in response.content.decode()
+    member.refresh_from_db()
+    assert member.phone_number == "+16285550301"
+    assert not ContactChannel.objects.filter(value=new).exists()

@@ -9,7 +9,12 @@ from contacts.phones import DEFAULT_REGION
 from contacts.selectors import SearchKind, contact_search, holds_number, tag_named
 from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, IdFilter, SinceFilter, custom_fields_value
-from sendinglists.api.permissions import allowed_list_ids, list_is_allowed, without_withheld_contacts
+from sendinglists.api.permissions import (
+    allowed_list_ids,
+    list_is_allowed,
+    without_withheld_channel_match,
+    without_withheld_contacts,
+)
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.models import ListContact
@@ -56,7 +61,8 @@ class ContactFilter(ApiFilterSet):
 
     def filter_phone(self, queryset, name, value):
         # The contact holding the number as its primary phone or as a phone channel.
-        return queryset.filter(holds_number(phone_or_error(value, region=DEFAULT_REGION, field="phone").e164))
+        e164 = phone_or_error(value, region=DEFAULT_REGION, field="phone").e164
+        return without_withheld_channel_match(queryset.filter(holds_number(e164)), self.request, e164)
 
     def filter_email(self, queryset, name, value):
         # Uses index: contact_email_lower
@@ -77,10 +83,10 @@ class ContactFilter(ApiFilterSet):
         if search is None:
             return queryset
         queryset = queryset.filter(search.condition)
-        # The phone number is never withheld; an email or a name is.
-        return (
-            queryset if search.kind == SearchKind.PHONE else without_withheld_contacts(queryset, self.request)
-        )
+        # The primary phone is never withheld; a channel, an email or a name is.
+        if search.kind == SearchKind.PHONE:
+            return without_withheld_channel_match(queryset, self.request, search.term)
+        return without_withheld_contacts(queryset, self.request)
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)

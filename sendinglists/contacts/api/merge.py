@@ -124,6 +124,11 @@ class ContactMergeMixin:
         survivor = self.get_object()
         serializer = (MergeRequestV2Serializer if self._is_v2 else MergeRequestSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
+        list_ids = allowed_list_ids(request)
+        # The survivor's scope first: a retry's answer shows the duplicate's number, now one of the
+        # survivor's channels, which a token that may not merge it may not see either.
+        if contact_is_held_outside(contact_id=survivor.pk, list_ids=list_ids):
+            raise exceptions.PermissionDenied(OUT_OF_SCOPE)
         reference = serializer.validated_data["duplicate"]
         lookup = {"uuid": reference} if self._is_v2 else {"pk": reference}
         duplicate = scope_contacts(Contact.objects.filter(**lookup), request).first()
@@ -138,10 +143,7 @@ class ContactMergeMixin:
             if is_list_scoped(request):
                 raise exceptions.PermissionDenied(OUT_OF_SCOPE)
             raise exceptions.ValidationError({"duplicate": [f"No contact {reference}."]})
-        list_ids = allowed_list_ids(request)
-        if contact_is_held_outside(contact_id=survivor.pk, list_ids=list_ids) or contact_is_held_outside(
-            contact_id=duplicate.pk, list_ids=list_ids
-        ):
+        if contact_is_held_outside(contact_id=duplicate.pk, list_ids=list_ids):
             raise exceptions.PermissionDenied(OUT_OF_SCOPE)
         try:
             result = contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=self.actor)

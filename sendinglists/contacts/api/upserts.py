@@ -17,7 +17,7 @@ from contacts.phones import DEFAULT_REGION
 from contacts.selectors import contact_by_number
 from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
-from sendinglists.api.permissions import contact_is_held_outside
+from sendinglists.api.permissions import contact_is_held_outside, phone_channel_refusal
 from sendinglists.choices import SignupMethod
 from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit
 from sendinglists.lists.models import SendingList
@@ -77,7 +77,7 @@ def api_contact_upsert(
         contact, created = contact_upsert(phone_number=phone_number, region=region, values=values)
         if tags:
             contact_add_tags(contact=contact, names=tags)
-        _add_channels(contact, channels, region, actor)
+        _add_channels(contact, channels, region, actor, allowed_list_ids)
         subscription = None
         if sending_list is None and custom_fields is not None:
             contact_custom_fields_set(contact=contact, values=custom_fields, list_ids=allowed_list_ids)
@@ -116,7 +116,7 @@ def api_contact_update(
     contact = contact_edit(contact=contact, values=values, phone_number=phone_number, actor=actor)
     if tags is not None:
         contact_set_tags(contact=contact, names=tags)
-    _add_channels(contact, channels, DEFAULT_REGION, actor)
+    _add_channels(contact, channels, DEFAULT_REGION, actor, allowed_list_ids)
     if custom_fields is not None:
         contact_custom_fields_set(
             contact=contact, values=custom_fields, list_ids=allowed_list_ids, clear_blanks=True
@@ -124,8 +124,16 @@ def api_contact_update(
     return contact
 
 
-def _add_channels(contact: Contact, channels: list[dict] | None, region: str, actor: Actor) -> None:
+def _add_channels(
+    contact: Contact,
+    channels: list[dict] | None,
+    region: str,
+    actor: Actor,
+    allowed_list_ids: list[int] | None,
+) -> None:
     for index, channel in enumerate(channels or []):
+        if refusal := phone_channel_refusal(kind=channel["kind"], list_ids=allowed_list_ids):
+            raise ValidationError({f"channels.{index}.kind": [refusal]})
         try:
             contact_channel_add_checked(
                 contact=contact, kind=channel["kind"], value=channel["value"], region=region, actor=actor

@@ -19,6 +19,7 @@ from sendinglists.api.permissions import (
     contact_has_memberships_outside_scope,
     contact_held_outside_scope,
     is_list_scoped,
+    phone_channel_refusal,
     refuse_shared_contact,
     scope_contacts,
     scope_lists,
@@ -237,7 +238,10 @@ CONTACT_ID_PARAMETER = OpenApiParameter(
     partial_update=extend_schema(
         summary="Update a contact by UUID",
         parameters=[CONTACT_ID_PARAMETER],
-        description="Sets exactly the given fields; `tags` replaces the tags; `channels` are added.",
+        description=(
+            "Sets exactly the given fields; `tags` replaces the tags; `channels` are added (a phone "
+            "channel only by a token with access to every list)."
+        ),
     ),
     destroy=extend_schema(summary="Delete a contact by UUID", parameters=[CONTACT_ID_PARAMETER]),
     tags=extend_schema(parameters=[CONTACT_ID_PARAMETER]),
@@ -265,6 +269,11 @@ class ContactV2ViewSet(ContactViewSet):
     @extend_schema(
         methods=["POST"],
         summary="Add a channel",
+        description=(
+            "A phone channel identifies the contact everywhere its number does (inbound STOP and START, "
+            "subscriptions of that number on any list), so only a token with access to every list adds "
+            "one (403 otherwise); any token that may edit the contact adds an email channel."
+        ),
         parameters=[CONTACT_ID_PARAMETER],
         request=ContactChannelSerializer,
         responses={201: ContactChannelSerializer},
@@ -279,9 +288,12 @@ class ContactV2ViewSet(ContactViewSet):
         refuse_shared_contact(request, contact)
         serializer = ContactChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        kind = serializer.validated_data["kind"]
+        if refusal := phone_channel_refusal(kind=kind, list_ids=allowed_list_ids(request)):
+            raise exceptions.PermissionDenied(refusal)
         channel = contact_channel_add_checked(
             contact=contact,
-            kind=serializer.validated_data["kind"],
+            kind=kind,
             value=serializer.validated_data["value"],
             actor=self.actor,
         )

@@ -7,7 +7,7 @@ from django.db.models.query import EmptyQuerySet
 from contacts.selectors import SearchKind, contact_search, holds_number
 from contacts.services import phone_or_error
 from sendinglists.api.filters import ApiFilterSet, SinceFilter, custom_fields_value, tag_filters
-from sendinglists.api.permissions import without_withheld_contacts
+from sendinglists.api.permissions import without_withheld_channel_match, without_withheld_contacts
 from sendinglists.choices import MembershipStatus, SignupMethod, UnsubReason
 from sendinglists.lists.models import SendingList
 from sendinglists.subscriptions.models import ListContact
@@ -51,7 +51,8 @@ class MembershipFilter(ApiFilterSet):
     def filter_phone(self, queryset, name, value):
         # The member holding the number as its primary phone or as a phone channel.
         phone = phone_or_error(value, region=self.sending_list.default_region, field="phone")
-        return queryset.filter(holds_number(phone.e164, path="contact__"))
+        queryset = queryset.filter(holds_number(phone.e164, path="contact__"))
+        return without_withheld_channel_match(queryset, self.request, phone.e164, "contact_id")
 
     def filter_email(self, queryset, name, value):
         queryset = queryset.filter(Exact(Lower("contact__email"), value.strip().lower()))
@@ -77,6 +78,8 @@ class MembershipFilter(ApiFilterSet):
         if data.get("tag") or (search is not None and search.kind != SearchKind.PHONE):
             # A filter on a field withheld from the token (permissions.WITHHELD_FIELDS).
             queryset = without_withheld_contacts(queryset, self.request, "contact_id")
+        elif search is not None:  # a number: a shared member's channels are withheld too
+            queryset = without_withheld_channel_match(queryset, self.request, search.term, "contact_id")
         filters = ListContactFilters(
             search=search,
             status=data.get("status") or "",

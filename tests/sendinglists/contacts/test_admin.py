@@ -158,7 +158,7 @@ def test_the_channels_inline_refuses_the_contacts_own_phone_and_audits_a_blocked
 
     response = admin_client.post(_change(contact), {**data, **channel, f"{prefix}-0-value": "4155550187"})
     assert response.context["inline_admin_formsets"][-1].formset.errors[0]["value"] == [
-        f"+14155550187 is already the phone number of contact #{contact.pk}."
+        "This is the contact's phone number: a channel is another number."
     ]
 
     response = admin_client.post(_change(contact), {**data, **channel, f"{prefix}-0-value": "4155550186"})
