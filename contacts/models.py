@@ -143,6 +143,14 @@ class NumberSuppression(models.Model):
     reason = models.CharField(max_length=20, blank=True, help_text="The opt-out reason (seed 000's five)")
     occurred_at = models.DateTimeField(help_text="When the opt-out or block took effect")
     event_id = models.BigIntegerField(null=True, blank=True, help_text="The SubscriptionEvent behind it")
+    carried = models.BooleanField(
+        default=False,
+        help_text=(
+            "Written because the contact holding this number changed its consent from another of its "
+            "numbers (or for itself, from its phone): lifted with that number's START, never by a "
+            "START of another. False: this number's own (it sent the STOP, or was the contact's phone)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,9 @@ class Actor:
     id: str = ""
     label: str = ""
     user: object | None = None  # a User, when a person acted
+    number: str = ""
+    """The E.164 number the person acted from (an inbound message's sender), when a number acted:
+    the consent change is that number's own, and its contact's other numbers carry it."""
 
     @classmethod
     def for_user(cls, user) -> "Actor":
@@ -30,6 +33,7 @@ class Actor:
             kind=ActorKind.MESSAGE,
             id=str(message.pk),
             label=f"Inbound message {message.provider_message_id or message.pk}",
+            number=message.from_number,
         )
 
     @classmethod

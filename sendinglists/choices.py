@@ -79,6 +79,10 @@ class EventKind(models.TextChoices):
     # each list of the survivor, naming the actor and both contacts. Not a consent change: the
     # ledger ignores it (each number keeps its own suppressions).
     MERGED = "merged", "Merged"
+    # A START from one of a contact's numbers while another of its numbers stands opted out of the
+    # list on its own: this number's opt-outs (and what they carried) are lifted, and the membership
+    # stays unsubscribed until that other number's START (`sendinglists/subscriptions/consent.py`).
+    NUMBER_OPTED_IN = "number_opted_in", "Opted in (this number only)"
 
 
 class ActorKind(models.TextChoices):

@@ -13,7 +13,7 @@ from sendinglists.choices import (
     MembershipStatus,
 )
 from sendinglists.lists.services import list_status_counts_add
-from sendinglists.subscriptions.consent import ledger_apply
+from sendinglists.subscriptions.consent import ledger_apply, number_opt_out_is_own
 from sendinglists.subscriptions.models import ListContact, SubscriptionEvent
 from sendinglists.subscriptions.rows import event_values
 
@@ -62,12 +62,16 @@ def event_build(
 ) -> SubscriptionEvent:
     """An unsaved event row: `event_record` saves one, bulk services bulk_create many. A number that
     no contact holds any more is passed as an unsaved `Contact(phone_number=…)`: the event keeps the
-    number and links no contact."""
+    number and links no contact.
+
+    The event's number is the one whose change it is: the number the person acted from (an inbound
+    STOP or START from a phone channel is that channel's), else the contact's phone. The ledger
+    writes it as that number's own, and as carried on the contact's other numbers (`ledger_apply`)."""
     return SubscriptionEvent(
         sending_list_id=sending_list_id,
         list_contact=membership,
         contact=contact if contact.pk is not None else None,
-        phone_number=contact.phone_number,
+        phone_number=actor.number or contact.phone_number,
         **event_values(
             kind=kind,
             actor=actor,
@@ -144,6 +148,22 @@ def opt_out_locked(
     membership: ListContact, *, reason: str, actor: Actor, occurred_at: dt.datetime | None, note: str
 ) -> StatusChange:
     if not membership.active:
+        if actor.number and not number_opt_out_is_own(
+            sending_list_id=membership.sending_list_id, phone_number=actor.number
+        ):
+            # A number's own STOP while its contact is already unsubscribed (by another of its
+            # numbers, or an operator): the ledger keeps it as this number's own, so that no START
+            # but its own lifts it. The membership stays as it is.
+            event_record(
+                membership=membership,
+                contact=membership.contact,
+                sending_list_id=membership.sending_list_id,
+                kind=EventKind.OPTED_OUT,
+                reason=reason,
+                actor=actor,
+                occurred_at=occurred_at or timezone.now(),
+                note=f"{actor.number} opted out too; the contact was already unsubscribed.",
+            )
         return StatusChange(False, membership, f"Already unsubscribed ({membership.status_label}).")
     now = status_change_time(membership, occurred_at)
     if now is None:

@@ -25,6 +25,11 @@ unblock, from whichever of its numbers) applies to every number it holds at that
 and its phone channels (`ledger_apply` writes or lifts the rows of each), and a contact's consent is
 read over all of them (`contact_suppression_standing`): a STOP from its second phone stops the
 contact, and the opt-out stays with both numbers whatever happens to the contact or its channels.
+An opt-out row is its number's own (the number sent the STOP; an operator's or an import's opt-out
+is the contact's phone's) or carried (written on the contact's other numbers). A START lifts its
+own number's rows and what the same events carried; while another number's own opt-out stands, it
+is refused: the person messaged at the contact's phone said STOP and only that number's START, or
+the operator's audited resubscribe, brings it back.
 """
 
 from collections.abc import Iterable, Sequence
@@ -65,6 +70,19 @@ def suppressions_standing(
     return standing
 
 
+def number_opt_out_is_own(*, sending_list_id: int, phone_number: str) -> bool:
+    """Whether the number's opt-out of the list stands as its own (not only carried onto it by its
+    contact's change from another number).
+    # Uses index: suppression_list_phone_unique
+    """
+    return NumberSuppression.objects.filter(
+        phone_number=phone_number,
+        sending_list_id=sending_list_id,
+        kind=SuppressionKind.OPT_OUT,
+        carried=False,
+    ).exists()
+
+
 def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSuppression | None:
     """`suppressions_standing` for one number."""
     return suppressions_standing(sending_list_id=sending_list_id, phone_numbers=[phone_number]).get(
@@ -79,10 +97,11 @@ def contact_suppression_standing(
     its phone channels): a block first, then its phone's, then a channel's. One query.
 
     `opt_in_from`: the number whose START is being applied. The START lifts that number's opt-outs
-    and what the same events wrote on the contact's other numbers (an opt-out of the contact, or a
-    STOP from one of its numbers, is written on every number it held), so those are left out; a
-    block is not. An opt-out of another number from an event of its own (it sent STOP before it was
-    this contact's channel) still stands: a START never lifts an opt-out another number sent.
+    and what the same events carried onto the contact's other numbers (an opt-out is written as its
+    number's own and carried on every other number the contact held), so those are left out; a
+    block is not. Another number's own opt-out still stands, whenever it was sent (from a phone
+    channel, or before it was one, or as the contact's phone): a START never lifts an opt-out
+    another number sent.
     # Uses index: contactnumber_channels, then the ledger's as `suppressions_standing`
     """
     numbers = Q(phone_number=contact.phone_number)
@@ -102,7 +121,7 @@ def contact_suppression_standing(
                 row
                 for row in rows
                 if row.kind != opt_out
-                or (phone != opt_in_from and (row.event_id is None or row.event_id not in lifted))
+                or (phone != opt_in_from and not (row.carried and row.event_id in lifted))
             ]
             for phone, rows in rows_by_phone.items()
         }
@@ -205,6 +224,7 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
                     kind=SuppressionKind.RESUMED, phone_number__in=everywhere
                 ).delete()
             NumberSuppression.objects.bulk_create(adds, ignore_conflicts=True, batch_size=LOOKUP_BATCH)
+            _own_over_carried(adds)
             adds.clear()
 
     for event in events:
@@ -217,6 +237,7 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
                     reason=event.reason,
                     occurred_at=event.occurred_at,
                     event_id=event.pk,
+                    carried=phone_number != event.phone_number,
                 )
                 for phone_number in numbers_of(event)
             )
@@ -228,6 +249,7 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
                     kind=SuppressionKind.BLOCK,
                     occurred_at=event.occurred_at,
                     event_id=event.pk,
+                    carried=phone_number != event.phone_number,
                 )
                 for phone_number in numbers_of(event)
             )
@@ -236,12 +258,40 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
             _lift_list_opt_out(
                 phone_numbers=numbers_of(event), sending_list_id=event.sending_list_id, event_id=event.pk
             )
+        elif event.kind == EventKind.NUMBER_OPTED_IN:
+            flush()
+            _lift_number_opt_out(
+                phone_number=event.phone_number,
+                others=[number for number in numbers_of(event) if number != event.phone_number],
+                sending_list_id=event.sending_list_id,
+                event_id=event.pk,
+            )
         elif event.kind == EventKind.UNBLOCKED:
             flush()
             NumberSuppression.objects.filter(
                 phone_number__in=numbers_of(event), sending_list_id__isnull=True, kind=SuppressionKind.BLOCK
             ).delete()
     flush()
+
+
+def _own_over_carried(adds: list[NumberSuppression]) -> None:
+    """A number's own opt-out, where one was already carried onto it (by its contact's change from
+    another number, or by an add earlier in this batch), makes that row its own: lifted by its own
+    START only. The first date and evidence stay."""
+    own: dict[int | None, list[str]] = {}
+    for row in adds:
+        if row.kind == SuppressionKind.OPT_OUT and not row.carried:
+            own.setdefault(row.sending_list_id, []).append(row.phone_number)
+    for sending_list_id, phones in own.items():
+        phones = sorted(set(phones))
+        for start in range(0, len(phones), LOOKUP_BATCH):
+            # Uses index: suppression_list_phone_unique, suppression_global_phone_unique
+            NumberSuppression.objects.filter(
+                sending_list_id=sending_list_id,
+                kind=SuppressionKind.OPT_OUT,
+                phone_number__in=phones[start : start + LOOKUP_BATCH],
+                carried=True,
+            ).update(carried=False)
 
 
 def _numbers_held(contact_ids: list[int]) -> dict[int, list[str]]:
@@ -259,6 +309,53 @@ def ledger_lift_list(*, contact: Contact, sending_list_id: int) -> None:
     their own timestamps)."""
     numbers = [contact.phone_number, *_numbers_held([contact.pk]).get(contact.pk, ())]
     _lift_list_opt_out(phone_numbers=list(dict.fromkeys(numbers)), sending_list_id=sending_list_id)
+
+
+def _lift_number_opt_out(
+    *, phone_number: str, others: list[str], sending_list_id: int, event_id: int
+) -> None:
+    """One number's START on a list its contact stays unsubscribed from: lift that number's opt-outs
+    there and what the same events carried onto the contact's `others` (`contact_suppression_standing`'s
+    rule); a STOPALL's share of the list leaves a RESUMED row, as for a whole contact."""
+    rows = list(
+        NumberSuppression.objects.filter(
+            Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True),
+            kind=SuppressionKind.OPT_OUT,
+            phone_number__in=[phone_number, *others],
+        )
+    )
+    lifted = {row.event_id for row in rows if row.phone_number == phone_number}
+    gone = [
+        row for row in rows if row.phone_number == phone_number or (row.carried and row.event_id in lifted)
+    ]
+    NumberSuppression.objects.filter(
+        pk__in=[row.pk for row in gone if row.sending_list_id is not None]
+    ).delete()
+    NumberSuppression.objects.bulk_create(
+        [
+            NumberSuppression(
+                phone_number=row.phone_number,
+                sending_list_id=sending_list_id,
+                kind=SuppressionKind.RESUMED,
+                occurred_at=timezone.now(),
+                event_id=event_id,
+            )
+            for row in gone
+            if row.sending_list_id is None
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def number_has_opt_out(*, sending_list_id: int, phone_number: str) -> bool:
+    """Whether the ledger holds an opt-out of the number from the list (its own, a STOPALL, or one
+    carried onto it)."""
+    # Uses index: suppression_list_phone_unique, suppression_global_phone_unique
+    return NumberSuppression.objects.filter(
+        Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True),
+        kind=SuppressionKind.OPT_OUT,
+        phone_number=phone_number,
+    ).exists()
 
 
 def _lift_list_opt_out(

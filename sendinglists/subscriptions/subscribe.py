@@ -20,13 +20,18 @@ from sendinglists.lists.services import clean_custom_fields
 from sendinglists.subscriptions.changes import (
     LATER_CHANGE_STANDS,
     StatusChange,
+    event_record,
     membership_for_update,
     membership_insert,
     opt_out_locked,
     status_change_record,
     status_change_time,
 )
-from sendinglists.subscriptions.consent import contact_suppression_standing, suppression_text
+from sendinglists.subscriptions.consent import (
+    contact_suppression_standing,
+    number_has_opt_out,
+    suppression_text,
+)
 from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.rows import new_membership_values
 
@@ -241,6 +246,18 @@ def _resubscribe_locked(
             sending_list_id=membership.sending_list_id, contact=membership.contact, opt_in_from=start_from
         )
         if standing is not None:
+            # Another number of the contact stands opted out on its own: this number's START
+            # still lifts its own opt-outs (the other number's START then brings the contact back).
+            if number_has_opt_out(sending_list_id=membership.sending_list_id, phone_number=start_from):
+                event_record(
+                    membership=membership,
+                    contact=membership.contact,
+                    sending_list_id=membership.sending_list_id,
+                    kind=EventKind.NUMBER_OPTED_IN,
+                    actor=actor,
+                    occurred_at=occurred_at or timezone.now(),
+                    note=f"START from {start_from}; another number of the contact stays opted out.",
+                )
             return StatusChange(False, membership, suppression_text(standing))
     now = status_change_time(membership, occurred_at)
     if now is None:

@@ -62,15 +62,78 @@ def test_stop_from_a_channel_number_opts_its_contact_out_and_creates_no_contact(
     assert (event.contact_id, event.actor_id) == (member.contact_id, str(message.pk))
 
 
-def test_start_from_a_channel_number_resubscribes_its_contact_and_lifts_both_numbers(sending_list, member):
+def test_a_start_from_a_channel_does_not_lift_the_stop_its_contacts_phone_sent(sending_list, member):
+    """Consent belongs to the number: the contact's phone said STOP, and the contact is messaged at
+    that phone. A START from its second phone (a channel) does not bring it back; the phone's own
+    START does, and lifts what the STOP carried onto the channel too."""
     receive("STOP", phone=PHONE)
     assert ledger() == [(PHONE, sending_list.pk, "opt_out"), (SECOND, sending_list.pk, "opt_out")]
 
     receive("START", phone=SECOND)
 
+    # The channel's START lifts its own share (what the phone's STOP carried onto it), no more.
+    assert state(member) == (False, "message")
+    assert ledger() == [(PHONE, sending_list.pk, "opt_out")]
+    assert SubscriptionEvent.objects.filter(kind="number_opted_in", phone_number=SECOND).count() == 1
+    with pytest.raises(SendRefused):
+        message_send(sending_list=sending_list, contact=member.contact, body="Back?")
+
+    receive("START", phone=PHONE)
+
     assert state(member) == (True, "")
     assert ledger() == []
     assert Contact.objects.count() == 1
+
+
+def test_a_start_from_the_phone_does_not_lift_the_stop_its_channel_sent(sending_list, member):
+    receive("STOP", phone=SECOND)
+    rows = NumberSuppression.objects.values_list("phone_number", "carried")
+    assert sorted(rows) == [(PHONE, True), (SECOND, False)]  # the channel's own, carried to the phone
+
+    receive("START", phone=PHONE)
+    assert state(member) == (False, "message")
+
+    receive("START", phone=SECOND)
+    assert state(member) == (True, "")
+    assert ledger() == []
+
+
+def test_a_channels_own_stop_after_its_contacts_stop_is_its_own(sending_list, member):
+    """The phone's STOP carried an opt-out onto the channel; the channel's own STOP afterwards (the
+    contact already unsubscribed) makes that row the channel's: the phone's START lifts its own
+    opt-out only, and the contact comes back with the channel's START."""
+    receive("STOP", phone=PHONE)
+    receive("STOP", phone=SECOND)
+    assert sorted(NumberSuppression.objects.values_list("phone_number", "carried")) == [
+        (PHONE, False),
+        (SECOND, False),
+    ]
+
+    receive("START", phone=PHONE)
+    assert state(member) == (False, "message")
+    assert ledger() == [(SECOND, sending_list.pk, "opt_out")]  # the phone's own is lifted
+
+    receive("START", phone=SECOND)
+    assert state(member) == (True, "")
+    assert ledger() == []
+
+
+def test_an_operators_opt_out_is_the_phones_own(sending_list, member):
+    """An opt-out made for the contact (API, admin, page, import) is its phone's own: the channel's
+    START does not lift it."""
+    from sendinglists.subscriptions.opt_out import list_contact_opt_out
+
+    list_contact_opt_out(membership=member, reason="manual", actor=SYSTEM)
+    assert sorted(NumberSuppression.objects.values_list("phone_number", "carried")) == [
+        (PHONE, False),
+        (SECOND, True),
+    ]
+
+    receive("START", phone=SECOND)
+    assert state(member)[0] is False
+
+    receive("START", phone=PHONE)
+    assert state(member) == (True, "")
 
 
 def test_stopall_from_a_channel_number_stops_the_contact_everywhere(
@@ -238,3 +301,28 @@ def test_a_start_never_lifts_an_opt_out_another_number_sent_before_it_was_a_chan
 
     receive("START", phone=stopped)  # its own START is its way back
     assert ListContact.objects.get(sending_list=sending_list, contact__phone_number=stopped).active
+
+
+def test_after_a_channels_stopall_the_phones_start_lifts_its_share_and_the_channels_start_the_rest(
+    sending_list, other_list, contact, member
+):
+    other = list_contact_subscribe(
+        sending_list=other_list, contact=contact, signup_method="api", actor=SYSTEM
+    ).membership
+    receive("STOPALL", phone=SECOND)
+
+    receive("START", phone=PHONE)  # the phone's share of the STOPALL on this list goes; the channel's stands
+
+    assert state(member) == (False, "message")
+    assert (PHONE, sending_list.pk, "resumed") in ledger()
+    assert (PHONE, sending_list.pk, "opt_out") not in ledger()
+    assert (SECOND, None, "opt_out") in ledger() and (SECOND, sending_list.pk, "opt_out") in ledger()
+
+    receive("START", phone=SECOND)
+
+    assert state(member) == (True, "")
+    assert state(other) == (False, "message")  # a START is for its list only
+    assert [row for row in ledger() if row[1] == sending_list.pk] == [
+        (PHONE, sending_list.pk, "resumed"),
+        (SECOND, sending_list.pk, "resumed"),
+    ]
