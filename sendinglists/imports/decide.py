@@ -15,7 +15,7 @@ from sendinglists.imports.models import ImportJob
 from sendinglists.imports.writers import ChunkWriter
 from sendinglists.lists.services import list_status_counts_add
 from sendinglists.subscriptions.changes import event_record
-from sendinglists.subscriptions.consent import holders_suppressions_standing
+from sendinglists.subscriptions.consent import holders_suppressions_standing, numbers_with_own_opt_out
 from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.opt_out import contact_opt_out_of_list, list_contacts_opt_out_bulk
 from sendinglists.subscriptions.subscribe import Outcome, list_contact_subscribe, subscription_outcome
@@ -99,17 +99,26 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
     sending_list = job.sending_list
     actor = Actor.for_import(job)
     note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
-    standing = _standing(sending_list.pk, state, writer)
     outcomes: dict[str, str] = {}
     active_by_reason: dict[str, list[int]] = {}
-    opting_out: set[int] = set()
+    opting_out: dict[int, str] = {}  # membership id -> the file's number that opts it out
+    also: list[tuple[int, int, str, str]] = []
+    inactive = [phone for phone in records if state[phone][2] is not None and not state[phone][3]]
+    # An opted-out member's number from the file: its opt-out is recorded unless it stands as its
+    # own (carried onto it from another number of its contact, it would go with that number's START).
+    own = (
+        numbers_with_own_opt_out(sending_list_id=sending_list.pk, phone_numbers=inactive)
+        if inactive
+        else set()
+    )
     for phone, record in records.items():
         contact_id, _, membership_id, active = state[phone]
         reason = record.reason or UnsubReason.MESSAGE
         if active and membership_id in opting_out:
-            outcomes[phone] = OPTED_OUT_NOW  # another phone of the chunk is this contact's too
+            also.append((contact_id, membership_id, phone, reason))  # another of the contact's numbers
+            outcomes[phone] = OPTED_OUT_NOW
         elif active:
-            opting_out.add(membership_id)
+            opting_out[membership_id] = phone
             active_by_reason.setdefault(reason, []).append(membership_id)
             outcomes[phone] = OPTED_OUT_NOW
         elif membership_id is None:
@@ -122,8 +131,7 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
             )
             outcomes[phone] = OPTED_OUT_NOW
         else:
-            suppression = standing.get(phone)
-            if suppression is None or suppression.sending_list_id != sending_list.pk:
+            if phone not in own:
                 event_record(
                     membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
                     contact=Contact(pk=contact_id, phone_number=phone),
@@ -143,5 +151,18 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
                 reason=reason,
                 actor=actor,
                 note=note,
+                numbers=opting_out,
             )
+    for contact_id, membership_id, phone, reason in also:
+        # The contact's other number in the file: its opt-out is its own too, not only carried.
+        event_record(
+            membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
+            contact=Contact(pk=contact_id, phone_number=phone),
+            sending_list_id=sending_list.pk,
+            kind=EventKind.OPTED_OUT,
+            reason=reason,
+            actor=actor,
+            occurred_at=timezone.now(),
+            note=f"{note} The number's own opt-out; its contact opted out by another number of the file.",
+        )
     return outcomes

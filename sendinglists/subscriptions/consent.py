@@ -83,6 +83,23 @@ def number_opt_out_is_own(*, sending_list_id: int, phone_number: str) -> bool:
     ).exists()
 
 
+def numbers_with_own_opt_out(*, sending_list_id: int, phone_numbers: Iterable[str]) -> set[str]:
+    """Those of the numbers whose opt-out of the list stands as their own (`number_opt_out_is_own`)."""
+    phone_numbers = list(dict.fromkeys(phone_numbers))
+    own: set[str] = set()
+    for start in range(0, len(phone_numbers), LOOKUP_BATCH):
+        # Uses index: suppression_list_phone_unique
+        own.update(
+            NumberSuppression.objects.filter(
+                sending_list_id=sending_list_id,
+                kind=SuppressionKind.OPT_OUT,
+                carried=False,
+                phone_number__in=phone_numbers[start : start + LOOKUP_BATCH],
+            ).values_list("phone_number", flat=True)
+        )
+    return own
+
+
 def suppression_standing(*, sending_list_id: int, phone_number: str) -> NumberSuppression | None:
     """`suppressions_standing` for one number."""
     return suppressions_standing(sending_list_id=sending_list_id, phone_numbers=[phone_number]).get(

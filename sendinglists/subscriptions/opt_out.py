@@ -61,8 +61,12 @@ def list_contacts_opt_out_bulk(
     actor: Actor,
     occurred_at: dt.datetime | None = None,
     note: str = "",
+    numbers: dict[int, str] | None = None,
 ) -> int:
     """The set-based `list_contact_opt_out` for a chunk of one list's memberships (list hygiene).
+
+    `numbers`: {membership id: the number that opted out} where it is not the contact's phone (an
+    opt-out file naming a phone channel): the opt-out is that number's own, carried to the rest.
 
     Writes what `list_contact_opt_out` writes for each membership (status, one OPTED_OUT event
     naming the actor, count deltas) in a handful of statements. Idempotent like it: inactive
@@ -95,7 +99,9 @@ def list_contacts_opt_out_bulk(
     events = SubscriptionEvent.objects.bulk_create(
         event_build(
             membership=m,
-            contact=m.contact,
+            contact=Contact(pk=m.contact_id, phone_number=numbers[m.pk])
+            if numbers and m.pk in numbers
+            else m.contact,
             sending_list_id=sending_list_id,
             kind=EventKind.OPTED_OUT,
             reason=reason,

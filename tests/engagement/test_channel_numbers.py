@@ -326,3 +326,58 @@ def test_after_a_channels_stopall_the_phones_start_lifts_its_share_and_the_chann
         (PHONE, sending_list.pk, "resumed"),
         (SECOND, sending_list.pk, "resumed"),
     ]
+
+
+def _import_opt_outs(tmp_path, sending_list, *numbers):
+    import io
+
+    from django.core.management import call_command
+
+    path = tmp_path / "opt-outs.csv"
+    path.write_text("phone\n" + "".join(f"{number}\n" for number in numbers))
+    call_command(
+        "import_contacts", str(path), "--list", sending_list.phone_number, "--opt-outs", stdout=io.StringIO()
+    )
+
+
+def own_rows(sending_list) -> list[tuple[str, bool]]:
+    rows = NumberSuppression.objects.filter(sending_list_id=sending_list.pk, kind="opt_out")
+    return sorted(rows.values_list("phone_number", "carried"))
+
+
+@pytest.mark.django_db(transaction=True)  # the command's chunks run after its commit
+def test_an_opt_out_file_naming_a_channel_is_that_numbers_own(sending_list, member, tmp_path):
+    _import_opt_outs(tmp_path, sending_list, SECOND)
+
+    assert state(member)[0] is False
+    assert own_rows(sending_list) == [(PHONE, True), (SECOND, False)]
+    receive("START", phone=PHONE)
+    assert state(member)[0] is False  # the channel's opt-out is not the phone's to lift
+    receive("START", phone=SECOND)
+    assert state(member) == (True, "")
+
+
+@pytest.mark.django_db(transaction=True)  # the command's chunks run after its commit
+def test_an_opt_out_file_naming_a_channel_of_an_unsubscribed_contact_records_it_as_its_own(
+    sending_list, member, tmp_path
+):
+    receive("STOP", phone=PHONE)
+    assert own_rows(sending_list) == [(PHONE, False), (SECOND, True)]
+
+    _import_opt_outs(tmp_path, sending_list, SECOND)
+
+    assert own_rows(sending_list) == [(PHONE, False), (SECOND, False)]
+    receive("START", phone=PHONE)
+    assert state(member)[0] is False
+    assert own_rows(sending_list) == [(SECOND, False)]
+
+
+@pytest.mark.django_db(transaction=True)  # the command's chunks run after its commit
+def test_an_opt_out_file_naming_both_numbers_of_a_contact_makes_each_its_own(sending_list, member, tmp_path):
+    _import_opt_outs(tmp_path, sending_list, PHONE, SECOND)
+
+    assert own_rows(sending_list) == [(PHONE, False), (SECOND, False)]
+    receive("START", phone=SECOND)
+    assert state(member)[0] is False
+    receive("START", phone=PHONE)
+    assert state(member) == (True, "")
