@@ -9,20 +9,25 @@ list is an opt-out, and which numbers are blocked. After every step the database
 active membership on a list belongs (through its contact's current number) to a number that opted
 out of that list, and none to a blocked number unless its contact reads as blocked.
 
-What changes the oracle (and nothing else does):
-- an opt-out of number P on list L (API unsubscribe, admin action, contact page, STOP, an opt-out
-  import) marks (L, P); STOPALL marks P on every list;
-- START from P to L lifts (L, P) only; an explicit audited resubscribe of a membership lifts (L, the
-  number its contact has now) when the app says it resubscribed;
-- block adds the contact's current number to the blocked numbers, unblock removes it; a merge with a
-  blocked side blocks every number of both contacts.
-A contact's numbers are its phone and its phone channels: an opt-out, START, resubscribe, block or
-unblock of the contact (from any of its numbers) concerns every number it holds at that moment, and
-no active membership may belong to a contact any of whose numbers stands opted out or blocked.
+What changes the oracle (and nothing else does): it keeps the ledger the rules describe, as rows of
+(list, or every list for a STOPALL; number) -> (which opt-out, own or carried).
+- An opt-out is its number's own (the number that sent STOP or was named in an opt-out file; the
+  contact's phone for an API, admin or contact-page unsubscribe) and carried onto every other number
+  its contact holds. The first opt-out of a (list, number) stands; a later own one makes a carried
+  row own. A number's STOP is recorded unless its own opt-out already stands there.
+- STOPALL is a STOP on each list its contact is on and on the one it was sent to, then an opt-out of
+  every list (a START or a resubscribe on one list resumes it there only).
+- START from P to L lifts P's opt-outs of L and what they carried onto the contact's other numbers;
+  the contact comes back only when nothing else stands for any of its numbers (another number's own
+  opt-out, a block): a START never lifts an opt-out another number sent.
+- An explicit audited resubscribe lifts L for every number of the contact, when the app says it
+  resubscribed.
+- Block adds the contact's current numbers to the blocked numbers, unblock removes them; a merge
+  with a blocked side blocks every number of both contacts.
+No active membership may belong to a contact any of whose numbers stands opted out or blocked.
 Deleting a contact or a membership, changing a number, adding a channel, merging two contacts (the
 duplicate's numbers become the survivor's channels) and subscribing change no consent: a phone
-change moves the contact's memberships to the new number, the opt-outs stay with
-the old one.
+change moves the contact's memberships to the new number, the opt-outs stay with the old one.
 
 Runs on SQLite and PostgreSQL with real commits (imports run their chunks after commit), emptying
 the app's tables between examples. CONSENT_PROPERTY_EXAMPLES and CONSENT_PROPERTY_STEPS set how
@@ -133,7 +138,13 @@ class ConsentMachine(RuleBasedStateMachine):
         self.sids = itertools.count(1)
         self.files = Path(tempfile.mkdtemp(prefix="consent-property-"))
         # The oracle.
-        self.opted_out: set[tuple[int, str]] = set()  # (list index, number)
+        # The ledger as the rules say it should be: (list index, or None for a STOPALL, number) ->
+        # [the opt-out's token, carried]: the number's own, or carried onto it from another number of
+        # its contact. The first opt-out stands (a later own one makes a carried row own); START or
+        # resubscribe lifts; after a STOPALL they leave (list index, number) in `resumed`.
+        self.rows: dict[tuple[int | None, str], list] = {}
+        self.resumed: set[tuple[int, str]] = set()
+        self.tokens = itertools.count(1)
         self.blocked: set[str] = set()
         # Numbers no opt-out, START, block, resubscribe, phone change or channel ever concerned:
         # subscribing one of them must work (the test is not passed by refusing everything).
@@ -156,6 +167,12 @@ class ConsentMachine(RuleBasedStateMachine):
         return Contact.objects.filter(phone_number=number).first()
 
     @staticmethod
+    def _phone_of(number: str) -> str:
+        """The phone of the contact holding `number` (itself when no contact holds it)."""
+        holder = ContactNumber.objects.filter(phone_number=number).values("contact_id")
+        return Contact.objects.filter(pk__in=holder).values_list("phone_number", flat=True).first() or number
+
+    @staticmethod
     def _numbers_of(number: str) -> list[str]:
         """Every number of the contact holding `number` now (its phone and phone channels), or the
         number alone when no contact holds it: what a consent change from that number concerns."""
@@ -171,7 +188,7 @@ class ConsentMachine(RuleBasedStateMachine):
     def _target_number(self, data, *, other_than: str = "") -> str:
         """Any number of the pool, or (half the time, when there are some) one the oracle holds as
         opted out or blocked: the numbers where a subscribe or a phone change is dangerous."""
-        suppressed = sorted(self.blocked | {number for _, number in self.opted_out} - {other_than})
+        suppressed = sorted(self.blocked | {number for _, number in self.rows} - {other_than})
         if suppressed and data.draw(st.booleans(), label="a suppressed number"):
             return data.draw(st.sampled_from(suppressed), label="number")
         return data.draw(st.sampled_from([n for n in POOL if n != other_than]), label="number")
@@ -196,9 +213,67 @@ class ConsentMachine(RuleBasedStateMachine):
         response = twilio_post(self.provider, INBOUND, params)
         assert response.status_code == 200, response.content
 
+    def _opted_out(self, index: int, number: str) -> bool:
+        return (index, number) in self.rows or (
+            (None, number) in self.rows and (index, number) not in self.resumed
+        )
+
+    def _write(self, scope: int | None, source: str, numbers: list[str]) -> None:
+        """One opt-out event: its own number `source`, carried onto the contact's other numbers."""
+        token = next(self.tokens)
+        for number in {source, *numbers}:
+            row = self.rows.setdefault((scope, number), [token, number != source])
+            if number == source:
+                row[1] = False
+            if scope is None:
+                self.resumed -= {(index, number) for index in range(len(LIST_NUMBERS))}
+            self.touched.add(number)
+
     def _opt_out(self, index: int, number: str) -> None:
-        self.opted_out.add((index, number))
-        self.touched.add(number)
+        """An operator's or API's opt-out of the contact at `number` (its phone): the phone's own."""
+        self._write(index, number, self._numbers_of(number))
+
+    def _number_stops(self, index: int, number: str) -> None:
+        """A number's STOP to a list (or its share of a STOPALL, or an opt-out file's row): recorded
+        unless its own opt-out already stands there (its contact is then unsubscribed already)."""
+        row = self.rows.get((index, number))
+        if row is None or row[1]:
+            self._write(index, number, self._numbers_of(number))
+
+    def _lift(self, index: int, keys) -> None:
+        """Lift on one list: a list opt-out goes, a STOPALL stays and is resumed on this list."""
+        for scope, number in keys:
+            if scope is None:
+                self.resumed.add((index, number))
+            else:
+                del self.rows[(scope, number)]
+
+    def _standing_keys(self, index: int, number: str) -> list:
+        return [
+            key
+            for key in ((index, number), (None, number))
+            if key in self.rows and (key[0] is not None or (index, number) not in self.resumed)
+        ]
+
+    def _resubscribed(self, index: int, numbers) -> None:
+        """An audited resubscribe or a START the contact comes back with: every number, this list."""
+        self._lift(index, [key for number in numbers for key in self._standing_keys(index, number)])
+
+    def _number_starts(self, index: int, number: str) -> None:
+        """START from `number`: its own opt-outs and what they carried onto its contact's other
+        numbers go; the contact comes back when nothing else stands (another number's own opt-out,
+        or a block)."""
+        numbers = set(self._numbers_of(number))
+        if self._phone_of(number) in self.blocked:
+            return  # a blocked contact: refused before consent is read
+        mine = [key for key in ((index, number), (None, number)) if key in self.rows]
+        lifted = {self.rows[key][0] for key in mine}
+        others = [key for other in sorted(numbers - {number}) for key in self._standing_keys(index, other)]
+        carried = [key for key in others if self.rows[key][1] and self.rows[key][0] in lifted]
+        if len(carried) == len(others) and not numbers & self.blocked:
+            self._resubscribed(index, numbers)
+        else:
+            self._lift(index, [*mine, *carried])
 
     # --- REST API -----------------------------------------------------------------------------
 
@@ -377,8 +452,7 @@ class ConsentMachine(RuleBasedStateMachine):
         assert response.status_code == 302, response.status_code
         note(f"{interface}: resubscribe {number} on list {index} -> changed {changed}")
         if changed:
-            for held in self._numbers_of(number):
-                self.opted_out.discard((index, held))
+            self._resubscribed(index, self._numbers_of(number))
 
     @precondition(lambda self: self.held)
     @rule(data=st.data(), interface=operator_interfaces)
@@ -438,7 +512,7 @@ class ConsentMachine(RuleBasedStateMachine):
         if not merged:
             return
         for index in range(len(LIST_NUMBERS)):
-            if {(index, held) for held in numbers_before} & self.opted_out:
+            if any(self._opted_out(index, held) for held in numbers_before):
                 membership = self._membership(index, number)
                 assert membership is None or not membership.active, (
                     f"merged {duplicate_number} into {number}: active on list {index} where one opted out"
@@ -451,36 +525,39 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @rule(index=lists, number=numbers, word=st.sampled_from(("STOP", "stop", "Unsubscribe")))
     def inbound_stop(self, index, number, word):
+        self._number_stops(index, number)
         self._inbound(number, index, word)
         note(f"webhook: {number} sends {word} to list {index}")
-        for held in self._numbers_of(number):
-            self._opt_out(index, held)
 
     @precondition(lambda self: self.channels)
     @rule(index=lists, data=st.data())
     def inbound_stop_from_a_channel(self, index, data):
         """A STOP from a contact's second phone stops that contact (and creates no other)."""
         number = data.draw(st.sampled_from(self.channels), label="channel")
+        self._number_stops(index, number)
         self._inbound(number, index, "STOP")
         note(f"webhook: the channel {number} sends STOP to list {index}")
-        for held in self._numbers_of(number):
-            self._opt_out(index, held)
 
     @rule(index=lists, number=numbers)
     def inbound_stopall(self, index, number):
+        # Each list its contact is on (and this one) as a STOP, then every list, present and future.
+        on = set(
+            ListContact.objects.filter(contact__numbers__phone_number=number).values_list(
+                "sending_list_id", flat=True
+            )
+        )
+        for other in sorted({index} | {self.list_index[list_id] for list_id in on}):
+            self._number_stops(other, number)
+        self._write(None, number, self._numbers_of(number))
         self._inbound(number, index, "STOPALL")
         note(f"webhook: {number} sends STOPALL to list {index}")
-        for other in range(len(LIST_NUMBERS)):
-            for held in self._numbers_of(number):
-                self._opt_out(other, held)
 
     @rule(index=lists, number=numbers)
     def inbound_start(self, index, number):
+        self.touched.update(self._numbers_of(number))
+        self._number_starts(index, number)
         self._inbound(number, index, "START")
         note(f"webhook: {number} sends START to list {index}")
-        for held in self._numbers_of(number):
-            self.opted_out.discard((index, held))
-            self.touched.add(held)
 
     # --- CSV imports ----------------------------------------------------------------------------
 
@@ -501,9 +578,9 @@ class ConsentMachine(RuleBasedStateMachine):
     @precondition(lambda self: HAS_OPT_OUT_IMPORT)
     @rule(index=lists, batch=st.lists(numbers, min_size=1, max_size=3))
     def import_opt_outs(self, index, batch):
-        self._import(index, batch, "--opt-outs")
         for number in batch:
-            self._opt_out(index, number)
+            self._number_stops(index, number)
+        self._import(index, batch, "--opt-outs")
 
     # --- the property -------------------------------------------------------------------------
 
@@ -524,14 +601,14 @@ class ConsentMachine(RuleBasedStateMachine):
         )
         for list_id, number, contact_blocked in active:
             index = self.list_index[list_id]
-            assert (index, number) not in self.opted_out, (
+            assert not self._opted_out(index, number), (
                 f"{number} opted out of list {index} and is active on it again"
             )
             assert number not in self.blocked or contact_blocked, (
                 f"{number} is blocked and its contact is active, unblocked, on list {index}"
             )
             for channel in set(self._numbers_of(number)) - {number}:
-                assert (index, channel) not in self.opted_out, (
+                assert not self._opted_out(index, channel), (
                     f"{channel} opted out of list {index} and its contact ({number}) is active on it"
                 )
                 assert channel not in self.blocked or contact_blocked, (
