@@ -167,7 +167,11 @@ class ContactChannelSerializer(StrictKeysMixin, serializers.ModelSerializer):
 
     def validate(self, attrs):
         # Normalization (E.164, lower-cased email) happens in contact_channel_add; here only the
-        # shape, so that a bad value is a 400 naming the field before anything is written.
+        # shape, so that a bad value is a 400 naming the field before anything is written. (Inside
+        # a PATCH the nested fields are partial too: a channel needs both all the same.)
+        missing = {name: ["This field is required."] for name in ("kind", "value") if name not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
         if attrs["kind"] == ChannelKind.EMAIL:
             try:
                 validate_email(attrs["value"].strip())

@@ -63,7 +63,9 @@ class StatusUpdate:
 def delivery_actor(message: Message, detail: str = "") -> Actor:
     label = f"Delivery report for {message.provider_message_id or f'message #{message.pk}'}"
     label += f" ({detail})" if detail else ""
-    return Actor(kind=ActorKind.DELIVERY, id=str(message.pk), label=label)
+    # The number the message went to acted (its carrier's STOP, its spam complaint): an opt-out it
+    # causes is that number's own, a phone channel's too (`sendinglists/subscriptions/consent.py`).
+    return Actor(kind=ActorKind.DELIVERY, id=str(message.pk), label=label, number=message.to_number)
 
 
 def _locked_outbound(provider_message_id: str) -> Message:
