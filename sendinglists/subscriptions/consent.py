@@ -319,17 +319,18 @@ def _numbers_held(contact_ids: list[int]) -> dict[int, list[str]]:
     return held
 
 
-def ledger_lift_list(*, contact: Contact, sending_list_id: int) -> None:
-    """Lift the opt-out of one list (its own, or a STOPALL's share of it) from every number the
-    contact holds. Only for a START or resubscribe whose event is already written: a STOPALL that
-    the person sent before it but that arrived after it (inbound processing orders keywords by
-    their own timestamps)."""
+def ledger_lift_number(*, contact: Contact, phone_number: str, sending_list_id: int) -> None:
+    """Lift one list's opt-out (its own, or a STOPALL's share of it) from the number and what its
+    events carried onto the contact's other numbers, as its START does. Only for a START whose event
+    is already written: a STOPALL that the number sent before it but that arrived after it
+    (inbound processing orders keywords by their own timestamps)."""
     numbers = [contact.phone_number, *_numbers_held([contact.pk]).get(contact.pk, ())]
-    _lift_list_opt_out(phone_numbers=list(dict.fromkeys(numbers)), sending_list_id=sending_list_id)
+    others = [number for number in dict.fromkeys(numbers) if number != phone_number]
+    _lift_number_opt_out(phone_number=phone_number, others=others, sending_list_id=sending_list_id)
 
 
 def _lift_number_opt_out(
-    *, phone_number: str, others: list[str], sending_list_id: int, event_id: int
+    *, phone_number: str, others: list[str], sending_list_id: int, event_id: int | None = None
 ) -> None:
     """One number's START on a list its contact stays unsubscribed from: lift that number's opt-outs
     there and what the same events carried onto the contact's `others` (`contact_suppression_standing`'s

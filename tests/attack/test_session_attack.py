@@ -75,10 +75,6 @@ def reply_to_channel(deals, holder):
     return message_send(sending_list=deals, contact=holder, body="News: 20% off", reply_to=wrote)
 
 
-@open_problem(
-    "a STOP from one of a contact's numbers is dropped when a START from its other number, sent "
-    "later, arrived first (_later_keyword is per contact): the number that said STOP is messaged"
-)
 @pytest.mark.parametrize(("stopped", "started"), [(PHONE, SECOND), (SECOND, PHONE)])
 def test_a_numbers_stop_is_lost_when_the_other_numbers_later_start_arrives_first(
     deals, holder, outbox, stopped, started
@@ -117,10 +113,6 @@ def test_in_arrival_order_the_phones_start_does_not_lift_the_channels_stop(deals
         reply_to_channel(deals, holder)
 
 
-@open_problem(
-    "a late STOPALL (the person's later START arrived first) lifts the list's opt-out from every "
-    "number of the contact (ledger_lift_list), a channel's own earlier STOP too: it is messaged"
-)
 def test_a_late_stopall_from_the_phone_lifts_the_channels_own_stop(deals, holder, outbox, make_client):
     member = subscribe(deals, holder)
     t0 = timezone.now() - dt.timedelta(minutes=10)

@@ -16,7 +16,7 @@ from sendinglists.actors import Actor
 from sendinglists.choices import SignupMethod, UnsubReason
 from sendinglists.models import ListContact
 from sendinglists.subscriptions.changes import StatusChange
-from sendinglists.subscriptions.consent import ledger_lift_list
+from sendinglists.subscriptions.consent import ledger_lift_number
 from sendinglists.subscriptions.opt_out import (
     contact_opt_out_of_list,
     list_contact_opt_out,
@@ -27,23 +27,33 @@ from sendinglists.subscriptions.subscribe import Outcome, list_contact_resubscri
 OPT_OUT_KINDS = (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL)
 
 
-def _later_keyword(message: Message, sending_list_id: int, kinds) -> Message | None:
+def _later_keyword(
+    message: Message, sending_list_id: int, kinds, *, same_number: bool = False
+) -> Message | None:
     """The person's first keyword of `kinds` on this list sent after `message` (STOPALL counts on
-    every list), or None. Raw SQL, like `member_for_update` (sendinglists.subscriptions.selectors),
-    for its reason: every keyword checks this.
+    every list), or None; with `same_number`, only one sent from `message`'s own number. Raw SQL,
+    like `member_for_update` (sendinglists.subscriptions.selectors), for its reason: every keyword
+    checks this.
+
+    A STOP yields only to a later START of its own number: another number's START does not lift it
+    (`sendinglists/subscriptions/consent.py`), arriving first or not. A START yields to a later STOP
+    from any of the contact's numbers.
     """
     kinds = list(kinds)
     meta = Message._meta
     quote = connections[Message.objects.db].ops.quote_name
     column = {
         name: quote(meta.get_field(name).column)
-        for name in ("contact", "direction", "sent_at", "sending_list", "keyword")
+        for name in ("contact", "direction", "sent_at", "sending_list", "keyword", "from_number")
     }
     on_list = f"({column['sending_list']} = %s AND {column['keyword']} IN ({', '.join(['%s'] * len(kinds))}))"
     params = [message.contact_id, Direction.INBOUND, message.sent_at, sending_list_id, *kinds]
     if KeywordKind.OPT_OUT_ALL in kinds:
         on_list = f"({on_list} OR {column['keyword']} = %s)"
         params.append(KeywordKind.OPT_OUT_ALL)
+    if same_number:
+        on_list = f"{on_list} AND {column['from_number']} = %s"
+        params.append(message.from_number)
     # Uses index: message_contact_time (contact, -sent_at, -id)
     sql = (
         f"SELECT * FROM {quote(meta.db_table)}"
@@ -81,8 +91,10 @@ def inbound_keyword_apply(*, message: Message, membership: ListContact | None) -
             contact=message.contact, actor=Actor.for_message(message), occurred_at=message.sent_at
         )
         for list_id in memberships:
-            if _later_keyword(message, list_id, [KeywordKind.OPT_IN]) is not None:
-                ledger_lift_list(contact=message.contact, sending_list_id=list_id)
+            if _later_keyword(message, list_id, [KeywordKind.OPT_IN], same_number=True) is not None:
+                ledger_lift_number(
+                    contact=message.contact, phone_number=message.from_number, sending_list_id=list_id
+                )
         return changes
     if message.sending_list is None:
         return []
@@ -96,8 +108,8 @@ def inbound_keyword_apply(*, message: Message, membership: ListContact | None) -
 
 def _opt_out(message: Message, sending_list_id: int, membership: ListContact | None) -> StatusChange | None:
     """Opt out of one list; `membership` is None only for the list the message was sent to."""
-    if _later_keyword(message, sending_list_id, [KeywordKind.OPT_IN]) is not None:
-        return None  # the person's later START on this list stands
+    if _later_keyword(message, sending_list_id, [KeywordKind.OPT_IN], same_number=True) is not None:
+        return None  # this number's later START on this list stands
     occurred_at = message.sent_at
     note = ""
     if membership is not None and membership.active and membership.status_changed_at > occurred_at:
