@@ -134,14 +134,18 @@ def contact_is_wholly_in_scope(request, contact_id: int) -> bool:
     """Whether the request's token may know of the contact: every token with access to all lists;
     a list-scoped one when the contact is on some of its lists and on no other. (A contact on no
     list, or shared with lists outside the scope, is one it may not learn anything about.)"""
-    ids = allowed_list_ids(request)
-    if ids is None:
+    return contact_is_wholly_in_lists(contact_id=contact_id, list_ids=allowed_list_ids(request))
+
+
+def contact_is_wholly_in_lists(*, contact_id: int, list_ids: list[int] | None) -> bool:
+    """`contact_is_wholly_in_scope` for a token limited to `list_ids` (None: every list)."""
+    if list_ids is None:
         return True
     # Uses index: listcontact_list_contact_unique (sending_list, contact), the contact foreign key's
     memberships = ListContact.objects.filter(contact_id=contact_id)
     return (
-        memberships.filter(sending_list_id__in=ids).exists()
-        and not memberships.exclude(sending_list_id__in=ids).exists()
+        memberships.filter(sending_list_id__in=list_ids).exists()
+        and not memberships.exclude(sending_list_id__in=list_ids).exists()
     )
 
 

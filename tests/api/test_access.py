@@ -673,7 +673,9 @@ def test_scoped_bulk_upsert_of_another_lists_contact_subscribes_it_without_chang
     assert Contact.objects.get(phone_number="+14155559999").first_name == "New"
 
 
-def test_scoped_upsert_by_another_lists_contacts_phone_channel_leaves_its_fields_alone(scoped, world):
+def test_scoped_upsert_of_another_lists_contacts_phone_channel_is_refused_without_naming_it(scoped, world):
+    """The number is a phone channel of a contact the token may not know of: subscribing it would
+    put that contact on the token's list and answer its id and phone."""
     outsider = world["outsider"]
     ContactChannel.objects.create(contact=outsider, kind="phone", value="+14155558888")
     before = contact_state(outsider)
@@ -684,10 +686,13 @@ def test_scoped_upsert_by_another_lists_contacts_phone_channel_leaves_its_fields
         format="json",
     )
 
-    assert response.status_code == 201, response.json()
-    contact = response.json()["membership"]["contact"]
-    assert (contact["id"], contact["withheld_fields"]) == (outsider.pk, MEMBERSHIP_WITHHELD)
+    assert response.status_code == 400, response.json()
+    assert response.json()["field_errors"] == {
+        "phone_number": ["+14155558888 is already held by another contact."]
+    }
+    assert str(outsider.pk) not in response.content.decode().replace("+14155558888", "")
     assert contact_state(outsider) == before
+    assert not ListContact.objects.filter(contact=outsider, sending_list=world["mine"]).exists()
     assert Contact.objects.filter(phone_number="+14155558888").count() == 0
 
 

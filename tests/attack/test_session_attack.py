@@ -168,10 +168,6 @@ def lists(db):
     return SendingListFactory(name="Mine"), SendingListFactory(name="Theirs")
 
 
-@open_problem(
-    "a list-scoped token still attaches a phone channel: it creates a contact with the number on "
-    "its list and merges it into its own contact; another list's subscription of it is captured"
-)
 def test_scoped_token_attaches_a_phone_channel_by_merging_a_contact_it_created(lists, make_client, outbox):
     """Issue 17's capture (tests/attack/test_issue17_attack.py::
     test_scoped_token_cannot_claim_a_number_as_a_channel_to_capture_another_lists_subscriptions),
@@ -200,11 +196,6 @@ def test_scoped_token_attaches_a_phone_channel_by_merging_a_contact_it_created(l
     assert [sms.to_number for sms in outbox] == [claimed]
 
 
-@open_problem(
-    "a list-scoped token that subscribes a number held as a phone channel gets the holding contact "
-    "in the answer (id, uuid, primary phone): a shared contact's withheld channel, or a contact of "
-    "another list only (which it also puts on its own list)"
-)
 @pytest.mark.parametrize(
     ("held_by", "path"), [("shared", "membership"), ("shared", "bulk"), ("other_list", "membership")]
 )
@@ -237,6 +228,8 @@ def test_scoped_token_subscribing_a_channel_number_names_the_contact_holding_it(
 
     text = response.content.decode()
     assert str(holding.uuid) not in text and "6285550304" not in text, response.json()
+    assert "+16285550888 is already held by another contact." in text, response.json()
+    assert ListContact.objects.filter(sending_list=mine, contact=holding).exists() == (held_by == "shared")
 
 
 @pytest.mark.parametrize("channel", [{"value": "+16285550999"}, {"kind": "phone"}, {"kind": "email"}])

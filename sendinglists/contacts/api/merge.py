@@ -1,7 +1,8 @@
 """The API of merging contacts: `POST contacts/{id}/merge` and `GET contacts/duplicates`, on v1
 (integer ids) and v2 (UUIDs), as a mixin of the contact viewsets. The rule is the service's
-(`sendinglists/contacts/merge.py`); this adds the token's scope: a list-scoped token merges only two
-contacts that are wholly inside its lists, and sees only such pairs of duplicates."""
+(`sendinglists/contacts/merge.py`); this adds the token's scope: a list-scoped token merges nothing
+(the duplicate's number becomes a phone channel, which only a token with access to every list adds)
+and sees only the pairs of duplicates wholly inside its lists, to have them merged."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
@@ -24,8 +25,9 @@ from sendinglists.contacts.api.serializers import ContactSerializer, ContactV2Se
 from sendinglists.contacts.merge import MergeResult, contact_merge_record, contacts_merge
 
 OUT_OF_SCOPE = (
-    "This token may merge only contacts whose memberships are all on its sending lists; "
-    "a token with access to every list can merge these."
+    "A token limited to some sending lists cannot merge contacts: the duplicate's number becomes a "
+    "phone channel of the survivor, which identifies it on every list (another list's subscription "
+    "or START of that number would reach it). A token with access to every list can merge them."
 )
 
 
@@ -90,14 +92,15 @@ MERGE_DESCRIPTION = (
     "(`dropped_tags` names the rest); messages, clicks, conversions and history move to the "
     "survivor; the duplicate's number becomes a phone channel of it; a MERGED event naming the token "
     "is recorded on each list. A retry once the duplicate is gone answers the same result. A token "
-    "limited to some lists may merge only two contacts whose memberships are all on its lists (403)."
+    "limited to some lists may not merge (403): the duplicate's number becomes a phone channel, which "
+    "only a token with access to every list adds."
 )
 DUPLICATES_DESCRIPTION = (
     "Pairs of contacts that look like one person: the same email (case-insensitively), or one's email "
     "channel is the other's email. (A phone number cannot be two contacts': adding one another contact "
     "holds is refused.) Each page reads a bounded part of the contacts: a page may hold "
     "fewer pairs than `limit` while `next` is not null. A token limited to some lists sees only pairs "
-    "it may merge."
+    "of contacts wholly inside its lists (a token with access to every list merges them)."
 )
 
 
@@ -122,16 +125,13 @@ class ContactMergeMixin:
     @idempotent
     def merge(self, request, *args, **kwargs):
         survivor = self.get_object()
+        if is_list_scoped(request):
+            raise exceptions.PermissionDenied(OUT_OF_SCOPE)
         serializer = (MergeRequestV2Serializer if self._is_v2 else MergeRequestSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        list_ids = allowed_list_ids(request)
-        # The survivor's scope first: a retry's answer shows the duplicate's number, now one of the
-        # survivor's channels, which a token that may not merge it may not see either.
-        if contact_is_held_outside(contact_id=survivor.pk, list_ids=list_ids):
-            raise exceptions.PermissionDenied(OUT_OF_SCOPE)
         reference = serializer.validated_data["duplicate"]
         lookup = {"uuid": reference} if self._is_v2 else {"pk": reference}
-        duplicate = scope_contacts(Contact.objects.filter(**lookup), request).first()
+        duplicate = Contact.objects.filter(**lookup).first()
         if duplicate is None:
             record = contact_merge_record(
                 survivor_id=survivor.pk,
@@ -140,11 +140,7 @@ class ContactMergeMixin:
             )
             if record is not None:  # merged already: a retry answers what the merge answered
                 return self._merge_answer(MergeResult.of(record, already_merged=True))
-            if is_list_scoped(request):
-                raise exceptions.PermissionDenied(OUT_OF_SCOPE)
             raise exceptions.ValidationError({"duplicate": [f"No contact {reference}."]})
-        if contact_is_held_outside(contact_id=duplicate.pk, list_ids=list_ids):
-            raise exceptions.PermissionDenied(OUT_OF_SCOPE)
         try:
             result = contacts_merge(survivor=survivor, duplicate_id=duplicate.pk, actor=self.actor)
         except Contact.DoesNotExist:  # a concurrent merge took one of them

@@ -14,10 +14,14 @@ from django.db import transaction
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
-from contacts.selectors import contact_by_number
+from contacts.selectors import NUMBER_HELD_ANONYMOUSLY, contact_by_number
 from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
-from sendinglists.api.permissions import contact_is_held_outside, phone_channel_refusal
+from sendinglists.api.permissions import (
+    contact_is_held_outside,
+    contact_is_wholly_in_lists,
+    phone_channel_refusal,
+)
 from sendinglists.choices import SignupMethod
 from sendinglists.contacts.numbers import contact_channel_add_checked, contact_edit
 from sendinglists.lists.models import SendingList
@@ -68,7 +72,16 @@ def api_contact_upsert(
         fields_withheld = False
         if allowed_list_ids is not None:
             # The contact the upsert will reach: the number's holder, by its phone or a phone channel.
-            existing = contact_by_number(phone_or_error(phone_number, region=region).e164)
+            e164 = phone_or_error(phone_number, region=region).e164
+            existing = contact_by_number(e164)
+            if (
+                existing is not None
+                and existing.phone_number != e164
+                and not contact_is_wholly_in_lists(contact_id=existing.pk, list_ids=allowed_list_ids)
+            ):
+                # A phone channel of a contact the token may not know of: subscribing it would
+                # name that contact (and its phone) and put it on the token's list.
+                raise ValidationError({"phone_number": NUMBER_HELD_ANONYMOUSLY % {"phone_number": e164}})
             fields_withheld = existing is not None and contact_is_held_outside(
                 contact_id=existing.pk, list_ids=allowed_list_ids
             )
