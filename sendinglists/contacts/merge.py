@@ -28,9 +28,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from contacts.choices import ChannelKind, SuppressionKind
-from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, ContactNumber, NumberSuppression
-from contacts.services import CONTACT_TEXT_FIELDS, contact_channel_add, contact_set_tags, contact_update
+from contacts.choices import ChannelKind
+from contacts.models import MAX_TAGS_PER_CONTACT, Contact, ContactChannel, ContactNumber
+from contacts.services import (
+    CONTACT_TEXT_FIELDS,
+    contact_channel_add,
+    contact_set_tags,
+    contact_update,
+    number_is_blocked,
+)
 from sendinglists.actors import Actor
 from sendinglists.choices import EventKind, MembershipStatus, UnsubReason, status_from
 from sendinglists.contacts.models import ContactMerge
@@ -38,7 +44,7 @@ from sendinglists.contacts.services import contact_block
 from sendinglists.lists.models import SendingList
 from sendinglists.lists.services import list_status_counts_add
 from sendinglists.subscriptions.changes import event_record
-from sendinglists.subscriptions.consent import standing_of
+from sendinglists.subscriptions.consent import NumbersLedger
 from sendinglists.subscriptions.models import ListContact
 
 SUMMED_COUNTERS = ("send_count", "click_count", "conversion_count", "revenue_total")
@@ -151,10 +157,7 @@ def _plan(*, survivor: Contact, duplicate: Contact, memberships: list[ListContac
         if channel.kind == ChannelKind.PHONE
     }
     # Every number the merged contact will hold: an opt-out or a block of any of them wins.
-    ledger: dict[str, list[NumberSuppression]] = {}
-    for row in NumberSuppression.objects.filter(phone_number__in=sorted(numbers)):
-        ledger.setdefault(row.phone_number, []).append(row)
-    number_blocked = any(row.kind == SuppressionKind.BLOCK for rows in ledger.values() for row in rows)
+    ledger = NumbersLedger.of(numbers)
 
     # The duplicate's number becomes a channel of the survivor: no other contact can hold it (the
     # database holds a number as one contact's, ContactNumber), so nothing is to be checked here.
@@ -193,7 +196,7 @@ def _plan(*, survivor: Contact, duplicate: Contact, memberships: list[ListContac
         memberships=plans,
         tags_kept=survivor_tags + duplicate_tags[:room],
         tags_dropped=duplicate_tags[room:],
-        blocked=survivor.blocked or duplicate.blocked or number_blocked,
+        blocked=survivor.blocked or duplicate.blocked or ledger.blocked,
         channels_moved=[channel.value for channel in duplicate_channels],
         problems=problems,
     )
@@ -203,7 +206,7 @@ def _membership_plan(
     list_id: int,
     survivor_side: ListContact | None,
     duplicate_side: ListContact | None,
-    ledger: dict[str, list[NumberSuppression]],
+    ledger: NumbersLedger,
 ) -> MembershipPlan:
     sides = [m for m in (survivor_side, duplicate_side) if m is not None]
     custom_fields = dict(survivor_side.custom_fields) if survivor_side else {}
@@ -229,14 +232,7 @@ def _membership_plan(
             opted_out_at=evidence.opted_out_at,
             why=why,
         )
-    # The opt-outs that stand on this list, a blocked number's included: `standing_of` answers the
-    # block first, and a block lifted later must not leave the membership active where it opted out.
-    standing = [
-        row
-        for rows in ledger.values()
-        if (row := standing_of([r for r in rows if r.kind != SuppressionKind.BLOCK], sending_list_id=list_id))
-        is not None
-    ]
+    standing = ledger.opt_outs_on(sending_list_id=list_id)
     if standing:
         evidence = min(standing, key=lambda row: (row.occurred_at, row.phone_number))
         scope = "every list (STOPALL)" if evidence.sending_list_id is None else "this list"
@@ -359,10 +355,7 @@ def _merge_block(*, survivor: Contact, duplicate: Contact, actor: Actor, label: 
     if not survivor.blocked:
         contact_block(contact=survivor, actor=actor, note=note)
         survivor.refresh_from_db()
-    number_blocked = NumberSuppression.objects.filter(
-        phone_number=duplicate.phone_number, sending_list_id__isnull=True, kind=SuppressionKind.BLOCK
-    ).exists()
-    if not number_blocked:
+    if not number_is_blocked(duplicate.phone_number):
         # The event names the duplicate until its history is re-pointed to the survivor below.
         event_record(
             membership=None,

@@ -33,6 +33,7 @@ the operator's audited resubscribe, brings it back.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db.models import Q
 from django.utils import timezone
@@ -196,6 +197,41 @@ def standing_of(rows: Iterable[NumberSuppression], *, sending_list_id: int) -> N
             else by_kind.get((SuppressionKind.OPT_OUT, None))
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersLedger:
+    """Every ledger row of some numbers (one read): what a merge asks of the numbers the merged
+    contact will hold."""
+
+    rows: dict[str, list[NumberSuppression]]
+
+    @classmethod
+    def of(cls, phone_numbers: Iterable[str]) -> "NumbersLedger":
+        rows: dict[str, list[NumberSuppression]] = {}
+        # Uses index: suppression_global_phone_unique, suppression_list_phone_unique
+        for row in NumberSuppression.objects.filter(phone_number__in=sorted(set(phone_numbers))):
+            rows.setdefault(row.phone_number, []).append(row)
+        return cls(rows)
+
+    @property
+    def blocked(self) -> bool:
+        return any(row.kind == SuppressionKind.BLOCK for rows in self.rows.values() for row in rows)
+
+    def opt_outs_on(self, *, sending_list_id: int) -> list[NumberSuppression]:
+        """The opt-outs that stand on the list, one per number that has one. A blocked number's
+        too: `standing_of` answers the block first, and a block lifted later must not leave a
+        membership active where its number opted out."""
+        return [
+            row
+            for rows in self.rows.values()
+            if (
+                row := standing_of(
+                    [r for r in rows if r.kind != SuppressionKind.BLOCK], sending_list_id=sending_list_id
+                )
+            )
+            is not None
+        ]
 
 
 def suppression_text(suppression: NumberSuppression, *, list_name: str = "this list") -> str:
