@@ -149,17 +149,23 @@ def number_held_error(phone_number: str, *, contact_id: int | None, channel: boo
     if row is None:
         return ""
     text = NUMBER_HELD_MESSAGE % number_held_params(row)
-    if row.contact_id == contact_id:
-        return text  # this contact's own number
-    holder_url = reverse("contact_pages:detail", args=[row.contact_id])
+    return _holder_links(text, holder_id=row.contact_id, contact_id=contact_id)
+
+
+def _holder_links(text: str, *, holder_id: int, contact_id: int | None) -> str:
+    """`text` with links to the holding contact's page and, from a saved contact, to the merge
+    preview of the two (this contact stays; the preview can swap them)."""
+    if holder_id == contact_id:
+        return text  # this contact's own
+    holder_url = reverse("contact_pages:detail", args=[holder_id])
     if contact_id is None:
-        return format_html('{} <a href="{}">Open contact #{}</a>', text, holder_url, row.contact_id)
-    merge_url = f"{reverse('contact_pages:merge', args=[contact_id])}?duplicate={row.contact_id}"
+        return format_html('{} <a href="{}">Open contact #{}</a>', text, holder_url, holder_id)
+    merge_url = f"{reverse('contact_pages:merge', args=[contact_id])}?duplicate={holder_id}"
     return format_html(
         '{} <a href="{}">Open contact #{}</a> · <a href="{}">Merge them…</a>',
         text,
         holder_url,
-        row.contact_id,
+        holder_id,
         merge_url,
     )
 
@@ -228,6 +234,20 @@ class ContactChannelForm(forms.ModelForm):
                 self.add_error("value", problem)
         else:
             cleaned["value"] = forms.EmailField().clean(value).lower()
+            holder = (
+                ContactChannel.objects.filter(kind=ChannelKind.EMAIL, value=cleaned["value"])
+                .values_list("contact_id", flat=True)
+                .first()
+            )
+            if holder is not None:
+                self.add_error(
+                    "value",
+                    _holder_links(
+                        f"{cleaned['value']} is already an email channel of contact #{holder}.",
+                        holder_id=holder,
+                        contact_id=self.instance.contact_id,
+                    ),
+                )
         return cleaned
 
 

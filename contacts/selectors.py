@@ -12,7 +12,8 @@ from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan, StartsWith
 
-from contacts.models import Contact, ContactNumber, Tag
+from contacts.choices import ChannelKind
+from contacts.models import Contact, ContactChannel, ContactNumber, Tag
 from contacts.phones import DEFAULT_REGION, normalize_phone
 
 
@@ -171,7 +172,8 @@ def contact_search(text: str, *, region: str | None = DEFAULT_REGION, path: str 
     """How the search box's `text` matches contacts; None for blank text.
 
     A number in any format (`(415) 555-0100` with `region`, `+14155550100`, `14155550100`) matches
-    the contact holding it, as its primary phone or a phone channel (`holds_number`); text with `@` matches the email case-insensitively; anything
+    the contact holding it, as its primary phone or a phone channel (`holds_number`); text with `@`
+    matches the email case-insensitively, or an email channel; anything
     else is a name prefix: one word matches the first or the last name, two or more words match
     "first last" (or "last first"). `path` prefixes the lookups (`"contact__"` from a membership).
     """
@@ -183,7 +185,17 @@ def contact_search(text: str, *, region: str | None = DEFAULT_REGION, path: str 
         return ContactSearch(SearchKind.PHONE, phone.e164, holds_number(phone.e164, path=path))
     if "@" in text:
         email = text.lower()
-        return ContactSearch(SearchKind.EMAIL, email, Q(Exact(Lower(f"{path}email"), email)))
+        condition = Q(Exact(Lower(f"{path}email"), email))
+        # An email channel identifies its contact too: its holder's id, read first (one probe of the
+        # channels' unique index), keeps the condition on the contacts' own indexes.
+        holders = list(
+            ContactChannel.objects.filter(kind=ChannelKind.EMAIL, value=email).values_list(
+                "contact_id", flat=True
+            )
+        )
+        if holders:
+            condition |= Q(**{f"{path}pk__in": holders})
+        return ContactSearch(SearchKind.EMAIL, email, condition)
     words = text.lower().split(" ")
     if len(words) == 1:
         condition = _prefix(path, "first_name", words[0]) | _prefix(path, "last_name", words[0])

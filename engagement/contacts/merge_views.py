@@ -21,7 +21,7 @@ from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.selectors import contact_by_number
 from sendinglists.actors import Actor
-from sendinglists.contacts.merge import contact_merge_record, contacts_merge, merge_preview
+from sendinglists.contacts.merge import contact_merge_record, contact_merged_as, contacts_merge, merge_preview
 
 MERGE_PERMISSIONS = ("contacts.change_contact", "contacts.delete_contact", "sendinglists.change_listcontact")
 
@@ -54,9 +54,21 @@ def contact_merge(request, contact_id: int):
     duplicate = _find_contact(reference)
     if duplicate is None or duplicate.pk == survivor.pk:
         context["suggestions"] = duplicates_of(survivor)
-        context["lookup_error"] = (
-            "That is this contact." if duplicate else f"No contact has the id or number “{reference}”."
+        merged = (
+            contact_merged_as(int(reference))
+            if duplicate is None and reference.isdigit() and len(reference) <= 18
+            else None
         )
+        if duplicate is not None:
+            context["lookup_error"] = "That is this contact."
+        elif merged is not None:  # a link of a merge already done (another tab, the back button)
+            into = "this one" if merged.survivor_id == survivor.pk else f"contact #{merged.survivor_id}"
+            context["lookup_error"] = (
+                f"Contact #{reference} ({merged.duplicate_phone_number}) was already merged into {into} "
+                f"on {merged.merged_at:%Y-%m-%d %H:%M} UTC."
+            )
+        else:
+            context["lookup_error"] = f"No contact has the id or number “{reference}”."
         return render(request, "contacts/contact_merge.html", context, status=400 if duplicate else 404)
     return _render_preview(request, survivor, duplicate)
 

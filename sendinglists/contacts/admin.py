@@ -28,7 +28,7 @@ from sendinglists.contacts.numbers import contact_channel_add_checked, contact_e
 from sendinglists.contacts.services import contact_block, contact_delete, contact_unblock
 from sendinglists.lists.services import clean_custom_fields
 from sendinglists.subscriptions.memberships import list_contact_delete, list_contact_update_custom_fields
-from sendinglists.subscriptions.models import MEMBERSHIP_COUNTER_FIELDS, ListContact
+from sendinglists.subscriptions.models import ListContact
 from sendinglists.subscriptions.subscribe import list_contact_subscribe
 
 
@@ -36,6 +36,8 @@ class MembershipInlineForm(forms.ModelForm):
     class Meta:
         model = ListContact
         fields = ("sending_list", "custom_fields")
+        # Narrow: the inline's row fits a laptop's width.
+        widgets = {"custom_fields": forms.Textarea(attrs={"rows": 2, "cols": 24})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,16 +71,10 @@ class MembershipInline(admin.TabularInline):
         "signup_method",
         "subscribed_at",
         "custom_fields",
-        *MEMBERSHIP_COUNTER_FIELDS,
+        "activity",
         "details",
     )
-    readonly_fields = (
-        "status",
-        "signup_method",
-        "subscribed_at",
-        *MEMBERSHIP_COUNTER_FIELDS,
-        "details",
-    )
+    readonly_fields = ("status", "signup_method", "subscribed_at", "activity", "details")
     verbose_name_plural = "Memberships (new ones subscribe with signup method Manual)"
 
     def get_queryset(self, request):
@@ -87,6 +83,17 @@ class MembershipInline(admin.TabularInline):
     @admin.display(description="Status")
     def status(self, membership: ListContact) -> str:
         return membership.status_label if membership.pk else "-"
+
+    @admin.display(description="Activity")
+    def activity(self, membership: ListContact) -> str:
+        # The four counters in one column: side by side they made the page scroll sideways.
+        if not membership.pk:
+            return "-"
+        m = membership
+        return (
+            f"{m.send_count:,} sent · {m.click_count:,} clicked · {m.conversion_count:,} converted · "
+            f"${m.revenue_total:,.2f}"
+        )
 
     @admin.display(description="")
     def details(self, membership: ListContact) -> str:
@@ -180,6 +187,15 @@ class ContactAdmin(FormulaSafeExportMixin, LargeTableAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk and context.get("errors"):
+            # A refused save: the form's instance holds the values refused (its new phone); the
+            # title and the breadcrumbs name the contact as it is saved.
+            saved = Contact.objects.filter(pk=obj.pk).first()
+            if saved is not None:
+                context.update(original=saved, subtitle=str(saved))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_search_results(self, request, queryset, search_term):
         return contact_search_results(queryset, search_term), False

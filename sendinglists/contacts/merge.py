@@ -259,6 +259,11 @@ def contact_merge_record(
     return ContactMerge.objects.select_related("survivor").filter(survivor_id=survivor_id, **lookup).first()
 
 
+def contact_merged_as(duplicate_id: int) -> ContactMerge | None:
+    """The record of the merge that took contact `duplicate_id` (v1 id), into whichever survivor."""
+    return ContactMerge.objects.select_related("survivor").filter(duplicate_id=duplicate_id).first()
+
+
 @transaction.atomic
 def contacts_merge(*, survivor: Contact, duplicate_id: int, actor: Actor) -> MergeResult:
     """Merge contact `duplicate_id` into `survivor` and delete it. Atomic: a refusal or a failure

@@ -110,7 +110,19 @@ class ListContact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact_id} on {self.sending_list_id}"
+        # Names what is loaded already (the admin's inline selects both), ids otherwise: a title
+        # costs no query.
+        contact = (
+            self.contact.phone_number
+            if ListContact.contact.is_cached(self)
+            else f"contact #{self.contact_id}"
+        )
+        sending_list = (
+            self.sending_list.name
+            if ListContact.sending_list.is_cached(self)
+            else f"list #{self.sending_list_id}"
+        )
+        return f"{contact} on {sending_list}"
 
     @property
     def status(self) -> MembershipStatus:
