@@ -137,7 +137,8 @@ def lists(db):
 
 
 @open_problem("a scoped subscribe's refusal names the withheld phone channel whose opt-out stands")
-def test_scoped_subscribe_of_a_phone_names_its_contacts_withheld_channel(lists, make_client):
+@pytest.mark.parametrize("path", ["membership", "bulk"])
+def test_scoped_subscribe_of_a_phone_names_its_contacts_withheld_channel(lists, make_client, path):
     """HIDDEN opted out of Mine (STOP, under a contact since deleted). A full-access token gives
     HIDDEN as a phone channel to a contact of Theirs only (allowed: it is not subscribed to Mine).
     Mine's token subscribes that contact's phone (its primary: allowed, fields withheld). The answer
@@ -156,7 +157,14 @@ def test_scoped_subscribe_of_a_phone_names_its_contacts_withheld_channel(lists, 
     )
     assert added.status_code == 201, added.json()
 
-    response = scoped.post(f"/api/v1/lists/{mine.pk}/contacts/", {"phone_number": phone}, format="json")
+    if path == "membership":
+        response = scoped.post(f"/api/v1/lists/{mine.pk}/contacts/", {"phone_number": phone}, format="json")
+    else:
+        response = scoped.post(
+            "/api/v1/contacts/bulk",
+            {"sending_list": mine.pk, "contacts": [{"phone_number": phone}]},
+            format="json",
+        )
 
     assert response.status_code in (200, 201, 400), response.json()
     assert scoped.get(f"/api/v2/contact/{holding.uuid}").json()["channels"] == []  # withheld
@@ -225,15 +233,17 @@ def test_merged_contacts_own_opt_outs_each_need_their_own_start(deals, outbox, m
     assert [sms.to_number for sms in outbox if sms.body == "Deal"] == [PHONE]
 
 
-@open_problem("a channel's STOP loses to its own earlier START arriving after the channel was removed")
+@open_problem("a channel's STOP loses to its own earlier START arriving after the channel or contact is gone")
+@pytest.mark.parametrize("gone", ["channel removed", "contact deleted"])
 def test_a_removed_channels_earlier_start_arriving_late_undoes_its_later_stop(
-    deals, holder, outbox, make_client
+    deals, holder, outbox, make_client, gone
 ):
     """PHONE says STOP (t0: carried onto SECOND, dated t0); SECOND says START (t1, delayed) and
-    STOP (t2): its last word is STOP, its row is its own but keeps the first date, t0. The
-    integrator removes SECOND from the contact. SECOND's START of t1 then arrives: SECOND is a new
-    contact, whose restored opt-out is dated t0 and whose STOP message belongs to the old contact,
-    so nothing is later than the START: it resubscribes, and SECOND is messaged."""
+    STOP (t2): its last word is STOP, its row is its own but keeps the first date, t0
+    (`_own_over_carried`). The integrator removes SECOND from the contact, or deletes the contact.
+    SECOND's START of t1 then arrives: SECOND is a new contact, whose restored opt-out is dated t0
+    and whose STOP message belongs to the old contact (`_later_keyword` reads one contact's
+    messages), so nothing is later than the START: it resubscribes, and SECOND is messaged."""
     t0 = timezone.now() - dt.timedelta(minutes=10)
     member = subscribe(deals, holder, at=t0 - dt.timedelta(days=1))
     receive("STOP", phone=PHONE, at=t0)
@@ -243,8 +253,12 @@ def test_a_removed_channels_earlier_start_arriving_late_undoes_its_later_stop(
         (PHONE, deals.pk, "opt_out", False),
         (SECOND, deals.pk, "opt_out", False),
     ]
-    channel = holder.channels.get(value=SECOND)
-    assert make_client().delete(f"/api/v2/contact/{holder.uuid}/channels/{channel.pk}").status_code == 204
+    api = make_client()
+    if gone == "channel removed":
+        channel = holder.channels.get(value=SECOND)
+        assert api.delete(f"/api/v2/contact/{holder.uuid}/channels/{channel.pk}").status_code == 204
+    else:
+        assert api.delete(f"/api/v2/contact/{holder.uuid}").status_code == 204
 
     receive("START", phone=SECOND, at=t0 + dt.timedelta(minutes=1))  # sent before its STOP
 
@@ -253,3 +267,34 @@ def test_a_removed_channels_earlier_start_arriving_late_undoes_its_later_stop(
     with pytest.raises(SendRefused):
         message_send(sending_list=deals, contact=second, body="Deal")
     assert SECOND not in [sms.to_number for sms in outbox if sms.body == "Deal"]
+
+
+def test_a_carrier_stop_for_a_channel_given_away_meanwhile_stays_with_the_number(
+    deals, holder, outbox, make_client
+):
+    """Withstood: Deals answers SECOND (a phone channel); the integrator moves SECOND to a new
+    contact that joins Deals; the carrier then reports 21610 for the answer. The opt-out is SECOND's
+    own: its new contact is never messaged from Deals, and PHONE's START brings the old contact back."""
+    member = subscribe(deals, holder)
+    wrote = receive("Any news?", phone=SECOND).message
+    sent = message_send(sending_list=deals, contact=holder, body="News: 20% off", reply_to=wrote)
+    assert sent.to_number == SECOND
+    api = make_client()
+    channel = holder.channels.get(value=SECOND)
+    assert api.delete(f"/api/v2/contact/{holder.uuid}/channels/{channel.pk}").status_code == 204
+    joined = api.post(f"/api/v1/lists/{deals.pk}/contacts/", {"phone_number": SECOND}, format="json")
+    assert joined.status_code == 201, joined.json()
+
+    message_status_update(
+        provider_message_id=sent.provider_message_id, status="undelivered", error_code="21610"
+    )
+
+    outbox.clear()
+    with pytest.raises(SendRefused):
+        message_send(sending_list=deals, contact=Contact.objects.get(phone_number=SECOND), body="Deal")
+    receive("START", phone=PHONE)
+    member.refresh_from_db()
+    assert member.active is True, ledger()
+    assert ledger() == [(SECOND, deals.pk, "opt_out", False)]
+    message_send(sending_list=deals, contact=holder, body="Deal")
+    assert [sms.to_number for sms in outbox if sms.body == "Deal"] == [PHONE]
