@@ -150,7 +150,13 @@ def _apply_failure(message: Message, membership: ListContact | None, error_code:
         )
     if error_code in CARRIER_OPT_OUT_ERROR_CODES:
         if membership is None:
-            return ""
+            # The membership was removed after the send: the number still opts out of the list.
+            note = f"The carrier reports that the recipient opted out (error {error_code})."
+            return (
+                UnsubReason.MESSAGE
+                if _number_opt_out(message, UnsubReason.MESSAGE, actor, occurred_at, note)
+                else ""
+            )
         change = list_contact_opt_out(
             membership=membership,
             reason=UnsubReason.MESSAGE,

@@ -330,21 +330,30 @@ def ledger_apply(events: Sequence[SubscriptionEvent]) -> None:
 def _own_over_carried(adds: list[NumberSuppression]) -> None:
     """A number's own opt-out, where one was already carried onto it (by its contact's change from
     another number, or by an add earlier in this batch), makes that row its own: lifted by its own
-    START only. The first date and evidence stay."""
-    own: dict[int | None, list[str]] = {}
+    START only, and dated and evidenced by its own event (a START it sent before this STOP must not
+    pass for a later one)."""
+    own: dict[tuple[int | None, str], NumberSuppression] = {}
     for row in adds:
         if row.kind == SuppressionKind.OPT_OUT and not row.carried:
-            own.setdefault(row.sending_list_id, []).append(row.phone_number)
-    for sending_list_id, phones in own.items():
-        phones = sorted(set(phones))
+            own.setdefault((row.sending_list_id, row.phone_number), row)
+    phones_by_list: dict[int | None, list[str]] = {}
+    for sending_list_id, phone in own:
+        phones_by_list.setdefault(sending_list_id, []).append(phone)
+    for sending_list_id, phones in phones_by_list.items():
+        phones.sort()
         for start in range(0, len(phones), LOOKUP_BATCH):
             # Uses index: suppression_list_phone_unique, suppression_global_phone_unique
-            NumberSuppression.objects.filter(
+            carried = NumberSuppression.objects.filter(
                 sending_list_id=sending_list_id,
                 kind=SuppressionKind.OPT_OUT,
                 phone_number__in=phones[start : start + LOOKUP_BATCH],
                 carried=True,
-            ).update(carried=False)
+            ).values_list("pk", "phone_number")
+            for pk, phone in list(carried):  # few: most numbers are one contact's only
+                add = own[(sending_list_id, phone)]
+                NumberSuppression.objects.filter(pk=pk).update(
+                    carried=False, event_id=add.event_id, occurred_at=add.occurred_at, reason=add.reason
+                )
 
 
 def _numbers_held(contact_ids: list[int]) -> dict[int, list[str]]:

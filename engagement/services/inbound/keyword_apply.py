@@ -25,13 +25,15 @@ from sendinglists.subscriptions.opt_out import (
 from sendinglists.subscriptions.subscribe import Outcome, list_contact_resubscribe, list_contact_subscribe
 
 OPT_OUT_KINDS = (KeywordKind.OPT_OUT, KeywordKind.OPT_OUT_ALL)
+KEYWORDS_OF_CONSENT = (KeywordKind.OPT_IN, *OPT_OUT_KINDS)
 
 
 def _later_keyword(
-    message: Message, sending_list_id: int, kinds, *, same_number: bool = False
+    message: Message, sending_list_id: int, kinds, *, same_number: bool = False, last: bool = False
 ) -> Message | None:
     """The person's first keyword of `kinds` on this list sent after `message` (STOPALL counts on
-    every list), or None; with `same_number`, only one sent from `message`'s own number. Raw SQL,
+    every list), or None; with `same_number`, only one sent from `message`'s own number; with
+    `last`, the last one sent instead of the first. Raw SQL,
     like `member_for_update` (sendinglists.subscriptions.selectors), for its reason: every keyword
     checks this.
 
@@ -54,11 +56,12 @@ def _later_keyword(
     if same_number:
         on_list = f"{on_list} AND {column['from_number']} = %s"
         params.append(message.from_number)
+    order = " DESC" if last else ""
     # Uses index: message_contact_time (contact, -sent_at, -id)
     sql = (
         f"SELECT * FROM {quote(meta.db_table)}"
         f" WHERE {column['contact']} = %s AND {column['direction']} = %s AND {column['sent_at']} > %s"
-        f" AND {on_list} ORDER BY {column['sent_at']}, {quote(meta.pk.column)} LIMIT 1"
+        f" AND {on_list} ORDER BY {column['sent_at']}{order}, {quote(meta.pk.column)}{order} LIMIT 1"
     )
     return next(iter(Message.objects.raw(sql, params)), None)
 
@@ -91,7 +94,10 @@ def inbound_keyword_apply(*, message: Message, membership: ListContact | None) -
             contact=message.contact, actor=Actor.for_message(message), occurred_at=message.sent_at
         )
         for list_id in memberships:
-            if _later_keyword(message, list_id, [KeywordKind.OPT_IN], same_number=True) is not None:
+            # Resumed there when this number's last keyword on the list since is a START (not a STOP
+            # it sent after that START).
+            latest = _later_keyword(message, list_id, KEYWORDS_OF_CONSENT, same_number=True, last=True)
+            if latest is not None and latest.keyword == KeywordKind.OPT_IN:
                 ledger_lift_number(
                     contact=message.contact, phone_number=message.from_number, sending_list_id=list_id
                 )

@@ -7,14 +7,14 @@ list_contact_subscribe); the subscription rules (never reactivate an opt-out, ne
 blocked contact) stay in `list_contact_subscribe`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from contacts.models import Contact
 from contacts.phones import DEFAULT_REGION
-from contacts.selectors import NUMBER_HELD_ANONYMOUSLY, contact_by_number
+from contacts.selectors import NUMBER_HELD_ANONYMOUSLY, contact_by_number, contact_numbers
 from contacts.services import contact_add_tags, contact_set_tags, contact_upsert, phone_or_error
 from sendinglists.actors import Actor
 from sendinglists.api.permissions import (
@@ -105,9 +105,21 @@ def api_contact_upsert(
         if allowed_list_ids is not None and (subscription is None or subscription.membership is None):
             transaction.set_rollback(True)
             return UpsertResult(contact=None, contact_created=False, subscription=subscription)
+        if fields_withheld and subscription is not None and subscription.reason:
+            subscription = _reason_without_withheld_numbers(subscription, contact)
     return UpsertResult(
         contact=contact, contact_created=created, subscription=subscription, fields_withheld=fields_withheld
     )
+
+
+def _reason_without_withheld_numbers(subscription: SubscribeResult, contact: Contact) -> SubscribeResult:
+    """A refusal names the number whose opt-out stands; on a contact whose channels are withheld
+    from the token, a channel is "another number of this contact"."""
+    reason = subscription.reason
+    for number in contact_numbers([contact.pk]).get(contact.pk, ()):
+        if number != contact.phone_number:
+            reason = reason.replace(number, "Another number of this contact")
+    return replace(subscription, reason=reason)
 
 
 @transaction.atomic
