@@ -100,6 +100,20 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
     actor = Actor.for_import(job)
     note = f"Opt-out file {job.original_filename[:120]} (import #{job.pk})."
     outcomes: dict[str, str] = {}
+
+    def record_own(contact_id: int, membership_id: int, phone: str, reason: str, why: str) -> None:
+        """The number's own opt-out of an already unsubscribed member (the ledger writes it)."""
+        event_record(
+            membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
+            contact=Contact(pk=contact_id, phone_number=phone),
+            sending_list_id=sending_list.pk,
+            kind=EventKind.OPTED_OUT,
+            reason=reason,
+            actor=actor,
+            occurred_at=timezone.now(),
+            note=f"{note} {why}",
+        )
+
     active_by_reason: dict[str, list[int]] = {}
     opting_out: dict[int, str] = {}  # membership id -> the file's number that opts it out
     also: list[tuple[int, int, str, str]] = []
@@ -132,15 +146,12 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
             outcomes[phone] = OPTED_OUT_NOW
         else:
             if phone not in own:
-                event_record(
-                    membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
-                    contact=Contact(pk=contact_id, phone_number=phone),
-                    sending_list_id=sending_list.pk,
-                    kind=EventKind.OPTED_OUT,
-                    reason=reason,
-                    actor=actor,
-                    occurred_at=timezone.now(),
-                    note=f"{note} Already unsubscribed; the number's opt-out recorded.",
+                record_own(
+                    contact_id,
+                    membership_id,
+                    phone,
+                    reason,
+                    "Already unsubscribed; the number's opt-out recorded.",
                 )
             outcomes[phone] = Outcome.SKIPPED_OPTED_OUT
     for reason, membership_ids in sorted(active_by_reason.items()):
@@ -155,14 +166,11 @@ def chunk_decide_opt_outs(job: ImportJob, writer: ChunkWriter, records: dict, st
             )
     for contact_id, membership_id, phone, reason in also:
         # The contact's other number in the file: its opt-out is its own too, not only carried.
-        event_record(
-            membership=ListContact(pk=membership_id, sending_list_id=sending_list.pk),
-            contact=Contact(pk=contact_id, phone_number=phone),
-            sending_list_id=sending_list.pk,
-            kind=EventKind.OPTED_OUT,
-            reason=reason,
-            actor=actor,
-            occurred_at=timezone.now(),
-            note=f"{note} The number's own opt-out; its contact opted out by another number of the file.",
+        record_own(
+            contact_id,
+            membership_id,
+            phone,
+            reason,
+            "The number's own opt-out; its contact opted out by another number of the file.",
         )
     return outcomes

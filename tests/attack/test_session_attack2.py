@@ -9,64 +9,14 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from contacts.models import Contact, NumberSuppression
-from engagement.backends import locmem
+from contacts.models import Contact
 from engagement.services import SendRefused, message_send, message_status_update
-from sendinglists.actors import Actor
-from sendinglists.contacts.numbers import contact_channel_add_checked
 from sendinglists.models import ListContact
-from sendinglists.subscriptions.subscribe import list_contact_subscribe
+from tests.attack.support import PHONE, SECOND, ledger, open_problem, opted_out, subscribe
 from tests.engagement.support import LIST_NUMBER, OTHER_LIST_NUMBER, receive
 from tests.factories import ContactFactory, SendingListFactory
 
-pytestmark = pytest.mark.django_db
-
-SYSTEM = Actor.system("attack2")
-PHONE = "+14155550123"  # the contact's phone: what the list messages
-SECOND = "+14155550777"  # its phone channel
-
-
-def open_problem(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"open: {reason}")
-
-
-@pytest.fixture(autouse=True)
-def outbox(settings):
-    settings.SMS_BACKEND = "engagement.backends.locmem.LocMemBackend"
-    locmem.outbox.clear()
-    yield locmem.outbox
-    locmem.outbox.clear()
-
-
-@pytest.fixture
-def deals(db):
-    return SendingListFactory(phone_number=LIST_NUMBER, name="Deals", help_text="Deals: reply STOP")
-
-
-@pytest.fixture
-def holder(db):
-    """A contact with two numbers: its phone and a phone channel."""
-    contact = ContactFactory(phone_number=PHONE)
-    contact_channel_add_checked(contact=contact, kind="phone", value=SECOND)
-    return contact
-
-
-def subscribe(sending_list, contact, at=None):
-    return list_contact_subscribe(
-        sending_list=sending_list, contact=contact, signup_method="api", actor=SYSTEM, occurred_at=at
-    ).membership
-
-
-def opted_out(number: str, sending_list) -> bool:
-    """Whether the ledger holds the number as opted out of the list (its own, or carried)."""
-    return NumberSuppression.objects.filter(
-        phone_number=number, sending_list_id=sending_list.pk, kind="opt_out"
-    ).exists()
-
-
-def ledger() -> list[tuple]:
-    rows = NumberSuppression.objects.values_list("phone_number", "sending_list_id", "kind", "carried")
-    return sorted(rows, key=lambda row: (row[0], row[1] or 0, row[2]))
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("outbox")]
 
 
 def recreate_and_subscribe(api, sending_list, number):
