@@ -121,7 +121,7 @@ def test_scoped_subscribe_of_a_phone_names_its_contacts_withheld_channel(lists, 
 
 @open_problem(
     "a scoped token subscribing the phone of a contact on no list reads its fields and phone channels "
-    "(scope is by membership: a product decision, in issue 17's note)"
+    "(scope is by membership: a decision for issue 15's list-scoped tokens, in its note)"
 )
 def test_scoped_subscribe_of_a_listless_contacts_phone_reveals_its_fields_and_channels(lists, make_client):
     """A full-access integrator keeps a contact on no list (its email, name, tags and a phone
