@@ -73,15 +73,10 @@ def suppressions_standing(
 
 def number_opt_out_is_own(*, sending_list_id: int, phone_number: str) -> bool:
     """Whether the number's opt-out of the list stands as its own (not only carried onto it by its
-    contact's change from another number).
-    # Uses index: suppression_list_phone_unique
-    """
-    return NumberSuppression.objects.filter(
-        phone_number=phone_number,
-        sending_list_id=sending_list_id,
-        kind=SuppressionKind.OPT_OUT,
-        carried=False,
-    ).exists()
+    contact's change from another number)."""
+    return phone_number in numbers_with_own_opt_out(
+        sending_list_id=sending_list_id, phone_numbers=[phone_number]
+    )
 
 
 def numbers_with_own_opt_out(*, sending_list_id: int, phone_numbers: Iterable[str]) -> set[str]:
@@ -132,21 +127,30 @@ def contact_suppression_standing(
     ):
         rows_by_phone.setdefault(row.phone_number, []).append(row)
     if opt_in_from is not None:
-        opt_out = SuppressionKind.OPT_OUT
-        lifted = {row.event_id for row in rows_by_phone.get(opt_in_from, ()) if row.kind == opt_out}
+        gone = {
+            row.pk
+            for row in lifted_by_start((r for rows in rows_by_phone.values() for r in rows), opt_in_from)
+        }
         rows_by_phone = {
-            phone: [
-                row
-                for row in rows
-                if row.kind != opt_out
-                or (phone != opt_in_from and not (row.carried and row.event_id in lifted))
-            ]
-            for phone, rows in rows_by_phone.items()
+            phone: [row for row in rows if row.pk not in gone] for phone, rows in rows_by_phone.items()
         }
     return strongest_suppression(
         standing_of(rows, sending_list_id=sending_list_id)
         for _, rows in sorted(rows_by_phone.items(), key=lambda item: item[0] != contact.phone_number)
     )
+
+
+def lifted_by_start(rows: Iterable[NumberSuppression], phone_number: str) -> list[NumberSuppression]:
+    """Of a contact's ledger rows on one list (and its STOPALLs), the opt-outs a START from
+    `phone_number` lifts: that number's own and what the same events carried onto the contact's
+    other numbers. Never another number's own opt-out, never a block."""
+    opt_outs = [row for row in rows if row.kind == SuppressionKind.OPT_OUT]
+    lifted = {row.event_id for row in opt_outs if row.phone_number == phone_number}
+    return [
+        row
+        for row in opt_outs
+        if row.phone_number == phone_number or (row.carried and row.event_id in lifted)
+    ]
 
 
 def holders_suppressions_standing(
@@ -380,17 +384,12 @@ def _lift_number_opt_out(
     """One number's START on a list its contact stays unsubscribed from: lift that number's opt-outs
     there and what the same events carried onto the contact's `others` (`contact_suppression_standing`'s
     rule); a STOPALL's share of the list leaves a RESUMED row, as for a whole contact."""
-    rows = list(
-        NumberSuppression.objects.filter(
-            Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True),
-            kind=SuppressionKind.OPT_OUT,
-            phone_number__in=[phone_number, *others],
-        )
+    rows = NumberSuppression.objects.filter(
+        Q(sending_list_id=sending_list_id) | Q(sending_list_id__isnull=True),
+        kind=SuppressionKind.OPT_OUT,
+        phone_number__in=[phone_number, *others],
     )
-    lifted = {row.event_id for row in rows if row.phone_number == phone_number}
-    gone = [
-        row for row in rows if row.phone_number == phone_number or (row.carried and row.event_id in lifted)
-    ]
+    gone = lifted_by_start(rows, phone_number)
     NumberSuppression.objects.filter(
         pk__in=[row.pk for row in gone if row.sending_list_id is not None]
     ).delete()
